@@ -1,0 +1,73 @@
+"""Value types shared by every engine module."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+TASKS = ("classification", "multilabel", "extraction")
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class Span:
+    """A labelled character span: ``text[start:end]`` is the entity."""
+
+    start: int
+    end: int
+    label: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end, "label": self.label}
+
+
+@dataclass
+class Example:
+    """One labelled example, whatever file format it came from.
+
+    Exactly one of ``label`` (classification), ``labels`` (multilabel) or ``entities``
+    (extraction) carries the annotation. For extraction, ``tokens`` keeps the word sequence
+    when the source was pre-tokenised (CoNLL, ``tokens``/``tags`` JSONL); ``text`` is then
+    the tokens joined by single spaces and entity offsets point into it.
+    """
+
+    text: str
+    label: str | None = None
+    labels: list[str] | None = None
+    entities: list[Span] | None = None
+    tokens: list[str] | None = None
+    split: str | None = None
+    line: int | None = None
+
+
+@dataclass
+class RowError:
+    """A problem with one row of an uploaded file, phrased for the person who must fix it."""
+
+    line: int | None
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "code": self.code, "message": self.message}
+
+
+@dataclass
+class Finding:
+    """A dataset-level observation: ``severity`` is ``error`` (blocks import/training),
+    ``warning`` or ``info``."""
+
+    code: str
+    severity: str
+    message: str
+    count: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+            "count": self.count,
+            "details": self.details,
+        }

@@ -1,0 +1,94 @@
+"""Word segmentation and conversions between character spans and BIO tags.
+
+Extraction models label words, users think in character spans. These functions are the one
+place where the two meet, for training, evaluation and serving alike.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .types import Span
+
+_WORD = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+
+
+def word_offsets(text: str, tokens: list[str] | None = None) -> list[tuple[int, int]]:
+    """Character offsets of the words of ``text``.
+
+    With ``tokens`` (a pre-tokenised source whose text is the tokens joined by single
+    spaces) the words are exactly those tokens; otherwise words are runs of word characters
+    and single punctuation marks.
+    """
+    if tokens is not None:
+        offsets, pos = [], 0
+        for tok in tokens:
+            offsets.append((pos, pos + len(tok)))
+            pos += len(tok) + 1
+        return offsets
+    return [(m.start(), m.end()) for m in _WORD.finditer(text)]
+
+
+def join_tokens(tokens: list[str]) -> str:
+    return " ".join(tokens)
+
+
+def spans_to_tags(offsets: list[tuple[int, int]], spans: list[Span]) -> list[str]:
+    """IOB2 tags for the words at ``offsets``: a word inside a span gets its label."""
+    tags = ["O"] * len(offsets)
+    for span in sorted(spans, key=lambda s: s.start):
+        first = True
+        for i, (start, end) in enumerate(offsets):
+            if start < span.end and end > span.start:
+                tags[i] = ("B-" if first else "I-") + span.label
+                first = False
+    return tags
+
+
+def tags_to_spans(offsets: list[tuple[int, int]], tags: list[str]) -> list[Span]:
+    """Character spans of the entities in an IOB2/BIO tag sequence (a stray ``I-`` starts one)."""
+    spans: list[Span] = []
+    start = end = None
+    label = None
+    for (w_start, w_end), tag in zip(offsets, tags, strict=False):
+        prefix, _, tag_label = tag.partition("-")
+        if prefix == "I" and label == tag_label and start is not None:
+            end = w_end
+            continue
+        if start is not None:
+            spans.append(Span(start, end, label))
+            start = end = label = None
+        if prefix in ("B", "I") and tag_label:
+            start, end, label = w_start, w_end, tag_label
+    if start is not None:
+        spans.append(Span(start, end, label))
+    return spans
+
+
+def bio_problems(tags: list[str]) -> list[str]:
+    """Human-readable problems with a tag sequence; empty when it is valid IOB2."""
+    problems = []
+    prev = "O"
+    for i, tag in enumerate(tags):
+        if tag != "O" and not re.fullmatch(r"[BI]-\S+", tag):
+            problems.append(f"token {i + 1}: tag '{tag}' is not O, B-<type> or I-<type>")
+        elif tag.startswith("I-"):
+            if prev == "O" or prev[2:] != tag[2:]:
+                problems.append(
+                    f"token {i + 1}: '{tag}' continues an entity that was not started "
+                    f"(previous tag '{prev}'); it should be 'B-{tag[2:]}'"
+                )
+        prev = tag
+    return problems
+
+
+def repair_bio(tags: list[str]) -> list[str]:
+    """Turn BIO/IOB1 into valid IOB2: an ``I-`` that starts an entity becomes ``B-``."""
+    out = []
+    prev = "O"
+    for tag in tags:
+        if tag.startswith("I-") and (prev == "O" or prev[2:] != tag[2:]):
+            tag = "B-" + tag[2:]
+        out.append(tag)
+        prev = tag
+    return out
