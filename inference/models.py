@@ -1,0 +1,1 @@
+"""Tenant-schema tables: datasets, training jobs, models and their versions."""

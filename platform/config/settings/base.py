@@ -1,0 +1,230 @@
+"""Scalpel settings. Everything that differs between machines comes from the environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from config import env as scalpel_env
+
+# Models load from local directories only; nothing may reach a model hub at run time.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+env = environ.Env()
+BASE_DIR = scalpel_env.REPO_ROOT
+DATA_DIR = scalpel_env.data_dir()
+
+SCALPEL_ENV = env.str("SCALPEL_ENV", default="development")  # development | production | test
+INSECURE_DEFAULT_SECRET = "insecure-dev-key-do-not-use-in-production"  # noqa: S105 - refused in production
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=INSECURE_DEFAULT_SECRET)
+DEBUG = env.bool("DJANGO_DEBUG", default=SCALPEL_ENV == "development")
+
+if SCALPEL_ENV == "production":
+    if SECRET_KEY == INSECURE_DEFAULT_SECRET or len(SECRET_KEY) < 32:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY must be set to a random value of at least 32 characters in production."
+        )
+    if DEBUG:
+        raise ImproperlyConfigured("DJANGO_DEBUG must be off in production (unset it or set it to false).")
+
+# Tenants live at <slug>.<base domain>; the operator console and the API at the public hosts.
+SCALPEL_BASE_DOMAIN = env.str("SCALPEL_BASE_DOMAIN", default="localhost")
+SCALPEL_PUBLIC_HOSTS = env.list("SCALPEL_PUBLIC_HOSTS", default=["localhost", "127.0.0.1", "testserver"])
+if SCALPEL_BASE_DOMAIN not in SCALPEL_PUBLIC_HOSTS:
+    SCALPEL_PUBLIC_HOSTS.append(SCALPEL_BASE_DOMAIN)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[*SCALPEL_PUBLIC_HOSTS, f".{SCALPEL_BASE_DOMAIN}"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+SHARED_APPS = [
+    "django_tenants",
+    "tenants",
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.admin",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "django_htmx",
+]
+TENANT_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.admin",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "inference",
+]
+INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+
+TENANT_MODEL = "tenants.Tenant"
+TENANT_DOMAIN_MODEL = "tenants.Domain"
+PUBLIC_SCHEMA_NAME = "public"
+PUBLIC_SCHEMA_URLCONF = "config.urls_public"
+ROOT_URLCONF = "config.urls_tenants"
+DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
+
+MIDDLEWARE = [
+    "tenants.middleware.ProbeMiddleware",
+    "tenants.middleware.TenantHostMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "tenants.middleware.SuspendedTenantMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+
+DATABASES = {"default": env.db_url_config(scalpel_env.database_url())}
+DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = scalpel_env.redis_url()
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "scalpel",
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+MEDIA_ROOT = Path(env.str("SCALPEL_MEDIA_ROOT", default=str(DATA_DIR / "media")))
+MEDIA_URL = "/media-not-served/"  # dataset files and artifacts are private: never served as static
+STORAGES = {
+    "default": {"BACKEND": env.str("SCALPEL_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Serving keeps a local, checksum-verified copy of each artifact it loads.
+SCALPEL_ARTIFACT_CACHE_DIR = Path(env.str("SCALPEL_ARTIFACT_CACHE_DIR", default=str(DATA_DIR / "artifact-cache")))
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if SCALPEL_ENV == "production":
+    SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# Uploads: refuse oversize files before reading them into memory.
+SCALPEL_UPLOAD_MAX_BYTES = env.int("SCALPEL_UPLOAD_MAX_BYTES", default=50 * 1024 * 1024)
+SCALPEL_UPLOAD_MAX_ROWS = env.int("SCALPEL_UPLOAD_MAX_ROWS", default=500_000)
+SCALPEL_MAX_TEXT_LENGTH = env.int("SCALPEL_MAX_TEXT_LENGTH", default=10_000)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# Training
+SCALPEL_TRAINING_TIME_BUDGET_SECONDS = env.int("SCALPEL_TRAINING_TIME_BUDGET_SECONDS", default=3 * 3600)
+SCALPEL_JOB_HEARTBEAT_TIMEOUT_SECONDS = env.int("SCALPEL_JOB_HEARTBEAT_TIMEOUT_SECONDS", default=120)
+SCALPEL_JOB_MAX_ATTEMPTS = env.int("SCALPEL_JOB_MAX_ATTEMPTS", default=2)
+SCALPEL_PROMOTION_MIN_METRIC = env.float("SCALPEL_PROMOTION_MIN_METRIC", default=0.0)
+SCALPEL_PROMOTION_MAX_REGRESSION = env.float("SCALPEL_PROMOTION_MAX_REGRESSION", default=0.02)
+
+# Serving
+SCALPEL_PREDICT_MAX_BATCH = env.int("SCALPEL_PREDICT_MAX_BATCH", default=64)
+SCALPEL_PREDICT_MAX_TEXT_LENGTH = env.int("SCALPEL_PREDICT_MAX_TEXT_LENGTH", default=10_000)
+SCALPEL_RUNTIME_CACHE_BYTES = env.int("SCALPEL_RUNTIME_CACHE_BYTES", default=4 * 1024**3)
+SCALPEL_MICROBATCH_WAIT_MS = env.float("SCALPEL_MICROBATCH_WAIT_MS", default=2.0)
+SCALPEL_RATE_LIMIT_PER_KEY_PER_MINUTE = env.int("SCALPEL_RATE_LIMIT_PER_KEY_PER_MINUTE", default=6000)
+SCALPEL_RATE_LIMIT_PER_TENANT_PER_MINUTE = env.int("SCALPEL_RATE_LIMIT_PER_TENANT_PER_MINUTE", default=20000)
+
+# Celery: JSON only, explicit limits, light work never queued behind training.
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {"inference.tasks.train_model": {"queue": "training"}}
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": SCALPEL_TRAINING_TIME_BUDGET_SECONDS + 600}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE = {
+    "recover-stalled-training-jobs": {
+        "task": "inference.tasks.recover_stalled_jobs",
+        "schedule": env.float("SCALPEL_SWEEP_INTERVAL_SECONDS", default=30.0),
+    },
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.api_auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["tenants.api_auth.HasApiKey"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "tenants.api_errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Scalpel API",
+    "DESCRIPTION": "Per-tenant datasets, training jobs, model versions and predictions.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,11 @@
+"""Settings for the test suite: the same real PostgreSQL and Redis, faster hashing."""
+
+import os
+
+os.environ.setdefault("SCALPEL_ENV", "test")
+
+from .base import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+SCALPEL_JOB_HEARTBEAT_TIMEOUT_SECONDS = 20
+WHITENOISE_AUTOREFRESH = True

@@ -1,0 +1,197 @@
+"""The operator console: Django admin on the public schema."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
+
+from . import services
+from .models import ApiKey, BaseModel, Domain, OperatorAuditEntry, Tenant, UsageDay
+from .validators import InvalidSlug, validate_tenant_slug
+
+
+class OperatorAdminSite(admin.AdminSite):
+    site_header = "Scalpel operator console"
+    site_title = "Scalpel operators"
+    index_title = "Platform"
+
+
+operator_site = OperatorAdminSite(name="operator")
+operator_site.register(User, UserAdmin)
+operator_site.register(Group, GroupAdmin)
+
+
+class TenantCreateForm(forms.ModelForm):
+    # A plain field, so the slug rules below give their own message instead of Django's generic one.
+    slug = forms.CharField(max_length=100, help_text="3–40 lowercase letters, digits or hyphens; the tenant's subdomain.")
+    admin_email = forms.EmailField(required=False, help_text="First user of the tenant's own admin and dashboard.")
+    admin_password = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False))
+
+    class Meta:
+        model = Tenant
+        fields = ["slug", "name"]
+
+    def clean_slug(self):
+        slug = self.cleaned_data["slug"]
+        try:
+            validate_tenant_slug(slug)
+        except InvalidSlug as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return slug
+
+    def clean(self):
+        data = super().clean()
+        if bool(data.get("admin_email")) != bool(data.get("admin_password")):
+            raise forms.ValidationError("Give both an admin email and an admin password, or neither.")
+        return data
+
+
+class DomainInline(admin.TabularInline):
+    model = Domain
+    extra = 0
+
+
+@admin.register(Tenant, site=operator_site)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = ["slug", "name", "status", "primary_domain", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["slug", "name"]
+    actions = ["suspend", "reactivate"]
+    readonly_fields = ["schema_name", "status", "status_reason", "status_changed_at", "created_at"]
+    fields = [
+        "slug", "name", "schema_name", "status", "status_reason", "status_changed_at", "created_at",
+        "max_concurrent_training_jobs", "max_training_jobs_per_day", "max_dataset_rows",
+        "rate_limit_per_minute", "prediction_logging", "prediction_log_retention_days",
+    ]  # fmt: skip
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).exclude(schema_name="public").prefetch_related("domains")
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = TenantCreateForm
+            kwargs["fields"] = ["slug", "name", "admin_email", "admin_password"]
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["slug", "name", "admin_email", "admin_password"]
+        return self.fields
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return [*self.readonly_fields, "slug"]
+
+    def get_inlines(self, request, obj):
+        return [DomainInline] if obj is not None else []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        data = form.cleaned_data
+        try:
+            tenant = services.tenant_create(
+                slug=data["slug"],
+                name=data.get("name"),
+                admin_email=data.get("admin_email") or None,
+                admin_password=data.get("admin_password") or None,
+                actor=request.user.get_username(),
+            )
+        except services.TenantError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            raise
+        obj.pk = tenant.pk
+        obj.schema_name = tenant.schema_name
+        self.message_user(request, f"Tenant '{tenant.slug}' is ready at http://{services.tenant_domain(tenant.slug)}/")
+
+    @admin.display(description="Domain")
+    def primary_domain(self, obj):
+        domain = next((d for d in obj.domains.all() if d.is_primary), None)
+        return domain.domain if domain else "-"
+
+    @admin.action(description="Suspend selected tenants (their data is kept)")
+    def suspend(self, request, queryset):
+        for tenant in queryset:
+            services.tenant_suspend(tenant=tenant, reason="Suspended by an operator", actor=request.user.get_username())
+        self.message_user(request, f"Suspended {queryset.count()} tenant(s).")
+
+    @admin.action(description="Reactivate selected tenants")
+    def reactivate(self, request, queryset):
+        for tenant in queryset:
+            services.tenant_reactivate(tenant=tenant, actor=request.user.get_username())
+        self.message_user(request, f"Reactivated {queryset.count()} tenant(s).")
+
+
+class BaseModelForm(forms.ModelForm):
+    class Meta:
+        model = BaseModel
+        fields = ["id", "name", "path", "description", "is_active"]
+
+    def clean_path(self):
+        path = self.cleaned_data["path"]
+        if path:
+            from inference.engine.basemodels import check_base_model_dir
+
+            try:
+                self.base_model_info = check_base_model_dir(path)
+            except (ValueError, OSError) as exc:
+                raise forms.ValidationError(f"This directory cannot be used as a base model: {exc}") from exc
+        return path
+
+
+@admin.register(BaseModel, site=operator_site)
+class BaseModelAdmin(admin.ModelAdmin):
+    form = BaseModelForm
+    list_display = ["id", "name", "model_type", "hidden_size", "num_layers", "is_active"]
+    readonly_fields = ["model_type", "hidden_size", "num_layers", "fingerprint", "created_at"]
+
+    def save_model(self, request, obj, form, change):
+        info = getattr(form, "base_model_info", None) or {}
+        for field in ("model_type", "hidden_size", "num_layers", "fingerprint"):
+            if field in info:
+                setattr(obj, field, info[field])
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(ApiKey, site=operator_site)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["prefix", "name", "tenant", "scopes", "created_at", "expires_at", "revoked_at", "last_used_at"]
+    list_filter = ["tenant"]
+    readonly_fields = ["tenant", "prefix", "key_hash", "created_at", "created_by", "last_used_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False  # keys are created by tenants or `manage.py apikey_create`, shown once
+
+    @admin.action(description="Revoke selected keys")
+    def revoke(self, request, queryset):
+        for key in queryset:
+            services.api_key_revoke(key=key)
+        self.message_user(request, f"Revoked {queryset.count()} key(s).")
+
+
+@admin.register(UsageDay, site=operator_site)
+class UsageDayAdmin(admin.ModelAdmin):
+    list_display = ["day", "tenant", "key_prefix", "requests", "texts"]
+    list_filter = ["tenant", "day"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OperatorAuditEntry, site=operator_site)
+class OperatorAuditEntryAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "actor", "action", "tenant"]
+    list_filter = ["action"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

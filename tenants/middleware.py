@@ -1,0 +1,52 @@
+"""Request plumbing: probes that bypass tenancy, tenant resolution by host, suspension."""
+
+from __future__ import annotations
+
+from django.http import JsonResponse
+from django.shortcuts import render
+from django_tenants.middleware.main import TenantMainMiddleware
+
+from . import probes
+
+API_PREFIX = "/api/"
+
+
+class ProbeMiddleware:
+    """Answer /healthz and /readyz for any Host header (load balancers probe by IP)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path == "/healthz":
+            return JsonResponse(probes.health())
+        if request.path == "/readyz":
+            body = probes.readiness()
+            return JsonResponse(body, status=200 if body["status"] == "ok" else 503)
+        return self.get_response(request)
+
+
+class TenantHostMiddleware(TenantMainMiddleware):
+    """django-tenants' host → schema resolution; unknown hosts are a plain 404."""
+
+
+class SuspendedTenantMiddleware:
+    """A suspended tenant sees a clear page (HTML) or a stable error code (API); data stays."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        tenant = getattr(request, "tenant", None)
+        if tenant is not None and getattr(tenant, "is_suspended", False):
+            return suspended_response(request, tenant)
+        return self.get_response(request)
+
+
+def suspended_response(request, tenant):
+    message = f"The workspace '{tenant.slug}' is suspended. Contact your platform operator to reactivate it."
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse(
+            {"error": {"code": "tenant_suspended", "message": message, "details": None}}, status=403
+        )
+    return render(request, "suspended.html", {"tenant": tenant, "message": message}, status=403)

@@ -1,0 +1,138 @@
+"""Platform-wide tables in the public schema: tenants, their domains, API keys, usage, base models."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+from django_tenants.models import DomainMixin, TenantMixin
+
+
+class Tenant(TenantMixin):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+
+    slug = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    status_reason = models.CharField(max_length=500, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    # Quotas, set by operators.
+    max_concurrent_training_jobs = models.PositiveIntegerField(default=2)
+    max_training_jobs_per_day = models.PositiveIntegerField(default=50)
+    max_dataset_rows = models.PositiveIntegerField(default=500_000)
+    rate_limit_per_minute = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: platform default.")
+    prediction_logging = models.BooleanField(default=False)
+    prediction_log_retention_days = models.PositiveIntegerField(default=30)
+
+    auto_create_schema = True
+    # Suspending or deleting a row must never silently drop a tenant's data.
+    auto_drop_schema = False
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.status == self.Status.SUSPENDED
+
+
+class Domain(DomainMixin):
+    def __str__(self) -> str:
+        return self.domain
+
+
+class BaseModel(models.Model):
+    """An encoder operators make available for fine-tuning, loaded from a local directory."""
+
+    id = models.SlugField(primary_key=True, max_length=64)
+    name = models.CharField(max_length=200)
+    path = models.CharField(
+        max_length=1000,
+        blank=True,
+        help_text="Local directory with config, tokenizer and safetensors. Empty: the bundled all-MiniLM-L6-v2.",
+    )
+    description = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True)
+    model_type = models.CharField(max_length=100, blank=True)
+    hidden_size = models.PositiveIntegerField(null=True, blank=True)
+    num_layers = models.PositiveIntegerField(null=True, blank=True)
+    fingerprint = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class ApiKey(models.Model):
+    """A tenant's API key. Only a SHA-256 of the secret is stored, with a short prefix to find it."""
+
+    SCOPES = ("predict", "data", "train", "read", "admin")
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.CharField(max_length=200, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        now = timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class UsageDay(models.Model):
+    """Requests and texts served per tenant, key and day."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="usage_days")
+    api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="usage_days")
+    key_prefix = models.CharField(max_length=16, blank=True)
+    day = models.DateField()
+    requests = models.PositiveBigIntegerField(default=0)
+    texts = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-day"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "key_prefix", "day"], name="usage_unique_tenant_key_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.key_prefix or '-'} {self.day}"
+
+
+class OperatorAuditEntry(models.Model):
+    """Who did what to a tenant, for operators."""
+
+    tenant = models.ForeignKey(Tenant, null=True, on_delete=models.SET_NULL, related_name="audit_entries")
+    actor = models.CharField(max_length=200)
+    action = models.CharField(max_length=100)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "operator audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.action}"

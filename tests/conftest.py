@@ -1,0 +1,86 @@
+"""Shared fixtures: real PostgreSQL and Redis (embedded ones when DATABASE_URL/REDIS_URL are unset)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.support import start_worker, stop_worker
+
+
+def pytest_configure(config):
+    # A newcomer has no servers: start the embedded ones, as `manage.py dev` would.
+    from config import embedded
+
+    embedded.start()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database plus two tenants that every test may use (created once, committed)."""
+    from tenants import services
+    from tenants.selectors import tenant_get
+
+    with django_db_blocker.unblock():
+        services.ensure_public_tenant()
+        services.base_model_ensure_default()
+        for slug in ("alpha", "beta"):
+            if tenant_get(slug=slug) is None:
+                services.tenant_create(
+                    slug=slug, name=slug.title(), admin_email=f"admin@{slug}.example", admin_password="pw-" + slug
+                )
+
+
+@pytest.fixture(autouse=True)
+def _public_schema_after_test():
+    yield
+    from django.db import connection
+
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def tenant_a(db):
+    from tenants.selectors import tenant_get
+
+    return tenant_get(slug="alpha")
+
+
+@pytest.fixture
+def tenant_b(db):
+    from tenants.selectors import tenant_get
+
+    return tenant_get(slug="beta")
+
+
+@pytest.fixture
+def live_db(django_db_setup, django_db_blocker):
+    """Committed database access, for tests where another process (a worker, a server) reads the data."""
+    with django_db_blocker.unblock():
+        yield
+
+
+@pytest.fixture
+def live_tenant(live_db):
+    """A fresh tenant whose rows are committed; dropped with its schema afterwards."""
+    from tenants import services
+
+    slug = f"live-{uuid.uuid4().hex[:8]}"
+    tenant = services.tenant_create(slug=slug, admin_email=f"admin@{slug}.example", admin_password="pw-live")
+    yield tenant
+    from django.db import connection
+
+    connection.set_schema_to_public()
+    tenant.delete(force_drop=True)
+
+
+@pytest.fixture
+def celery_worker_process(live_db):
+    """A real worker consuming both queues for the duration of a test."""
+    from config.celery_app import app
+
+    app.control.purge()
+    proc = start_worker()
+    yield proc
+    stop_worker(proc)
