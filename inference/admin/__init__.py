@@ -21,3 +21,6 @@ class TenantAdminSite(admin.AdminSite):
 tenant_admin_site = TenantAdminSite(name="tenant_admin")
 tenant_admin_site.register(User, UserAdmin)
 tenant_admin_site.register(Group, GroupAdmin)
+
+# Each area registers its models on the tenant site.
+from . import datasets, registry, training  # noqa: E402,F401

@@ -1,0 +1,268 @@
+"""Test-set evaluation: metrics, a baseline to beat, latency, and every prediction for auditing.
+
+``evaluate`` only ever calls ``predictor.predict`` so its answers are exactly what serving returns.
+The metric helpers are also used by training to score the validation split.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import warnings
+from collections import Counter
+
+import numpy as np
+
+from .baseline import NAMES as BASELINE_NAMES
+from .baseline import train_baseline
+from .types import Example
+from .words import spans_to_tags, word_offsets
+
+HEADLINE = {"classification": "accuracy", "multilabel": "micro_f1", "extraction": "f1"}
+MAX_MISCLASSIFIED = 200
+MAX_MISSED = 100
+LATENCY_SAMPLES = 20
+THRESHOLD_GRID = [round(0.05 * k, 2) for k in range(1, 20)]
+
+
+# -- metric helpers --------------------------------------------------------------------------------
+
+
+def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def classification_metrics(gold: list[str], pred: list[str], labels: list[str]) -> dict:
+    """Accuracy, macro/micro F1 (macro over labels seen in gold or predictions), per label, confusions."""
+    n = len(gold)
+    accuracy = sum(g == p for g, p in zip(gold, pred, strict=True)) / n if n else 0.0
+    per_label, f1s = {}, []
+    present = set(gold) | set(pred)
+    for lab in labels:
+        tp = sum(g == lab and p == lab for g, p in zip(gold, pred, strict=True))
+        fp = sum(g != lab and p == lab for g, p in zip(gold, pred, strict=True))
+        fn = sum(g == lab and p != lab for g, p in zip(gold, pred, strict=True))
+        prec, rec, f1 = _prf(tp, fp, fn)
+        per_label[lab] = {"precision": prec, "recall": rec, "f1": f1, "support": tp + fn}
+        if lab in present:
+            f1s.append(f1)
+    index = {lab: i for i, lab in enumerate(labels)}
+    matrix = [[0] * len(labels) for _ in labels]
+    for g, p in zip(gold, pred, strict=True):
+        if g in index and p in index:
+            matrix[index[g]][index[p]] += 1
+    confused = Counter((g, p) for g, p in zip(gold, pred, strict=True) if g != p)
+    return {
+        "accuracy": accuracy,
+        "macro_f1": float(np.mean(f1s)) if f1s else 0.0,
+        "micro_f1": accuracy,  # single-label: every error is one FP and one FN
+        "per_label": per_label,
+        "confusion_matrix": {"labels": list(labels), "matrix": matrix},
+        "most_confused": [{"true": g, "predicted": p, "count": c} for (g, p), c in confused.most_common(10)],
+    }
+
+
+def multilabel_metrics(gold: list[list[str]], pred: list[list[str]], labels: list[str]) -> dict:
+    """Micro/macro F1 (macro over labels seen in gold or predictions), per label, subset accuracy."""
+    per_label, f1s = {}, []
+    tp_all = fp_all = fn_all = 0
+    gold_sets, pred_sets = [set(g) for g in gold], [set(p) for p in pred]
+    for lab in labels:
+        tp = sum(lab in g and lab in p for g, p in zip(gold_sets, pred_sets, strict=True))
+        fp = sum(lab not in g and lab in p for g, p in zip(gold_sets, pred_sets, strict=True))
+        fn = sum(lab in g and lab not in p for g, p in zip(gold_sets, pred_sets, strict=True))
+        prec, rec, f1 = _prf(tp, fp, fn)
+        per_label[lab] = {"precision": prec, "recall": rec, "f1": f1, "support": tp + fn}
+        if tp + fp + fn:
+            f1s.append(f1)
+        tp_all, fp_all, fn_all = tp_all + tp, fp_all + fp, fn_all + fn
+    n = len(gold_sets)
+    return {
+        "micro_f1": _prf(tp_all, fp_all, fn_all)[2],
+        "macro_f1": float(np.mean(f1s)) if f1s else 0.0,
+        "per_label": per_label,
+        "subset_accuracy": sum(g == p for g, p in zip(gold_sets, pred_sets, strict=True)) / n if n else 0.0,
+    }
+
+
+def best_threshold(gold: list[list[str]], scores: np.ndarray, labels: list[str]) -> tuple[float, float]:
+    """The global threshold (0.05 grid) maximising micro F1 on these examples; ties go to 0.5's side."""
+    truth = np.array([[lab in set(g) for lab in labels] for g in gold], dtype=bool)
+    best = (0.5, -1.0)
+    for t in sorted(THRESHOLD_GRID, key=lambda t: abs(t - 0.5)):
+        chosen = scores >= t
+        tp = int((chosen & truth).sum())
+        f1 = _prf(tp, int((chosen & ~truth).sum()), int((~chosen & truth).sum()))[2]
+        if f1 > best[1]:
+            best = (t, f1)
+    return best[0], max(best[1], 0.0)
+
+
+def extraction_metrics(gold_tags: list[list[str]], pred_tags: list[list[str]]) -> dict:
+    """Entity-level precision/recall/F1 with seqeval in strict IOB2 mode, overall and per type."""
+    from seqeval.metrics import classification_report
+    from seqeval.scheme import IOB2
+
+    has_any = any(t != "O" for seq in gold_tags + pred_tags for t in seq)
+    if not has_any:
+        return {"precision": 0.0, "recall": 0.0, "f1": 0.0, "per_type": {}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = classification_report(
+            gold_tags, pred_tags, mode="strict", scheme=IOB2, output_dict=True, zero_division=0
+        )
+    micro = report.get("micro avg", {})
+    per_type = {
+        name: {"precision": float(v["precision"]), "recall": float(v["recall"]), "f1": float(v["f1-score"]), "support": int(v["support"])}
+        for name, v in report.items()
+        if not name.endswith(" avg")
+    }
+    return {
+        "precision": float(micro.get("precision", 0.0)),
+        "recall": float(micro.get("recall", 0.0)),
+        "f1": float(micro.get("f1-score", 0.0)),
+        "per_type": per_type,
+    }
+
+
+def gold_tags(example: Example) -> list[str]:
+    """IOB2 tags of an extraction example's words."""
+    return spans_to_tags(word_offsets(example.text, example.tokens), example.entities or [])
+
+
+def tags_of(example: Example, entities: list[dict]) -> list[str]:
+    """IOB2 tags of the words of ``example`` for predicted entity dicts."""
+    from .types import Span
+
+    spans = [Span(e["start"], e["end"], e["label"]) for e in entities]
+    return spans_to_tags(word_offsets(example.text, example.tokens), spans)
+
+
+# -- evaluate --------------------------------------------------------------------------------------
+
+
+def _latency_ms(predictor, examples: list[Example], task: str) -> float | None:
+    """Median wall time of predicting ONE text, over up to 20 texts (after one warm-up call)."""
+    sample = examples[:LATENCY_SAMPLES]
+    if not sample:
+        return None
+
+    def one(ex: Example):
+        tokens = [ex.tokens] if task == "extraction" and ex.tokens is not None else None
+        predictor.predict([ex.text], tokens=tokens)
+
+    one(sample[0])
+    times = []
+    for ex in sample:
+        start = time.perf_counter()
+        one(ex)
+        times.append((time.perf_counter() - start) * 1000.0)
+    return statistics.median(times)
+
+
+def _sequence_section(task, gold, pred, labels) -> dict:
+    if task == "classification":
+        return classification_metrics(gold, pred, labels)
+    return multilabel_metrics(gold, pred, labels)
+
+
+def _baseline(task, labels, train, validation, test) -> dict | None:
+    """Baseline metrics on the test set (its multilabel threshold is chosen on validation, like the model's)."""
+    if not train:
+        return None
+    base = train_baseline(task, labels, train)
+    if task == "extraction":
+        pred_tags = [tags_of(ex, base.predict(ex)) for ex in test]
+        m = extraction_metrics([gold_tags(ex) for ex in test], pred_tags)
+        main = {k: m[k] for k in ("precision", "recall", "f1")}
+    else:
+        scores = base.scores([ex.text for ex in test])
+        if task == "classification":
+            pred = [labels[i] for i in scores.argmax(axis=1)]
+            m = classification_metrics([ex.label for ex in test], pred, labels)
+            main = {k: m[k] for k in ("accuracy", "macro_f1", "micro_f1")}
+        else:
+            threshold = 0.5
+            if validation:
+                threshold, _ = best_threshold([ex.labels or [] for ex in validation], base.scores([ex.text for ex in validation]), labels)
+            pred = [[lab for lab, s in zip(labels, row, strict=True) if s >= threshold] for row in scores]
+            m = multilabel_metrics([ex.labels or [] for ex in test], pred, labels)
+            main = {k: m[k] for k in ("micro_f1", "macro_f1", "subset_accuracy")} | {"threshold": threshold}
+    name = HEADLINE[task]
+    return {"name": BASELINE_NAMES[task], "headline": {"name": name, "value": m[name]}, **main}
+
+
+def evaluate(
+    predictor,
+    test_examples: list[Example],
+    *,
+    task: str,
+    labels: list[str],
+    train_examples: list[Example] | None = None,
+    validation_examples: list[Example] | None = None,
+) -> dict:
+    """Score ``predictor`` on the test examples; a JSON-serialisable report (see module docstring)."""
+    test = list(test_examples)
+    texts = [ex.text for ex in test]
+    result: dict = {"task": task, "test_size": len(test)}
+    if task == "extraction":
+        answers = predictor.predict(texts, tokens=[ex.tokens for ex in test]) if test else []
+        predictions = [{"entities": a["entities"]} for a in answers]
+        pred_tags = [tags_of(ex, p["entities"]) for ex, p in zip(test, predictions, strict=True)]
+        metrics = extraction_metrics([gold_tags(ex) for ex in test], pred_tags)
+        result.update(metrics)
+        result.update(_missed_spurious(test, predictions))
+    elif task == "classification":
+        answers = predictor.predict(texts, top_k=1) if test else []
+        predictions = [{"label": a["label"], "score": a["score"]} for a in answers]
+        gold = [ex.label for ex in test]
+        result.update(_sequence_section(task, gold, [p["label"] for p in predictions], labels))
+        result["misclassified"] = [
+            {"text": ex.text, "label": ex.label, "predicted": p["label"], "score": p["score"]}
+            for ex, p in zip(test, predictions, strict=True)
+            if ex.label != p["label"]
+        ][:MAX_MISCLASSIFIED]
+    elif task == "multilabel":
+        answers = predictor.predict(texts) if test else []
+        predictions = [{"labels": [x["label"] for x in a["labels"]], "scores": a["scores"]} for a in answers]
+        gold = [ex.labels or [] for ex in test]
+        result.update(_sequence_section(task, gold, [p["labels"] for p in predictions], labels))
+        result["threshold"] = predictor.threshold
+    else:
+        raise ValueError(f"unknown task {task!r}")
+    name = HEADLINE[task]
+    result["headline"] = {"name": name, "value": result[name]}
+    baseline = _baseline(task, labels, list(train_examples or []), list(validation_examples or []), test)
+    result["baseline"] = baseline
+    result["lift"] = (result[name] - baseline["headline"]["value"]) if baseline else None
+    result["latency_ms_p50"] = _latency_ms(predictor, test, task)
+    result["predictions"] = predictions
+    return _jsonable(result)
+
+
+def _missed_spurious(test: list[Example], predictions: list[dict]) -> dict:
+    """Gold entities the model did not return exactly, and returned entities that are not gold."""
+    missed, spurious = [], []
+    for ex, p in zip(test, predictions, strict=True):
+        gold = {(s.start, s.end, s.label) for s in ex.entities or []}
+        got = {(e["start"], e["end"], e["label"]) for e in p["entities"]}
+        for start, end, label in sorted(gold - got):
+            missed.append({"text": ex.text, "entity": {"start": start, "end": end, "label": label, "text": ex.text[start:end]}})
+        for start, end, label in sorted(got - gold):
+            spurious.append({"text": ex.text, "entity": {"start": start, "end": end, "label": label, "text": ex.text[start:end]}})
+    return {"missed": missed[:MAX_MISSED], "spurious": spurious[:MAX_MISSED]}
+
+
+def _jsonable(value):
+    """Plain Python numbers, lists and dicts only (numpy and torch scalars sneak in otherwise)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        return float(value)
+    return value

@@ -1,0 +1,6 @@
+"""Training: plan a run from the data, then train with a progress-yielding generator."""
+
+from .plan import HYPERPARAMETERS, METHODS, TrainingPlan, validate_hyperparameters
+from .session import TrainedModel, TrainingSession
+
+__all__ = ["HYPERPARAMETERS", "METHODS", "TrainedModel", "TrainingPlan", "TrainingSession", "validate_hyperparameters"]

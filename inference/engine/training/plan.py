@@ -1,0 +1,200 @@
+"""Choosing a training method and resolving every hyperparameter before anything trains."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+
+from ..types import Example
+
+METHODS = ("full", "lora", "head")
+# auto picks "head" below these: with a handful of examples per label, fine-tuning 22M weights overfits.
+HEAD_MAX_AVG_PER_LABEL = 8
+HEAD_MAX_TRAIN_SIZE = 100
+MAX_LENGTH_CAP = 256
+
+
+@dataclass
+class TrainingPlan:
+    """The resolved method, why it was chosen, and every hyperparameter the run will use."""
+
+    method: str
+    reason: str
+    hyperparameters: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"method": self.method, "reason": self.reason, "hyperparameters": dict(self.hyperparameters)}
+
+
+def _num(lo: float, hi: float, integer: bool = False):
+    def check(v):
+        ok_type = isinstance(v, int) if integer else isinstance(v, (int, float))
+        if isinstance(v, bool) or not ok_type or not (lo <= v <= hi):
+            kind = "an integer" if integer else "a number"
+            return f"must be {kind} between {lo:g} and {hi:g}"
+        return None
+
+    return check
+
+
+def _bool(v):
+    return None if isinstance(v, bool) else "must be true or false"
+
+
+def _modules(v):
+    if isinstance(v, list) and v and all(isinstance(x, str) and x for x in v):
+        return None
+    return "must be a non-empty list of module names"
+
+
+# name -> validator (returns an error text or None). These are all the knobs a user may set.
+HYPERPARAMETERS = {
+    "learning_rate": _num(1e-7, 1.0),
+    "epochs": _num(1, 500, integer=True),
+    "batch_size": _num(1, 1024, integer=True),
+    "max_length": _num(8, 512, integer=True),
+    "weight_decay": _num(0.0, 1.0),
+    "warmup_ratio": _num(0.0, 0.5),
+    "class_weighting": _bool,
+    "early_stopping_patience": _num(0, 500, integer=True),
+    "seed": _num(0, 2**32 - 1, integer=True),
+    "freeze_embeddings": _bool,
+    "dropout": _num(0.0, 0.9),
+    "max_grad_norm": _num(0.0, 1000.0),
+    "lora_r": _num(1, 256, integer=True),
+    "lora_alpha": _num(1e-3, 4096.0),
+    "lora_dropout": _num(0.0, 0.9),
+    "lora_target_modules": _modules,
+    "num_threads": _num(1, 512, integer=True),
+}
+
+
+def validate_hyperparameters(overrides: dict | None) -> dict:
+    """Return a copy of ``overrides``; ValueError naming every unknown or invalid entry."""
+    overrides = dict(overrides or {})
+    problems = []
+    unknown = sorted(k for k in overrides if k not in HYPERPARAMETERS)
+    if unknown:
+        problems.append(f"unknown hyperparameter(s): {', '.join(unknown)} (known: {', '.join(sorted(HYPERPARAMETERS))})")
+    for name, value in overrides.items():
+        if name in HYPERPARAMETERS:
+            error = HYPERPARAMETERS[name](value)
+            if error:
+                problems.append(f"{name}={value!r} {error}")
+    if problems:
+        raise ValueError("; ".join(problems))
+    return overrides
+
+
+def cpu_count() -> int:
+    """Cores this process may use (respects affinity masks, e.g. in containers)."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def max_length_for(token_lengths: list[int], limit: int = 512) -> int:
+    """99th percentile of token lengths (specials included), rounded up to 8, within [16, 256]."""
+    if not token_lengths:
+        return 64
+    ordered = sorted(token_lengths)
+    p99 = ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
+    return int(min(max(16, math.ceil(p99 / 8) * 8), MAX_LENGTH_CAP, limit))
+
+
+def units_per_label(train: list[Example], task: str, labels: list[str]) -> tuple[float, str]:
+    """Average training examples (entity mentions for extraction) per label, and the unit's name."""
+    counts: Counter = Counter()
+    for ex in train:
+        if task == "classification":
+            counts[ex.label] += 1
+        elif task == "multilabel":
+            counts.update(ex.labels or [])
+        else:
+            counts.update(s.label for s in ex.entities or [])
+    unit = "entity mentions" if task == "extraction" else "examples"
+    return (sum(counts.values()) / max(len(labels), 1)), unit
+
+
+def imbalance_ratio(train: list[Example], task: str, labels: list[str]) -> float:
+    """Largest over smallest label count in train (inf when a label has none)."""
+    counts: Counter = Counter({lab: 0 for lab in labels})
+    for ex in train:
+        if task == "classification":
+            counts[ex.label] += 1
+        elif task == "multilabel":
+            counts.update(ex.labels or [])
+    values = [counts[lab] for lab in labels]
+    if not values or max(values) == 0:
+        return 1.0
+    return math.inf if min(values) == 0 else max(values) / min(values)
+
+
+def choose_method(method: str, train: list[Example], task: str, labels: list[str]) -> tuple[str, str]:
+    """Resolve ``auto`` (and explain any choice) in plain words."""
+    avg, unit = units_per_label(train, task, labels)
+    kind = "entity types" if task == "extraction" else "labels"
+    facts = f"{len(labels)} {kind} with {avg:.0f} training {unit} each on average ({len(train)} training examples)"
+    if method == "full":
+        return "full", f"{facts}: full fine-tuning, as requested"
+    if method == "lora":
+        return "lora", f"{facts}: LoRA adapters on a frozen base, as requested"
+    if method == "head":
+        return "head", f"{facts}: a linear head on the frozen base model, as requested"
+    if method != "auto":
+        raise ValueError(f"unknown method {method!r}: choose auto, full, lora or head")
+    if avg < HEAD_MAX_AVG_PER_LABEL or len(train) < HEAD_MAX_TRAIN_SIZE:
+        return "head", (
+            f"{facts}: too few to fine-tune the whole model without overfitting, so a linear head is "
+            f"trained on the frozen base model (auto picks this below {HEAD_MAX_AVG_PER_LABEL} per label "
+            f"or {HEAD_MAX_TRAIN_SIZE} examples)"
+        )
+    return "full", f"{facts}: enough data for full fine-tuning (all layers except the word embeddings)"
+
+
+def default_hyperparameters(
+    method: str, task: str, train_size: int, token_lengths: list[int], imbalance: float, model_limit: int = 512
+) -> dict:
+    """Defaults that work without tuning, derived from the method, task and data."""
+    batch_size = 32
+    steps_per_epoch = max(math.ceil(train_size / batch_size), 1)
+    hp = {
+        "batch_size": batch_size,
+        "max_length": max_length_for(token_lengths, model_limit),
+        "weight_decay": 0.01,
+        "warmup_ratio": 0.1,
+        # Extraction is dominated by O tags: weighting them down trades far too much precision.
+        "class_weighting": task != "extraction" and imbalance > 3.0,
+        "early_stopping_patience": 2,
+        "seed": 42,
+        "freeze_embeddings": True,
+        "dropout": 0.1,
+        "max_grad_norm": 1.0,
+        "num_threads": cpu_count(),
+    }
+    if method == "full":
+        # ~600 optimiser steps is enough on this encoder; big data sets converge in 3 epochs.
+        hp.update(learning_rate=1e-4, epochs=min(max(math.ceil(600 / steps_per_epoch), 3), 10))
+    elif method == "lora":
+        hp.update(
+            learning_rate=1e-3,
+            epochs=min(max(math.ceil(1000 / steps_per_epoch), 4), 20),
+            lora_r=8,
+            lora_alpha=16,
+            lora_dropout=0.1,
+            lora_target_modules=["query", "value"],
+        )
+    else:
+        # A linear model on cached embeddings: epochs are cheap, so run many and stop early.
+        hp.update(
+            learning_rate=1e-2,
+            epochs=min(max(math.ceil(2000 / steps_per_epoch), 20), 300),
+            warmup_ratio=0.0,
+            weight_decay=0.0,
+            dropout=0.0,
+            early_stopping_patience=10,
+        )
+    return hp

@@ -1,0 +1,312 @@
+"""Dataset-level checks run before training: unknown labels, duplicates, and Findings.
+
+Messages are written for the business user who owns the data: what is wrong, in plain
+words, and what to do about it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from .formats import cap_errors
+from .splits import annotation_labels
+from .types import Example, Finding, RowError
+
+_MAX_DETAILS = 5  # examples quoted in a finding's details
+
+
+def _annotation(example: Example, task: str | None = None) -> tuple[Any, ...]:
+    """A hashable form of an example's annotation, ignoring label order and entity order."""
+    if task == "classification" or (task is None and example.label is not None):
+        return ("label", example.label)
+    if task == "multilabel" or (task is None and example.labels is not None):
+        return ("labels", tuple(sorted(set(example.labels or []))))
+    spans = sorted((s.start, s.end, s.label) for s in example.entities or [])
+    return ("entities", tuple(spans))
+
+
+def _readable(example: Example, task: str) -> str:
+    """The annotation as a user would write it."""
+    if task == "classification":
+        return example.label or "(no label)"
+    if task == "multilabel":
+        return "|".join(sorted(set(example.labels or []))) or "(no labels)"
+    spans = sorted(example.entities or [], key=lambda s: s.start)
+    return ", ".join(f"{example.text[s.start : s.end]} ({s.label})" for s in spans) or "(no entities)"
+
+
+def _norm(text: str) -> str:
+    # Texts that differ only in case or spacing count as the same text.
+    return " ".join(text.split()).casefold()
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
+def label_set_errors(
+    examples: Sequence[Example], task: str, declared_labels: list[str] | None
+) -> list[RowError]:
+    """One error per row that uses a label outside ``declared_labels`` (no check when None/empty)."""
+    if not declared_labels:
+        return []
+    allowed = set(declared_labels)
+    listed = ", ".join(f"'{lab}'" for lab in declared_labels[:20])
+    if len(declared_labels) > 20:
+        listed += f" and {len(declared_labels) - 20} more"
+    errors = []
+    for ex in examples:
+        unknown = [lab for lab in annotation_labels(ex, task) if lab not in allowed]
+        if not unknown:
+            continue
+        parts = []
+        for lab in unknown:
+            close = difflib.get_close_matches(lab, declared_labels, n=1)
+            parts.append(f"'{lab}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        prefix = f"Line {ex.line}: " if ex.line is not None else ""
+        noun = "label" if len(unknown) == 1 else "labels"
+        errors.append(
+            RowError(
+                ex.line,
+                "unknown_label",
+                f"{prefix}{noun} {', '.join(parts)} {'is' if len(unknown) == 1 else 'are'} not allowed. "
+                f"Use one of: {listed}.",
+            )
+        )
+    return cap_errors(errors)
+
+
+def dedupe(examples: Sequence[Example]) -> tuple[list[Example], int]:
+    """Drop exact duplicates (same text, annotation and split), keeping the first; returns the count."""
+    seen: set[tuple[Any, ...]] = set()
+    kept = []
+    for ex in examples:
+        key = (ex.text, _annotation(ex), ex.split)
+        if key in seen:
+            continue
+        seen.add(key)
+        kept.append(ex)
+    return kept, len(examples) - len(kept)
+
+
+def findings(
+    examples: Sequence[Example], task: str, *, min_warn: int = 5, min_error: int = 2
+) -> list[Finding]:
+    """Dataset-level findings. Exact duplicates are dropped first (and reported); label counts
+    use the train split, where rows without a split count as train."""
+    unique, dropped = dedupe(examples)
+    out: list[Finding] = []
+    if dropped:
+        out.append(
+            Finding(
+                "duplicates_dropped",
+                "info",
+                f"{_plural(dropped, 'row')} appeared more than once with the same text, labels and "
+                "split, and were removed; only the first copy is kept.",
+                count=dropped,
+            )
+        )
+    if not unique:
+        out.append(
+            Finding(
+                "no_examples", "error", "There are no examples to train on. Upload a file with labelled rows."
+            )
+        )
+        return out
+    out += _conflicts(unique, task)
+    out += _label_findings(unique, task, min_warn, min_error)
+    out += _leakage(unique)
+    out += _empty_splits(unique)
+    return out
+
+
+def _conflicts(examples: Sequence[Example], task: str) -> list[Finding]:
+    groups: dict[str, list[Example]] = defaultdict(list)
+    for ex in examples:
+        groups[_norm(ex.text)].append(ex)
+    conflicts = [g for g in groups.values() if len({_annotation(ex, task) for ex in g}) > 1]
+    if not conflicts:
+        return []
+    details = []
+    for group in conflicts[:_MAX_DETAILS]:
+        by_label: dict[str, list[int | None]] = defaultdict(list)
+        for ex in group:
+            by_label[_readable(ex, task)].append(ex.line)
+        details.append(
+            {
+                "text": _short(group[0].text, 200),
+                "labels": [{"label": k, "lines": v} for k, v in by_label.items()],
+            }
+        )
+    what = "entities" if task == "extraction" else "labels"
+    first = details[0]
+    said = " and ".join(f"line {item['lines'][0]} says '{item['label']}'" for item in first["labels"][:2])
+    return [
+        Finding(
+            "conflicting_labels",
+            "warning",
+            f"{_plural(len(conflicts), 'text')} appear more than once with different {what} "
+            f'(for example "{_short(first["text"])}": {said}). The model cannot learn two '
+            "answers for the same text: decide which label is right and fix or delete the other rows.",
+            count=len(conflicts),
+            details={"examples": details},
+        )
+    ]
+
+
+def _train_counts(examples: Sequence[Example], task: str) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    all_labels: set[str] = set()
+    for ex in examples:
+        labels = annotation_labels(ex, task)
+        all_labels.update(labels)
+        if ex.split in (None, "train"):
+            counts.update(labels)
+    for label in all_labels:
+        counts.setdefault(label, 0)  # a label seen only in validation/test has 0 to train on
+    return counts
+
+
+def _label_findings(examples: Sequence[Example], task: str, min_warn: int, min_error: int) -> list[Finding]:
+    counts = _train_counts(examples, task)
+    noun = "entity type" if task == "extraction" else "label"
+    if task == "extraction" and not counts:
+        return [
+            Finding(
+                "too_few_labels",
+                "error",
+                "No entities are marked in any example. Mark the entities the model should find.",
+            )
+        ]
+    if task == "classification" and len(counts) < 2:
+        return [
+            Finding(
+                "too_few_labels",
+                "error",
+                "All examples have the same label. A model needs at least two different labels to choose between.",
+                count=len(counts),
+            )
+        ]
+    out = []
+    for label, n in sorted(counts.items(), key=lambda kv: (kv[1], kv[0])):
+        what = (
+            f"example{'s' if n != 1 else ''} of '{label}'"
+            if task != "extraction"
+            else f"example{'s' if n != 1 else ''} with a '{label}' entity"
+        )
+        if n < min_error:
+            out.append(
+                Finding(
+                    "too_few_examples",
+                    "error",
+                    f"There {'is' if n == 1 else 'are'} only {n} training {what}; at least {min_error} "
+                    f"are needed, so training would be refused. Add at least {min_error - n} more "
+                    f"(better {max(min_warn - n, min_error - n)} or more), or remove this {noun}.",
+                    count=n,
+                    details={"label": label, "train": n, "needed": min_error - n},
+                )
+            )
+        elif n < min_warn:
+            out.append(
+                Finding(
+                    "rare_label",
+                    "warning",
+                    f"There are only {n} training {what}, so the model will often miss it. "
+                    f"Add at least {min_warn - n} more.",
+                    count=n,
+                    details={"label": label, "train": n, "needed": min_warn - n},
+                )
+            )
+    present = {k: v for k, v in counts.items() if v > 0}
+    if len(present) >= 2:
+        largest = max(present, key=lambda k: (present[k], k))
+        smallest = min(present, key=lambda k: (present[k], k))
+        ratio = present[largest] / present[smallest]
+        severity = "warning" if ratio > 10 else "info"
+        advice = (
+            f"The model may favour '{largest}'. Add more examples of the rare {noun}s if you can."
+            if severity == "warning"
+            else "That is balanced enough."
+        )
+        out.append(
+            Finding(
+                "class_imbalance",
+                severity,
+                f"The most common {noun} '{largest}' has {ratio:.1f} times as many training examples "
+                f"({present[largest]:,}) as the rarest '{smallest}' ({present[smallest]:,}). {advice}",
+                count=len(present),
+                details={"ratio": round(ratio, 2), "largest": largest, "smallest": smallest},
+            )
+        )
+    return out
+
+
+def _leakage(examples: Sequence[Example]) -> list[Finding]:
+    train = {_norm(ex.text) for ex in examples if ex.split == "train"}
+    leaked = [ex for ex in examples if ex.split in ("validation", "test") and _norm(ex.text) in train]
+    if not leaked:
+        return []
+    per_split = Counter(ex.split for ex in leaked)
+    return [
+        Finding(
+            "train_test_leakage",
+            "warning",
+            f"{_plural(len(leaked), 'text')} in the test or validation set also appear in the training "
+            "set, so the measured accuracy will look better than it really is. Remove them from one of the sets.",
+            count=len(leaked),
+            details={
+                "test": per_split.get("test", 0),
+                "validation": per_split.get("validation", 0),
+                "examples": [
+                    {"text": _short(ex.text, 200), "split": ex.split, "line": ex.line}
+                    for ex in leaked[:_MAX_DETAILS]
+                ],
+            },
+        )
+    ]
+
+
+def _empty_splits(examples: Sequence[Example]) -> list[Finding]:
+    # Only meaningful once every row has a split.
+    if any(ex.split is None for ex in examples):
+        return []
+    present = Counter(ex.split for ex in examples)
+    out = []
+    if not present.get("train"):
+        out.append(
+            Finding(
+                "empty_split",
+                "error",
+                "There are no training examples: every row is marked validation or test. Mark some rows as "
+                "train, or leave the split empty to let Scalpel choose.",
+                details={"split": "train"},
+            )
+        )
+    if not present.get("validation"):
+        out.append(
+            Finding(
+                "empty_split",
+                "warning",
+                "There are no validation examples, so training cannot check its progress on unseen "
+                "text. Add more examples, or leave the split empty on some rows to let Scalpel choose.",
+                details={"split": "validation"},
+            )
+        )
+    if not present.get("test"):
+        out.append(
+            Finding(
+                "no_test_split",
+                "warning",
+                "There are no test examples, so the model's accuracy cannot be measured on unseen text. "
+                "Add more examples, or mark some rows as test.",
+                details={"split": "test"},
+            )
+        )
+    return out

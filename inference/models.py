@@ -1,1 +1,0 @@
-"""Tenant-schema tables: datasets, training jobs, models and their versions."""

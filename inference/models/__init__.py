@@ -1,0 +1,11 @@
+"""Tenant-schema tables: datasets, training jobs, models and their versions, feedback."""
+
+from .datasets import Dataset, DatasetUpload, DatasetVersion, Example
+from .feedback import Feedback, PredictionLog
+from .registry import AliasChange, Model, ModelAlias, ModelVersion
+from .training import TrainingJob, TrainingJobEvent
+
+__all__ = [
+    "AliasChange", "Dataset", "DatasetUpload", "DatasetVersion", "Example", "Feedback", "Model",
+    "ModelAlias", "ModelVersion", "PredictionLog", "TrainingJob", "TrainingJobEvent",
+]  # fmt: skip
