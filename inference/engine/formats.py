@@ -35,12 +35,14 @@ SPLIT_ALIASES = {
 
 _TAG = re.compile(r"O|[BI]-\S+")
 _CSV_DELIMITERS = (",", "\t", ";", "|")
-# C0 control characters that never appear in text files (tab, newlines, form feed excluded).
+# C0 control characters that text files do not contain (tab, line breaks and form feed are allowed).
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 
 
 @dataclass
 class ParseOptions:
+    """How to read an upload; ``label_column`` defaults by task (label, labels, entities)."""
+
     task: str  # "classification" | "multilabel" | "extraction"
     format: str | None = None  # "csv" | "tsv" | "jsonl" | "conll"; None = auto-detect
     text_column: str = "text"
@@ -53,6 +55,8 @@ class ParseOptions:
 
 @dataclass
 class ParseResult:
+    """Examples and row errors; ``encoding`` is "utf-16" or "binary" for a rejected non-text file."""
+
     examples: list[Example]
     errors: list[RowError]
     format: str
@@ -88,41 +92,29 @@ def default_label_column(task: str) -> str:
 # --------------------------------------------------------------------------- decoding
 
 
+_NOT_TEXT = "This does not look like a text file ({}). Upload a CSV, TSV, JSON Lines or CoNLL text file."
+
+
 def decode(data: bytes) -> tuple[str | None, str, str | None]:
     """Decode ``data``: returns ``(text, encoding, problem)``; text is None when it is not text."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return (
             None,
             "utf-16",
-            ("The file is saved as UTF-16. Save it as UTF-8 (in Excel: 'CSV UTF-8') and upload it again."),
+            "The file is saved as UTF-16. Save it as UTF-8 (in Excel: 'CSV UTF-8') and upload it again.",
         )
     if b"\x00" in data:
-        return (
-            None,
-            "binary",
-            (
-                "This does not look like a text file (it contains binary data). Upload a CSV, TSV, "
-                "JSON Lines or CoNLL text file."
-            ),
-        )
-    if data.startswith(b"\xef\xbb\xbf"):
-        text, encoding = data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
-    else:
-        try:
-            text, encoding = data.decode("utf-8"), "utf-8"
-        except UnicodeDecodeError:
-            # Latin-1 maps every byte to a character, so it is the fallback of last resort.
-            text, encoding = data.decode("latin-1"), "latin-1"
+        return None, "binary", _NOT_TEXT.format("it contains binary data")
+    bom = data.startswith(b"\xef\xbb\xbf")
+    body = data[3:] if bom else data
+    try:
+        text, encoding = body.decode("utf-8"), "utf-8-sig" if bom else "utf-8"
+    except UnicodeDecodeError:
+        # Latin-1 maps every byte to a character, so it is the fallback of last resort.
+        text, encoding = body.decode("latin-1"), "latin-1"
     sample = text[:65536]
     if sample and len(_CONTROL.findall(sample)) > 0.1 * len(sample):
-        return (
-            None,
-            "binary",
-            (
-                "This does not look like a text file (it contains many control characters). Upload a "
-                "CSV, TSV, JSON Lines or CoNLL text file."
-            ),
-        )
+        return None, "binary", _NOT_TEXT.format("it contains many control characters")
     return text, encoding, None
 
 
@@ -284,7 +276,9 @@ class _Parser:
         wanted = [("text", self.options.text_column, "text_column")]
         if label:
             wanted.append((kind, self.label_column, "label_column"))
-        missing = [w for w in wanted if _find_column(found, w[1]) is None]
+        # JSON keys must match exactly; CSV headers also match ignoring case and spaces.
+        exact = self.result.format == "jsonl"
+        missing = [w for w in wanted if (w[1] not in found if exact else _find_column(found, w[1]) is None)]
         if not missing:
             return True
         shown = ", ".join(f"'{c}'" for c in found[:30]) or "none"
