@@ -1,0 +1,44 @@
+"""Reads of the model registry."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from inference.models import AliasChange, Model, ModelAlias, ModelVersion
+
+
+def model_list() -> QuerySet[Model]:
+    return Model.objects.prefetch_related("aliases__version")
+
+
+def model_get(*, name: str) -> Model | None:
+    return Model.objects.filter(name=name).first()
+
+
+def model_version_list(*, model: Model) -> QuerySet[ModelVersion]:
+    return model.versions.order_by("-number")
+
+
+def model_version_get(*, model: Model, number: int) -> ModelVersion | None:
+    return model.versions.filter(number=number).first()
+
+
+def model_aliases(*, model: Model) -> dict[str, int]:
+    return {a.alias: a.version.number for a in ModelAlias.objects.filter(model=model).select_related("version")}
+
+
+def model_version_resolve(*, model: Model, ref: int | str | None = None) -> ModelVersion | None:
+    """A version by number or alias; by default production, else the newest version."""
+    if ref is None or ref == "":
+        alias = ModelAlias.objects.filter(model=model, alias="production").select_related("version").first()
+        return alias.version if alias else model.versions.order_by("-number").first()
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+        return model.versions.filter(number=int(ref)).first()
+    if ref == "latest":
+        return model.versions.order_by("-number").first()
+    alias = ModelAlias.objects.filter(model=model, alias=ref).select_related("version").first()
+    return alias.version if alias else None
+
+
+def alias_history(*, model: Model) -> QuerySet[AliasChange]:
+    return model.alias_changes.all()

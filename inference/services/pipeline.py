@@ -1,0 +1,261 @@
+"""What a training worker does with a claimed job: train, evaluate, export, register.
+
+The engine's loop yields progress; this module turns it into job rows, heartbeats,
+cancellation and the time budget, like spaCy's loop hands control to its caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import tempfile
+import threading
+import time
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from inference.engine import artifact, evaluation, runtime
+from inference.engine.training import TrainingSession
+from inference.models import TrainingJob
+from inference.selectors.datasets import dataset_version_to_examples
+from tenants.selectors import base_model_dir, base_model_get
+
+from .registry import model_version_create
+from .training import job_event
+
+logger = logging.getLogger("scalpel.training")
+
+PROGRESS_WRITE_SECONDS = 1.0
+HEARTBEAT_SECONDS = 5.0
+
+
+class JobStopped(Exception):
+    """The job must end early: cancelled or out of time. ``status`` and ``reason`` say how."""
+
+    def __init__(self, status: str, reason: str, code: str):
+        super().__init__(reason)
+        self.status, self.reason, self.code = status, reason, code
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{__import__('os').getpid()}"
+
+
+def training_job_claim(job_id: int) -> bool:
+    """Take a queued job for this worker; False if another delivery (or a cancel) got there first."""
+    now = timezone.now()
+    return bool(
+        TrainingJob.objects.filter(pk=job_id, status=TrainingJob.Status.QUEUED).update(
+            status=TrainingJob.Status.RUNNING,
+            worker=worker_name(),
+            heartbeat_at=now,
+            started_at=now,
+            attempts=F("attempts") + 1,
+            progress={"phase": "starting"},
+        )
+    )
+
+
+class _Heartbeat(threading.Thread):
+    """Keeps the job's heartbeat fresh while long steps (evaluation, export) run without yielding."""
+
+    def __init__(self, job_id: int, tenant):
+        super().__init__(daemon=True, name=f"heartbeat-{job_id}")
+        self.job_id, self.tenant = job_id, tenant
+        self.stop_event = threading.Event()
+
+    def run(self):
+        from django.db import connection as thread_connection
+
+        thread_connection.set_tenant(self.tenant)
+        try:
+            while not self.stop_event.wait(HEARTBEAT_SECONDS):
+                TrainingJob.objects.filter(pk=self.job_id, status=TrainingJob.Status.RUNNING).update(
+                    heartbeat_at=timezone.now()
+                )
+        except Exception:  # noqa: BLE001 - a lost heartbeat is recovered by the sweep, never fatal here
+            logger.exception("heartbeat thread for job %s failed", self.job_id)
+        finally:
+            thread_connection.close()
+
+    def stop(self):
+        self.stop_event.set()
+        self.join(timeout=HEARTBEAT_SECONDS + 1)
+
+
+def run_training_job(job_id: int) -> None:
+    """Run a job that this worker has claimed, to a final state. Never leaves it `running`."""
+    job = TrainingJob.objects.select_related("dataset_version__dataset").get(pk=job_id)
+    heartbeat = _Heartbeat(job.pk, connection.tenant)
+    heartbeat.start()
+    try:
+        _train_evaluate_register(job)
+    except JobStopped as stop:
+        _finish(job, stop.status, error=stop.reason, code=stop.code)
+        job_event(job, stop.reason, level="warning")
+    except Exception as exc:  # noqa: BLE001 - any failure must end the job with a readable reason
+        logger.exception("training job %s failed", job.pk)
+        reason = _readable_error(exc)
+        _finish(job, TrainingJob.Status.FAILED, error=reason, code="training_failed")
+        job_event(job, f"Failed: {reason}", level="error")
+    finally:
+        heartbeat.stop()
+
+
+def _readable_error(exc: Exception) -> str:
+    if isinstance(exc, ValueError | artifact.ArtifactError):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return "The worker ran out of memory. Try a smaller batch size or max length, or the 'lora' method."
+    return f"An internal error stopped training ({type(exc).__name__}). The platform team has the details."
+
+
+def _finish(job: TrainingJob, status: str, *, error: str = "", code: str = "", **fields) -> None:
+    TrainingJob.objects.filter(pk=job.pk).update(
+        status=status, error=error, error_code=code, finished_at=timezone.now(), heartbeat_at=timezone.now(), **fields
+    )
+
+
+def _train_evaluate_register(job: TrainingJob) -> None:
+    version = job.dataset_version
+    dataset = version.dataset
+    base = base_model_get(model_id=job.base_model_id)
+    if base is None:
+        raise ValueError(f"The base model '{job.base_model_id}' is no longer available.")
+    examples = dataset_version_to_examples(version)
+    deadline = job.started_at.timestamp() + job.time_budget_seconds if job.started_at else time.time() + job.time_budget_seconds
+
+    session = TrainingSession(
+        examples,
+        task=dataset.task,
+        labels=version.labels,
+        base_model_dir=base_model_dir(base),
+        method=job.method,
+        hyperparameters=job.hyperparameters,
+        base_model_id=base.id,
+    )
+    plan = session.plan
+    TrainingJob.objects.filter(pk=job.pk).update(
+        resolved_method=plan.method, method_reason=plan.reason, resolved_hyperparameters=plan.hyperparameters
+    )
+    job.resolved_method, job.resolved_hyperparameters = plan.method, plan.hyperparameters
+    job_event(job, f"Method: {plan.method}. {plan.reason}")
+    job_event(job, f"Training on {len(session.train)} examples, validating on {len(session.validation)}.")
+
+    last_write = 0.0
+    last_phase = None
+    steps = session.run()
+    try:
+        for progress in steps:
+            now = time.monotonic()
+            if progress.get("message"):
+                job_event(job, progress["message"])
+            if now - last_write >= PROGRESS_WRITE_SECONDS or progress.get("phase") != last_phase:
+                last_write, last_phase = now, progress.get("phase")
+                _write_progress(job, progress)
+                _check_stop(job, deadline)
+    finally:
+        steps.close()  # stops the engine's loop mid-epoch when we leave early
+    trained = session.trained
+    if trained is None:
+        raise ValueError("Training ended without producing a model.")
+
+    _write_progress(job, {**_progress_of(job), "phase": "evaluating"})
+    job_event(job, "Evaluating on the test split and training the baseline.")
+    test = [ex for ex in examples if ex.split == "test"]
+    if not test:
+        raise ValueError("The dataset version has no test examples, so the model cannot be evaluated honestly.")
+    predictor = runtime.predictor_from_trained(trained)
+    report = evaluation.evaluate(
+        predictor,
+        test,
+        task=dataset.task,
+        labels=trained.labels,
+        train_examples=session.train,
+        validation_examples=session.validation,
+    )
+    report["train_info"] = getattr(trained, "train_info", {})
+    _check_stop(job, deadline)
+
+    _write_progress(job, {**_progress_of(job), "phase": "saving"})
+    with tempfile.TemporaryDirectory(prefix="scalpel-artifact-") as tmp:
+        manifest = artifact.save(
+            trained,
+            tmp,
+            extra_manifest={"dataset_hash": version.content_hash, "training_job": job.pk, "model_name": job.model_name},
+        )
+        with transaction.atomic():
+            job.refresh_from_db(fields=["status", "cancel_requested"])
+            if job.cancel_requested:
+                raise JobStopped(TrainingJob.Status.CANCELLED, "Cancelled by a user before the model was saved.", "cancelled")
+            model_version = model_version_create(job=job, local_dir=tmp, manifest=manifest, evaluation=report)
+            _finish(job, TrainingJob.Status.SUCCEEDED, model_version=model_version)
+            TrainingJob.objects.filter(pk=job.pk).update(progress={**_progress_of(job), "phase": "done"})
+    headline = report.get("headline", {})
+    baseline = (report.get("baseline") or {}).get("headline", {})
+    job_event(
+        job,
+        f"Done: {job.model_name} v{model_version.number}, test {headline.get('name')} {headline.get('value', 0):.3f}"
+        + (f" (baseline {baseline.get('value', 0):.3f})" if baseline else "")
+        + ".",
+    )
+
+
+def _progress_of(job: TrainingJob) -> dict:
+    return TrainingJob.objects.filter(pk=job.pk).values_list("progress", flat=True).first() or {}
+
+
+def _write_progress(job: TrainingJob, progress: dict) -> None:
+    clean = {k: v for k, v in progress.items() if k != "message" and v is not None}
+    TrainingJob.objects.filter(pk=job.pk).update(progress=clean, heartbeat_at=timezone.now())
+
+
+def _check_stop(job: TrainingJob, deadline: float) -> None:
+    cancel = TrainingJob.objects.filter(pk=job.pk).values_list("cancel_requested", flat=True).first()
+    if cancel:
+        raise JobStopped(TrainingJob.Status.CANCELLED, "Cancelled by a user.", "cancelled")
+    if time.time() > deadline:
+        raise JobStopped(
+            TrainingJob.Status.FAILED,
+            f"Stopped: the job ran past its time budget of {job.time_budget_seconds} seconds. "
+            "Use fewer epochs or a faster method (lora or head), or ask for a larger budget.",
+            "time_budget_exceeded",
+        )
+
+
+def recover_stalled_jobs() -> list[tuple[int, str]]:
+    """Re-queue or fail running jobs whose worker stopped heart-beating (in the current schema)."""
+    timeout = settings.SCALPEL_JOB_HEARTBEAT_TIMEOUT_SECONDS
+    stale_before = timezone.now() - timezone.timedelta(seconds=timeout)
+    outcomes = []
+    for job in TrainingJob.objects.filter(status=TrainingJob.Status.RUNNING, heartbeat_at__lt=stale_before):
+        if job.attempts < settings.SCALPEL_JOB_MAX_ATTEMPTS:
+            moved = TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.RUNNING, heartbeat_at=job.heartbeat_at).update(
+                status=TrainingJob.Status.QUEUED, worker="", progress={"phase": "queued"}
+            )
+            if moved:
+                job_event(
+                    job,
+                    f"The worker {job.worker} stopped responding (attempt {job.attempts} of "
+                    f"{settings.SCALPEL_JOB_MAX_ATTEMPTS}); the job was queued again.",
+                    level="warning",
+                )
+                from .training import _enqueue_on_commit
+
+                _enqueue_on_commit(job)
+                outcomes.append((job.pk, "requeued"))
+        else:
+            reason = (
+                f"The worker running this job stopped responding {job.attempts} time(s) (it may have run out of "
+                "memory or been restarted). Try again; if it keeps failing, use a smaller batch size or the 'lora' method."
+            )
+            moved = TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.RUNNING, heartbeat_at=job.heartbeat_at).update(
+                status=TrainingJob.Status.FAILED, error=reason, error_code="worker_lost", finished_at=timezone.now()
+            )
+            if moved:
+                job_event(job, reason, level="error")
+                outcomes.append((job.pk, "failed"))
+    return outcomes

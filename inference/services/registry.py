@@ -1,0 +1,235 @@
+"""The model registry: versions from finished jobs, aliases, promotion gates, rollback, deletion."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from inference.models import AliasChange, Model, ModelAlias, ModelVersion, TrainingJob
+from inference.storage import tenant_path
+
+from .errors import Conflict, NotFound, ServiceError
+
+
+def artifact_store(*, local_dir: str, model_name: str, number: int) -> tuple[str, int]:
+    """Copy an artifact directory into storage under the tenant's prefix; returns (prefix, bytes)."""
+    prefix = tenant_path("models", model_name, f"v{number}")
+    total = 0
+    root = Path(local_dir)
+    for path in sorted(root.rglob("*")):
+        if not path.is_file():
+            continue
+        rel = path.relative_to(root).as_posix()
+        target = tenant_path("models", model_name, f"v{number}", *rel.split("/"))
+        if default_storage.exists(target):
+            default_storage.delete(target)
+        with path.open("rb") as fh:
+            default_storage.save(target, File(fh, name=path.name))
+        total += path.stat().st_size
+    return prefix, total
+
+
+def artifact_delete(*, prefix: str, manifest: dict) -> None:
+    for rel in [*manifest.get("files", {}), "manifest.json"]:
+        path = f"{prefix}/{rel}"
+        if default_storage.exists(path):
+            default_storage.delete(path)
+
+
+def manifest_checksum(manifest: dict) -> str:
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
+
+
+def model_version_create(
+    *,
+    job: TrainingJob,
+    local_dir: str,
+    manifest: dict,
+    evaluation: dict,
+    runtime: str = "torch",
+    runtime_info: dict | None = None,
+) -> ModelVersion:
+    """Register a finished job's artifact and evaluation as the model's next version."""
+    dataset = job.dataset_version.dataset
+    with transaction.atomic():
+        model, _ = Model.objects.select_for_update().get_or_create(name=job.model_name, defaults={"task": dataset.task})
+        number = (model.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+        prefix, size = artifact_store(local_dir=local_dir, model_name=model.name, number=number)
+        headline = evaluation.get("headline") or {}
+        baseline = (evaluation.get("baseline") or {}).get("headline") or {}
+        version = ModelVersion.objects.create(
+            model=model,
+            number=number,
+            artifact_path=prefix,
+            artifact_manifest=manifest,
+            artifact_checksum=manifest_checksum(manifest),
+            artifact_bytes=size,
+            labels=manifest.get("labels", []),
+            metrics=evaluation,
+            headline_metric=headline.get("name", ""),
+            headline_value=headline.get("value"),
+            baseline_value=baseline.get("value"),
+            dataset_version=job.dataset_version,
+            dataset_hash=job.dataset_version.content_hash,
+            base_model_id=job.base_model_id,
+            method=manifest.get("method", job.resolved_method),
+            hyperparameters=job.resolved_hyperparameters,
+            library_versions=manifest.get("library_versions", {}),
+            runtime=runtime,
+            runtime_info=runtime_info or {},
+            training_job=job,
+        )
+    return version
+
+
+def promotion_problems(*, version: ModelVersion) -> list[str]:
+    """Why promoting this version to production would be a mistake (empty: safe)."""
+    problems = []
+    value = version.headline_value
+    minimum = settings.SCALPEL_PROMOTION_MIN_METRIC
+    if value is None:
+        problems.append("it has no evaluation result")
+    elif value < minimum:
+        problems.append(f"its {version.headline_metric} {value:.3f} is below the required minimum {minimum:.3f}")
+    current = ModelAlias.objects.filter(model=version.model, alias="production").select_related("version").first()
+    margin = settings.SCALPEL_PROMOTION_MAX_REGRESSION
+    if current and current.version_id != version.pk and value is not None and current.version.headline_value is not None:
+        if value < current.version.headline_value - margin:
+            problems.append(
+                f"its {version.headline_metric} {value:.3f} is worse than production v{current.version.number}'s "
+                f"{current.version.headline_value:.3f} by more than the allowed {margin:.3f}"
+            )
+    return problems
+
+
+def model_version_promote(
+    *, version: ModelVersion, alias: str = "production", actor: str = "", force: bool = False, note: str = ""
+) -> ModelAlias:
+    """Point an alias at a version. Production promotions pass the evaluation gates unless forced."""
+    if alias not in ModelAlias.ALIASES:
+        raise ServiceError(f"Unknown alias '{alias}': use {' or '.join(ModelAlias.ALIASES)}.")
+    if alias == "production" and not force:
+        problems = promotion_problems(version=version)
+        if problems:
+            raise ServiceError(
+                f"v{version.number} cannot be promoted to production: " + "; ".join(problems)
+                + ". Promote it with force if you are sure.",
+                code="promotion_gate_failed",
+                status=409,
+                details={"problems": problems},
+            )
+    with transaction.atomic():
+        current = ModelAlias.objects.select_for_update().filter(model=version.model, alias=alias).first()
+        from_number = current.version.number if current else None
+        if current and current.version_id == version.pk:
+            return current
+        if current:
+            current.version = version
+            current.updated_at = timezone.now()
+            current.save(update_fields=["version", "updated_at"])
+        else:
+            current = ModelAlias.objects.create(model=version.model, alias=alias, version=version)
+        AliasChange.objects.create(
+            model=version.model, alias=alias, from_version=from_number, to_version=version.number,
+            action="promote", actor=actor, forced=force, note=note,
+        )  # fmt: skip
+    return current
+
+
+def model_rollback(*, model: Model, alias: str = "production", actor: str = "") -> ModelAlias:
+    """Move an alias back to the version it pointed at before its latest change."""
+    with transaction.atomic():
+        current = ModelAlias.objects.select_for_update().filter(model=model, alias=alias).select_related("version").first()
+        if current is None:
+            raise Conflict(f"'{model.name}' has no {alias} version to roll back.", code="nothing_to_roll_back")
+        last = AliasChange.objects.filter(model=model, alias=alias, to_version=current.version.number).first()
+        previous_number = last.from_version if last else None
+        if previous_number is None:
+            raise Conflict(
+                f"'{model.name}' {alias} v{current.version.number} has no earlier version to roll back to.",
+                code="nothing_to_roll_back",
+            )
+        previous = model.versions.filter(number=previous_number).first()
+        if previous is None:
+            raise Conflict(f"The earlier version v{previous_number} has been deleted.", code="nothing_to_roll_back")
+        from_number = current.version.number
+        current.version = previous
+        current.updated_at = timezone.now()
+        current.save(update_fields=["version", "updated_at"])
+        AliasChange.objects.create(
+            model=model, alias=alias, from_version=from_number, to_version=previous.number, action="rollback", actor=actor
+        )
+    return current
+
+
+def model_version_delete(*, version: ModelVersion, actor: str = "") -> None:
+    """Delete a version and its files; a version an alias points at is kept."""
+    aliases = list(version.aliases.values_list("alias", flat=True))
+    if aliases:
+        raise Conflict(
+            f"v{version.number} is the {', '.join(aliases)} version of '{version.model.name}': "
+            "promote another version first.",
+            code="version_in_use",
+        )
+    prefix, manifest = version.artifact_path, version.artifact_manifest
+    with transaction.atomic():
+        version.delete()
+        transaction.on_commit(lambda: artifact_delete(prefix=prefix, manifest=manifest))
+
+
+def model_versions_compare(*, a: ModelVersion, b: ModelVersion) -> dict:
+    """Side-by-side figures of two versions of one model, per label where both have them."""
+    if a.model_id != b.model_id:
+        raise ServiceError("Only versions of the same model can be compared.")
+
+    def per_label(v):
+        return v.metrics.get("per_label") or v.metrics.get("per_type") or {}
+
+    la, lb = per_label(a), per_label(b)
+    rows = []
+    for label in sorted(set(la) | set(lb)):
+        fa, fb = (la.get(label) or {}).get("f1"), (lb.get(label) or {}).get("f1")
+        rows.append({"label": label, "a": fa, "b": fb, "delta": None if fa is None or fb is None else fb - fa})
+    return {
+        "a": {"number": a.number, "headline": a.metrics.get("headline"), "method": a.method, "dataset_hash": a.dataset_hash},
+        "b": {"number": b.number, "headline": b.metrics.get("headline"), "method": b.method, "dataset_hash": b.dataset_hash},
+        "headline_delta": (b.headline_value - a.headline_value)
+        if a.headline_value is not None and b.headline_value is not None
+        else None,
+        "per_label": rows,
+    }
+
+
+def local_artifact_dir(version: ModelVersion) -> str:
+    """A local directory holding the version's artifact files, fetched from storage if needed."""
+    prefix = version.artifact_path
+    try:
+        # Local filesystem storage: read the files where they are.
+        return default_storage.path(prefix)
+    except NotImplementedError:
+        pass
+    cache = Path(settings.SCALPEL_ARTIFACT_CACHE_DIR) / version.artifact_checksum
+    if not (cache / "manifest.json").exists():
+        tmp = cache.with_suffix(".partial")
+        for rel in [*version.artifact_manifest.get("files", {}), "manifest.json"]:
+            target = tmp / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with default_storage.open(f"{prefix}/{rel}", "rb") as src, target.open("wb") as dst:
+                dst.write(src.read())
+        os.replace(tmp, cache)
+    return str(cache)
+
+
+def model_version_get_or_404(*, model_name: str, number: int) -> ModelVersion:
+    version = ModelVersion.objects.select_related("model").filter(model__name=model_name, number=number).first()
+    if version is None:
+        raise NotFound(f"Model '{model_name}' has no version {number}.")
+    return version

@@ -1,0 +1,167 @@
+"""Start, cancel and retry training jobs; record what the worker reports."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from inference.engine.training.plan import METHODS, validate_hyperparameters
+from inference.models import Dataset, DatasetVersion, Model, TrainingJob, TrainingJobEvent
+from tenants.selectors import base_model_get
+
+from .errors import Conflict, NotFound, ServiceError
+
+MODEL_NAME_HELP = "Model names use lowercase letters, digits, hyphens and underscores (1–100 characters)."
+
+
+def _check_model_name(name: str) -> None:
+    import re
+
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,99}", name):
+        raise ServiceError(f"'{name}' is not a valid model name. {MODEL_NAME_HELP}")
+
+
+def training_job_start(
+    *,
+    dataset: str | Dataset,
+    model_name: str,
+    dataset_version: int | None = None,
+    base_model_id: str = "minilm-l6",
+    method: str = "auto",
+    hyperparameters: dict | None = None,
+    time_budget_seconds: int | None = None,
+    actor: str = "",
+) -> TrainingJob:
+    """Validate a training request, create the job `queued` and enqueue it after commit."""
+    if isinstance(dataset, str):
+        dataset_obj = Dataset.objects.filter(name=dataset).first()
+        if dataset_obj is None:
+            raise NotFound(f"There is no dataset named '{dataset}'. Upload data to it first.")
+    else:
+        dataset_obj = dataset
+    versions = dataset_obj.versions.all()
+    version = (
+        versions.order_by("-number").first() if dataset_version is None else versions.filter(number=dataset_version).first()
+    )
+    if version is None:
+        which = "any version" if dataset_version is None else f"a version {dataset_version}"
+        raise NotFound(f"The dataset '{dataset_obj.name}' has no {which}.")
+    if not version.trainable:
+        blocking = [f["message"] for f in version.report.get("findings", []) if f.get("severity") == "error"]
+        raise ServiceError(
+            f"Version {version.number} of '{dataset_obj.name}' cannot be trained on: " + " ".join(blocking),
+            code="dataset_not_trainable",
+            details={"findings": blocking},
+        )
+    _check_model_name(model_name)
+    existing = Model.objects.filter(name=model_name).first()
+    if existing is not None and existing.task != dataset_obj.task:
+        raise ServiceError(
+            f"The model '{model_name}' is a {existing.task} model and '{dataset_obj.name}' is a {dataset_obj.task} "
+            "dataset: choose another model name."
+        )
+    base = base_model_get(model_id=base_model_id)
+    if base is None:
+        raise ServiceError(
+            f"There is no active base model '{base_model_id}'. Ask your operator, or use the default 'minilm-l6'.",
+            code="unknown_base_model",
+        )
+    if method not in ("auto", *METHODS):
+        raise ServiceError(f"Unknown training method '{method}': choose auto, {', '.join(METHODS)}.")
+    try:
+        validate_hyperparameters(hyperparameters or {})
+    except ValueError as exc:
+        raise ServiceError(f"Invalid hyperparameters: {exc}", details={"hyperparameters": str(exc)}) from exc
+
+    tenant = connection.tenant
+    budget = time_budget_seconds or settings.SCALPEL_TRAINING_TIME_BUDGET_SECONDS
+    if budget <= 0 or budget > settings.SCALPEL_TRAINING_TIME_BUDGET_SECONDS:
+        raise ServiceError(
+            f"The time budget must be between 1 and {settings.SCALPEL_TRAINING_TIME_BUDGET_SECONDS} seconds."
+        )
+    active = TrainingJob.objects.filter(status__in=TrainingJob.ACTIVE).count()
+    if active >= tenant.max_concurrent_training_jobs:
+        raise Conflict(
+            f"You already have {active} training job(s) queued or running, the most your plan allows. "
+            "Wait for one to finish or cancel it.",
+            code="quota_exceeded",
+            status=429,
+        )
+    today = TrainingJob.objects.filter(created_at__gte=timezone.now() - timedelta(days=1)).count()
+    if today >= tenant.max_training_jobs_per_day:
+        raise Conflict(
+            f"You have started {today} training jobs in the last 24 hours, the most your plan allows.",
+            code="quota_exceeded",
+            status=429,
+        )
+
+    with transaction.atomic():
+        job = TrainingJob.objects.create(
+            dataset_version=version,
+            model_name=model_name,
+            base_model_id=base.id,
+            method=method,
+            hyperparameters=hyperparameters or {},
+            time_budget_seconds=budget,
+            created_by=actor,
+        )
+        job_event(job, f"Queued by {actor or 'a user'}: {dataset_obj.name} v{version.number} → model '{model_name}'.")
+        _enqueue_on_commit(job)
+    return job
+
+
+def _enqueue_on_commit(job: TrainingJob) -> None:
+    schema = connection.schema_name
+
+    def send():
+        from inference.tasks import train_model
+
+        # The schema header travels with the message (tenant-schemas-celery reads the connection).
+        with schema_context(schema):
+            train_model.delay(job.pk)
+
+    transaction.on_commit(send)
+
+
+def training_job_cancel(*, job: TrainingJob, actor: str = "") -> TrainingJob:
+    """A queued job is cancelled at once; a running one stops at its next step (within seconds)."""
+    if not job.is_active:
+        raise Conflict(f"Job {job.pk} is already {job.status}: there is nothing to cancel.")
+    now = timezone.now()
+    if TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.QUEUED).update(
+        status=TrainingJob.Status.CANCELLED, cancel_requested=True, finished_at=now, error="Cancelled before it started."
+    ):
+        job_event(job, f"Cancelled by {actor or 'a user'} before it started.")
+    else:
+        TrainingJob.objects.filter(pk=job.pk).update(cancel_requested=True)
+        job_event(job, f"Cancellation requested by {actor or 'a user'}; the worker stops at its next step.")
+    job.refresh_from_db()
+    return job
+
+
+def training_job_retry(*, job: TrainingJob, actor: str = "") -> TrainingJob:
+    """Start a new job with the same request as a failed or cancelled one."""
+    if job.status not in (TrainingJob.Status.FAILED, TrainingJob.Status.CANCELLED):
+        raise Conflict(f"Only failed or cancelled jobs can be retried; job {job.pk} is {job.status}.")
+    return training_job_start(
+        dataset=job.dataset_version.dataset,
+        dataset_version=job.dataset_version.number,
+        model_name=job.model_name,
+        base_model_id=job.base_model_id,
+        method=job.method,
+        hyperparameters=job.hyperparameters,
+        time_budget_seconds=job.time_budget_seconds,
+        actor=actor,
+    )
+
+
+def job_event(job: TrainingJob, message: str, level: str = "info") -> TrainingJobEvent:
+    return TrainingJobEvent.objects.create(job=job, message=message, level=level)
+
+
+def dataset_version_for_job(job: TrainingJob) -> DatasetVersion:
+    return job.dataset_version

@@ -1,0 +1,42 @@
+"""Celery tasks of the tenant app: thin adapters over services (they take ids, never objects)."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django_tenants.utils import tenant_context
+
+from inference.services import pipeline
+
+logger = logging.getLogger("scalpel.tasks")
+
+
+@shared_task(
+    name="inference.tasks.train_model",
+    acks_late=True,  # safe because the job row is claimed with a conditional update first
+    reject_on_worker_lost=True,
+    time_limit=settings.SCALPEL_TRAINING_TIME_BUDGET_SECONDS + 900,
+    soft_time_limit=settings.SCALPEL_TRAINING_TIME_BUDGET_SECONDS + 600,
+    max_retries=0,
+)
+def train_model(job_id: int) -> str:
+    """Train one job in its tenant's schema (the schema travels in the message headers)."""
+    if not pipeline.training_job_claim(job_id):
+        logger.info("training job %s was already taken, cancelled or finished; skipping", job_id)
+        return "skipped"
+    pipeline.run_training_job(job_id)
+    return "done"
+
+
+@shared_task(name="inference.tasks.recover_stalled_jobs", time_limit=120, soft_time_limit=100)
+def recover_stalled_jobs() -> int:
+    """Beat task: in every tenant, re-queue or fail jobs whose worker stopped heart-beating."""
+    from tenants.selectors import tenant_list
+
+    count = 0
+    for tenant in tenant_list():
+        with tenant_context(tenant):
+            count += len(pipeline.recover_stalled_jobs())
+    return count
