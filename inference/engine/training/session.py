@@ -290,7 +290,7 @@ class TrainingSession:
                 scheduler.step()
                 train_seconds += time.monotonic() - t0
                 step, seen = step + 1, seen + len(batch)
-                running, count = running + float(loss), count + 1
+                running, count = running + loss.item(), count + 1
                 per_step = train_seconds / step
                 val_left = (epochs - epoch + 1) * (val_seconds / max(epoch - 1, 1) if epoch > 1 else per_step * len(self.validation) / bs / 3)
                 self._state = {"epoch": epoch, "step": step, "total_steps": total, "examples_per_second": round(seen / train_seconds, 1)}
@@ -372,7 +372,7 @@ class TrainingSession:
         if self.task == "extraction":
             x, _, y = yield from self._word_features(model, self.train, True)
             if self.validation:
-                xv, where_v, _ = yield from self._word_features(model, self.validation, False)
+                xv, where_v, yv = yield from self._word_features(model, self.validation, True)
         else:
             segments = encode_texts(self.tokenizer, [ex.text for ex in self.train], hp["max_length"])
             x = torch.stack((yield from self._features(model, segments)))
@@ -380,13 +380,15 @@ class TrainingSession:
             if self.validation:
                 vsegs = encode_texts(self.tokenizer, [ex.text for ex in self.validation], hp["max_length"])
                 xv = torch.stack((yield from self._features(model, vsegs)))
+                vrows = encode_examples(self.validation, self.task, self.labels, self.tokenizer, hp["max_length"])
+                yv = collate(vrows, self.task, 0)[2]
         head = model.head
         optimizer = _adamw([{"params": list(head.parameters()), "weight_decay": hp["weight_decay"]}], hp["learning_rate"])
         loss_fn = self._loss_fn()
         bs, epochs = hp["batch_size"], hp["epochs"]
         steps_per_epoch = max(math.ceil(len(x) / bs), 1)
         gen = torch.Generator().manual_seed(hp["seed"])
-        best: tuple[float, dict | None, int, float | None] = (-1.0, None, 0, None)
+        best: tuple[tuple[float, float], dict | None, int, float | None] = ((-1.0, 0.0), None, 0, None)
         history, stale, step, seen = [], 0, 0, 0
         t_start = time.monotonic()
         epoch = 0
@@ -399,14 +401,17 @@ class TrainingSession:
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                running += float(loss)
+                running += loss.item()
                 step, seen = step + 1, seen + len(idx)
             entry = {"epoch": epoch, "loss": running / steps_per_epoch, "val_metric": None}
             if self.validation:
                 with torch.no_grad():
                     entry["val_metric"], threshold = self._head_metric(head, xv, where_v if self.task == "extraction" else None)
-                if entry["val_metric"] > best[0]:
-                    best, stale = (entry["val_metric"], {k: v.clone() for k, v in head.state_dict().items()}, epoch, threshold), 0
+                    val_loss = float(loss_fn(head(xv), yv))
+                # Small validation sets tie often: on a tie, the lower validation loss wins.
+                score = (entry["val_metric"], -val_loss)
+                if score > best[0]:
+                    best, stale = (score, {k: v.clone() for k, v in head.state_dict().items()}, epoch, threshold), 0
                 else:
                     stale += 1
             history.append(entry)
@@ -420,7 +425,7 @@ class TrainingSession:
         return {
             "epochs_run": epoch,
             "best_epoch": best[2] or epoch,
-            "best_val_metric": best[0] if best[1] is not None else None,
+            "best_val_metric": best[0][0] if best[1] is not None else None,
             "val_metric_name": VAL_METRIC[self.task],
             "stopped_early": epoch < epochs,
             "examples_per_second": round(seen / max(time.monotonic() - t_start, 1e-6), 1),

@@ -1,0 +1,193 @@
+"""TrainingSession: plans, hyperparameter checks, progress, cancellation, every method on tiny slices."""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from inference.engine.basemodels import default_base_model_dir
+from inference.engine.training import TrainingSession
+from inference.engine.types import Example
+from inference.engine.words import tags_to_spans, word_offsets
+
+PROGRESS_KEYS = {
+    "phase", "epoch", "epochs", "step", "total_steps", "loss", "val_metric", "val_metric_name",
+    "examples_per_second", "eta_seconds", "message",
+}
+FAST = {"epochs": 1, "max_length": 32}
+
+
+def datasets_dir() -> Path:
+    """$SCALPEL_DATASETS_DIR, else the shared datasets folder beside the checkout."""
+    env = os.environ.get("SCALPEL_DATASETS_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
+
+
+def banking(path, labels: int = 8, per_label: int = 12) -> list[Example]:
+    """``per_label`` examples of the first ``labels`` intents, split 8/2/2 per label (for 12)."""
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    names = sorted({r["category"] for r in rows})[:labels]
+    out = []
+    for name in names:
+        texts = [r["text"] for r in rows if r["category"] == name][:per_label]
+        for i, text in enumerate(texts):
+            split = "train" if i < per_label * 2 // 3 else ("validation" if i < per_label * 5 // 6 else "test")
+            out.append(Example(text=text, label=name, split=split))
+    return out
+
+
+def wnut(path, sentences: int = 60) -> list[Example]:
+    """The first ``sentences`` CoNLL sentences as extraction examples, split 40/10/10."""
+    out, tokens, tags = [], [], []
+    with open(path, encoding="utf-8") as fh:
+        for line in list(fh) + [""]:
+            line = line.rstrip("\n")
+            if line.strip():
+                tok, tag = line.split("\t")
+                tokens.append(tok)
+                tags.append(tag)
+            elif tokens:
+                text = " ".join(tokens)
+                out.append(Example(text=text, tokens=tokens, entities=tags_to_spans(word_offsets(text, tokens), tags)))
+                tokens, tags = [], []
+            if len(out) == sentences:
+                break
+    for i, ex in enumerate(out):
+        ex.split = "train" if i < sentences * 2 // 3 else ("validation" if i < sentences * 5 // 6 else "test")
+    return out
+
+
+WNUT_TYPES = ["corporation", "creative-work", "group", "location", "person", "product"]
+
+
+@pytest.fixture(scope="module")
+def bank(request):
+    path = datasets_dir() / "banking77" / "train.csv"
+    if not path.is_file():
+        pytest.skip(f"banking77 not found at {path}")
+    examples = banking(path)
+    return examples, sorted({e.label for e in examples})
+
+
+@pytest.fixture(scope="module")
+def ner():
+    path = datasets_dir() / "wnut17" / "wnut17train.conll"
+    if not path.is_file():
+        pytest.skip(f"wnut17 not found at {path}")
+    return wnut(path)
+
+
+def run_all(session: TrainingSession) -> list[dict]:
+    events = list(session.run())
+    assert all(set(e) == PROGRESS_KEYS for e in events), "every progress dict has the same keys"
+    return events
+
+
+@pytest.mark.parametrize("method", ["full", "lora", "head"])
+def test_each_method_trains_and_reports(bank, method):
+    examples, labels = bank
+    hp = dict(FAST, epochs=2) if method != "head" else {"max_length": 32}
+    session = TrainingSession(examples, task="classification", labels=labels, base_model_dir=default_base_model_dir(), method=method, hyperparameters=hp)
+    assert session.plan.method == method and session.trained is None
+    events = run_all(session)
+    phases = [e["phase"] for e in events]
+    assert phases[0] == "loading" and phases[-1] == "done" and "training" in phases
+    training = [e for e in events if e["phase"] == "training"]
+    assert training[-1]["step"] == training[-1]["total_steps"] or session.trained.train_info["stopped_early"]
+    assert all(e["loss"] is not None and e["examples_per_second"] > 0 for e in training)
+    assert events[-1]["val_metric"] is not None and events[-1]["val_metric_name"] == "accuracy"
+    trained = session.trained
+    assert trained.method == method and trained.labels == labels and trained.max_length == 32
+    info = trained.train_info
+    assert {"epochs_run", "best_epoch", "examples_per_second", "seconds"} <= set(info)
+    if method == "lora":
+        trainable = {n for n, p in trained.model.named_parameters() if p.requires_grad}
+        assert trainable and all("lora_" in n or n.startswith("head.") for n in trainable)
+
+
+@pytest.mark.parametrize("method", ["full", "head"])
+def test_extraction_trains(ner, method):
+    session = TrainingSession(ner, task="extraction", labels=WNUT_TYPES, base_model_dir=default_base_model_dir(), method=method, hyperparameters=FAST if method == "full" else {"epochs": 20})
+    events = run_all(session)
+    assert events[-1]["phase"] == "done" and events[-1]["val_metric_name"] == "f1"
+    assert session.trained.labels == WNUT_TYPES
+    assert session.trained.model.head.out_features == 1 + 2 * len(WNUT_TYPES)
+
+
+def test_extraction_accepts_bio_tag_labels(ner):
+    tags = ["O"] + [f"{p}-{t}" for t in WNUT_TYPES for p in "BI"]
+    session = TrainingSession(ner, task="extraction", labels=tags, base_model_dir=default_base_model_dir())
+    assert session.labels == WNUT_TYPES
+
+
+def test_closing_mid_training_stops_within_a_step(bank):
+    examples, labels = bank
+    session = TrainingSession(examples, task="classification", labels=labels, base_model_dir=default_base_model_dir(), method="full", hyperparameters={"epochs": 3, "max_length": 32, "batch_size": 8})
+    gen = session.run()
+    for event in gen:
+        if event["phase"] == "training" and event["step"] == 2:
+            break
+    start = time.monotonic()
+    gen.close()
+    assert time.monotonic() - start < 1.0
+    assert session.trained is None
+
+
+def test_progress_arrives_often(bank):
+    examples, labels = bank
+    session = TrainingSession(examples, task="classification", labels=labels, base_model_dir=default_base_model_dir(), method="full", hyperparameters=FAST)
+    last, gaps = time.monotonic(), []
+    for _ in session.run():
+        now = time.monotonic()
+        gaps.append(now - last)
+        last = now
+    # Loading the base model is the one longer gap; after it, progress comes every step.
+    assert max(gaps[2:]) < 5.0
+
+
+def test_auto_plan_explains_choice(bank):
+    examples, labels = bank
+    few = TrainingSession(examples, task="classification", labels=labels, base_model_dir=default_base_model_dir())
+    assert few.plan.method == "head" and "8 labels" in few.plan.reason
+    many = [Example(text=f"{e.text} #{k}", label=e.label, split="train") for e in examples for k in range(2)]
+    plan = TrainingSession(many, task="classification", labels=labels, base_model_dir=default_base_model_dir()).plan
+    assert plan.method == "full" and "full fine-tuning" in plan.reason
+    hp = plan.hyperparameters
+    for key in ("learning_rate", "epochs", "batch_size", "max_length", "weight_decay", "warmup_ratio", "class_weighting",
+                "early_stopping_patience", "seed", "freeze_embeddings"):
+        assert key in hp
+    assert hp["max_length"] % 8 == 0 and 16 <= hp["max_length"] <= 256
+    assert hp["freeze_embeddings"] is True and hp["class_weighting"] is False
+
+
+def test_class_weighting_turns_on_for_imbalance(bank):
+    examples, labels = bank
+    skewed = [e for e in examples if e.label != labels[0] or e.split != "train"][:-1]
+    skewed += [Example(text=f"{e.text} again {k}", label=e.label, split="train") for e in examples if e.label == labels[1] and e.split == "train" for k in range(4)]
+    session = TrainingSession(skewed, task="classification", labels=labels, base_model_dir=default_base_model_dir(), method="full")
+    assert session.plan.hyperparameters["class_weighting"] is True
+
+
+def test_unknown_and_invalid_hyperparameters(bank):
+    examples, labels = bank
+    with pytest.raises(ValueError, match="learnin_rate"):
+        TrainingSession(examples, task="classification", labels=labels, base_model_dir=default_base_model_dir(), hyperparameters={"learnin_rate": 1e-4})
+    with pytest.raises(ValueError, match="epochs"):
+        TrainingSession(examples, task="classification", labels=labels, base_model_dir=default_base_model_dir(), hyperparameters={"epochs": 0})
+    with pytest.raises(ValueError, match="class_weighting"):
+        TrainingSession(examples, task="classification", labels=labels, base_model_dir=default_base_model_dir(), hyperparameters={"class_weighting": "yes"})
+
+
+def test_bad_inputs_are_rejected(bank):
+    examples, labels = bank
+    with pytest.raises(ValueError, match="not in the label list"):
+        TrainingSession(examples, task="classification", labels=labels[:-1], base_model_dir=default_base_model_dir())
+    with pytest.raises(ValueError, match="method"):
+        TrainingSession(examples, task="classification", labels=labels, base_model_dir=default_base_model_dir(), method="magic")
+    with pytest.raises(ValueError, match="no training examples"):
+        TrainingSession([e for e in examples if e.split == "test"], task="classification", labels=labels, base_model_dir=default_base_model_dir())
