@@ -101,12 +101,12 @@ def promotion_problems(*, version: ModelVersion) -> list[str]:
         problems.append(f"its {version.headline_metric} {value:.3f} is below the required minimum {minimum:.3f}")
     current = ModelAlias.objects.filter(model=version.model, alias="production").select_related("version").first()
     margin = settings.SCALPEL_PROMOTION_MAX_REGRESSION
-    if current and current.version_id != version.pk and value is not None and current.version.headline_value is not None:
-        if value < current.version.headline_value - margin:
-            problems.append(
-                f"its {version.headline_metric} {value:.3f} is worse than production v{current.version.number}'s "
-                f"{current.version.headline_value:.3f} by more than the allowed {margin:.3f}"
-            )
+    current_value = current.version.headline_value if current and current.version_id != version.pk else None
+    if value is not None and current_value is not None and value < current_value - margin:
+        problems.append(
+            f"its {version.headline_metric} {value:.3f} is worse than production v{current.version.number}'s "
+            f"{current_value:.3f} by more than the allowed {margin:.3f}"
+        )
     return problems
 
 
