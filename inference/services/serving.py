@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+
 import redis
 from django.conf import settings
 from django.db import connection
