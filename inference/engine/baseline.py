@@ -49,11 +49,15 @@ class TextBaseline:
         else:
             y = np.array([[lab in (ex.labels or []) for lab in self.labels] for ex in train], dtype=int)
             # Columns with a single value cannot be fitted; they are answered with their train rate.
-            self.fixed = {j: float(y[:, j].mean()) for j in range(y.shape[1]) if y[:, j].min() == y[:, j].max()}
+            self.fixed = {
+                j: float(y[:, j].mean()) for j in range(y.shape[1]) if y[:, j].min() == y[:, j].max()
+            }
             fit_cols = [j for j in range(y.shape[1]) if j not in self.fixed]
             self.fit_cols = fit_cols
             if fit_cols:
-                self.model = OneVsRestClassifier(LogisticRegression(C=10.0, max_iter=2000)).fit(x, y[:, fit_cols])
+                self.model = OneVsRestClassifier(LogisticRegression(C=10.0, max_iter=2000)).fit(
+                    x, y[:, fit_cols]
+                )
 
     def scores(self, texts: list[str]) -> np.ndarray:
         if self.task == "classification":
@@ -86,7 +90,13 @@ class TagBaseline:
         offsets = word_offsets(example.text, example.tokens)
         tags = [self.table.get(example.text[s:e].lower(), "O") for s, e in offsets]
         return [
-            {"start": sp.start, "end": sp.end, "label": sp.label, "text": example.text[sp.start : sp.end], "score": 1.0}
+            {
+                "start": sp.start,
+                "end": sp.end,
+                "label": sp.label,
+                "text": example.text[sp.start : sp.end],
+                "score": 1.0,
+            }
             for sp in tags_to_spans(offsets, tags)
         ]
 

@@ -30,7 +30,16 @@ hf_logging.set_verbosity_error()
 DEFAULT_BASE_MODEL_ID = "minilm-l6"
 WEIGHTS_FILE = "model.safetensors"
 # Architectures we know how to put a head on: BERT-like encoders exposing last_hidden_state.
-ENCODER_TYPES = {"bert", "roberta", "xlm-roberta", "distilbert", "electra", "deberta-v2", "mpnet", "camembert"}
+ENCODER_TYPES = {
+    "bert",
+    "roberta",
+    "xlm-roberta",
+    "distilbert",
+    "electra",
+    "deberta-v2",
+    "mpnet",
+    "camembert",
+}
 
 _fingerprints: dict[tuple[str, int, float], str] = {}
 _fingerprint_lock = threading.Lock()
@@ -81,7 +90,9 @@ def check_base_model_dir(path: str) -> dict:
             f"base model directory {path!r} has no {WEIGHTS_FILE}: only safetensors weights are accepted"
         )
     if not any((root / name).is_file() for name in ("tokenizer.json", "vocab.txt", "tokenizer_config.json")):
-        raise ValueError(f"base model directory {path!r} has no tokenizer files (tokenizer.json or vocab.txt)")
+        raise ValueError(
+            f"base model directory {path!r} has no tokenizer files (tokenizer.json or vocab.txt)"
+        )
     try:
         config = json.loads((root / "config.json").read_text())
     except (OSError, ValueError) as exc:

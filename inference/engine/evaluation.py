@@ -115,7 +115,12 @@ def extraction_metrics(gold_tags: list[list[str]], pred_tags: list[list[str]]) -
         )
     micro = report.get("micro avg", {})
     per_type = {
-        name: {"precision": float(v["precision"]), "recall": float(v["recall"]), "f1": float(v["f1-score"]), "support": int(v["support"])}
+        name: {
+            "precision": float(v["precision"]),
+            "recall": float(v["recall"]),
+            "f1": float(v["f1-score"]),
+            "support": int(v["support"]),
+        }
         for name, v in report.items()
         if not name.endswith(" avg")
     }
@@ -186,7 +191,11 @@ def _baseline(task, labels, train, validation, test) -> dict | None:
         else:
             threshold = 0.5
             if validation:
-                threshold, _ = best_threshold([ex.labels or [] for ex in validation], base.scores([ex.text for ex in validation]), labels)
+                threshold, _ = best_threshold(
+                    [ex.labels or [] for ex in validation],
+                    base.scores([ex.text for ex in validation]),
+                    labels,
+                )
             pred = [[lab for lab, s in zip(labels, row, strict=True) if s >= threshold] for row in scores]
             m = multilabel_metrics([ex.labels or [] for ex in test], pred, labels)
             main = {k: m[k] for k in ("micro_f1", "macro_f1", "subset_accuracy")} | {"threshold": threshold}
@@ -249,9 +258,19 @@ def _missed_spurious(test: list[Example], predictions: list[dict]) -> dict:
         gold = {(s.start, s.end, s.label) for s in ex.entities or []}
         got = {(e["start"], e["end"], e["label"]) for e in p["entities"]}
         for start, end, label in sorted(gold - got):
-            missed.append({"text": ex.text, "entity": {"start": start, "end": end, "label": label, "text": ex.text[start:end]}})
+            missed.append(
+                {
+                    "text": ex.text,
+                    "entity": {"start": start, "end": end, "label": label, "text": ex.text[start:end]},
+                }
+            )
         for start, end, label in sorted(got - gold):
-            spurious.append({"text": ex.text, "entity": {"start": start, "end": end, "label": label, "text": ex.text[start:end]}})
+            spurious.append(
+                {
+                    "text": ex.text,
+                    "entity": {"start": start, "end": end, "label": label, "text": ex.text[start:end]},
+                }
+            )
     return {"missed": missed[:MAX_MISSED], "spurious": spurious[:MAX_MISSED]}
 
 

@@ -77,7 +77,11 @@ def encode_words(tokenizer, words: list[list[str]], max_length: int) -> list[Seg
                 if cut > start + 1:
                     stop = cut
             segments.append(
-                Segment(i, prefix + ids[start:stop] + suffix, [None] * len(prefix) + wids[start:stop] + [None] * len(suffix))
+                Segment(
+                    i,
+                    prefix + ids[start:stop] + suffix,
+                    [None] * len(prefix) + wids[start:stop] + [None] * len(suffix),
+                )
             )
             start = stop
     return segments
@@ -197,7 +201,10 @@ class Predictor:
         if tokens is not None and len(tokens) != len(texts):
             raise ValueError(f"got {len(tokens)} token lists for {len(texts)} texts")
         if self.task == "extraction":
-            return [self._entities(text, offs, p) for text, (offs, p) in zip(texts, self.word_probs(texts, tokens), strict=True)]
+            return [
+                self._entities(text, offs, p)
+                for text, (offs, p) in zip(texts, self.word_probs(texts, tokens), strict=True)
+            ]
         probs = self.sequence_probs(texts)
         k = DEFAULT_TOP_K if top_k is None else max(int(top_k), 1)
         answers = []
@@ -229,7 +236,13 @@ class Predictor:
             inside = [k for k, (s, e) in enumerate(offsets) if s >= span.start and e <= span.end]
             score = float(best[inside].mean()) if inside else 0.0
             entities.append(
-                {"start": span.start, "end": span.end, "label": span.label, "text": text[span.start : span.end], "score": score}
+                {
+                    "start": span.start,
+                    "end": span.end,
+                    "label": span.label,
+                    "text": text[span.start : span.end],
+                    "score": score,
+                }
             )
         return {"entities": entities}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import os
 import time
 from pathlib import Path
@@ -15,8 +16,17 @@ from inference.engine.types import Example
 from inference.engine.words import tags_to_spans, word_offsets
 
 PROGRESS_KEYS = {
-    "phase", "epoch", "epochs", "step", "total_steps", "loss", "val_metric", "val_metric_name",
-    "examples_per_second", "eta_seconds", "message",
+    "phase",
+    "epoch",
+    "epochs",
+    "step",
+    "total_steps",
+    "loss",
+    "val_metric",
+    "val_metric_name",
+    "examples_per_second",
+    "eta_seconds",
+    "message",
 }
 FAST = {"epochs": 1, "max_length": 32}
 
@@ -36,7 +46,9 @@ def banking(path, labels: int = 8, per_label: int = 12) -> list[Example]:
     for name in names:
         texts = [r["text"] for r in rows if r["category"] == name][:per_label]
         for i, text in enumerate(texts):
-            split = "train" if i < per_label * 2 // 3 else ("validation" if i < per_label * 5 // 6 else "test")
+            split = (
+                "train" if i < per_label * 2 // 3 else ("validation" if i < per_label * 5 // 6 else "test")
+            )
             out.append(Example(text=text, label=name, split=split))
     return out
 
@@ -53,7 +65,11 @@ def wnut(path, sentences: int = 60) -> list[Example]:
                 tags.append(tag)
             elif tokens:
                 text = " ".join(tokens)
-                out.append(Example(text=text, tokens=tokens, entities=tags_to_spans(word_offsets(text, tokens), tags)))
+                out.append(
+                    Example(
+                        text=text, tokens=tokens, entities=tags_to_spans(word_offsets(text, tokens), tags)
+                    )
+                )
                 tokens, tags = [], []
             if len(out) == sentences:
                 break
@@ -64,9 +80,16 @@ def wnut(path, sentences: int = 60) -> list[Example]:
 
 WNUT_TYPES = ["corporation", "creative-work", "group", "location", "person", "product"]
 
+# Standard tiny trainings, done once per test session and shared by the runtime/evaluation/artifact tests.
+RECIPES = {
+    "cls-full": ("classification", "full", {"epochs": 1, "max_length": 32}),
+    "cls-lora": ("classification", "lora", {"epochs": 1, "max_length": 32}),
+    "cls-head": ("classification", "head", {"max_length": 32}),
+    "ner-full": ("extraction", "full", {"epochs": 2, "max_length": 64, "learning_rate": 3e-4}),
+}
 
-@pytest.fixture(scope="module")
-def bank(request):
+
+def bank_examples() -> tuple[list[Example], list[str]]:
     path = datasets_dir() / "banking77" / "train.csv"
     if not path.is_file():
         pytest.skip(f"banking77 not found at {path}")
@@ -74,12 +97,45 @@ def bank(request):
     return examples, sorted({e.label for e in examples})
 
 
-@pytest.fixture(scope="module")
-def ner():
+def ner_examples() -> list[Example]:
     path = datasets_dir() / "wnut17" / "wnut17train.conll"
     if not path.is_file():
         pytest.skip(f"wnut17 not found at {path}")
     return wnut(path)
+
+
+@functools.cache
+def _trained(recipe: str):
+    task, method, hp = RECIPES[recipe]
+    if task == "extraction":
+        examples, labels = ner_examples(), WNUT_TYPES
+    else:
+        examples, labels = bank_examples()
+    session = TrainingSession(
+        examples,
+        task=task,
+        labels=labels,
+        base_model_dir=default_base_model_dir(),
+        method=method,
+        hyperparameters=hp,
+    )
+    events = list(session.run())
+    return session, events
+
+
+def trained(recipe: str):
+    """The TrainedModel of a standard recipe (trained on first use)."""
+    return _trained(recipe)[0].trained
+
+
+@pytest.fixture(scope="module")
+def bank():
+    return bank_examples()
+
+
+@pytest.fixture(scope="module")
+def ner():
+    return ner_examples()
 
 
 def run_all(session: TrainingSession) -> list[dict]:
@@ -90,30 +146,39 @@ def run_all(session: TrainingSession) -> list[dict]:
 
 @pytest.mark.parametrize("method", ["full", "lora", "head"])
 def test_each_method_trains_and_reports(bank, method):
-    examples, labels = bank
-    hp = dict(FAST, epochs=2) if method != "head" else {"max_length": 32}
-    session = TrainingSession(examples, task="classification", labels=labels, base_model_dir=default_base_model_dir(), method=method, hyperparameters=hp)
-    assert session.plan.method == method and session.trained is None
-    events = run_all(session)
+    _, labels = bank
+    session, events = _trained(f"cls-{method}")
+    assert session.plan.method == method
+    assert all(set(e) == PROGRESS_KEYS for e in events), "every progress dict has the same keys"
     phases = [e["phase"] for e in events]
     assert phases[0] == "loading" and phases[-1] == "done" and "training" in phases
     training = [e for e in events if e["phase"] == "training"]
     assert training[-1]["step"] == training[-1]["total_steps"] or session.trained.train_info["stopped_early"]
     assert all(e["loss"] is not None and e["examples_per_second"] > 0 for e in training)
     assert events[-1]["val_metric"] is not None and events[-1]["val_metric_name"] == "accuracy"
-    trained = session.trained
-    assert trained.method == method and trained.labels == labels and trained.max_length == 32
-    info = trained.train_info
+    model = session.trained
+    assert model.method == method and model.labels == labels and model.max_length == 32
+    info = model.train_info
     assert {"epochs_run", "best_epoch", "examples_per_second", "seconds"} <= set(info)
     if method == "lora":
-        trainable = {n for n, p in trained.model.named_parameters() if p.requires_grad}
+        trainable = {n for n, p in model.model.named_parameters() if p.requires_grad}
         assert trainable and all("lora_" in n or n.startswith("head.") for n in trainable)
 
 
 @pytest.mark.parametrize("method", ["full", "head"])
 def test_extraction_trains(ner, method):
-    session = TrainingSession(ner, task="extraction", labels=WNUT_TYPES, base_model_dir=default_base_model_dir(), method=method, hyperparameters=FAST if method == "full" else {"epochs": 20})
-    events = run_all(session)
+    if method == "full":
+        session, events = _trained("ner-full")
+    else:
+        session = TrainingSession(
+            ner,
+            task="extraction",
+            labels=WNUT_TYPES,
+            base_model_dir=default_base_model_dir(),
+            method=method,
+            hyperparameters={"epochs": 20},
+        )
+        events = run_all(session)
     assert events[-1]["phase"] == "done" and events[-1]["val_metric_name"] == "f1"
     assert session.trained.labels == WNUT_TYPES
     assert session.trained.model.head.out_features == 1 + 2 * len(WNUT_TYPES)
@@ -127,7 +192,14 @@ def test_extraction_accepts_bio_tag_labels(ner):
 
 def test_closing_mid_training_stops_within_a_step(bank):
     examples, labels = bank
-    session = TrainingSession(examples, task="classification", labels=labels, base_model_dir=default_base_model_dir(), method="full", hyperparameters={"epochs": 3, "max_length": 32, "batch_size": 8})
+    session = TrainingSession(
+        examples,
+        task="classification",
+        labels=labels,
+        base_model_dir=default_base_model_dir(),
+        method="full",
+        hyperparameters={"epochs": 3, "max_length": 32, "batch_size": 8},
+    )
     gen = session.run()
     for event in gen:
         if event["phase"] == "training" and event["step"] == 2:
@@ -140,7 +212,14 @@ def test_closing_mid_training_stops_within_a_step(bank):
 
 def test_progress_arrives_often(bank):
     examples, labels = bank
-    session = TrainingSession(examples, task="classification", labels=labels, base_model_dir=default_base_model_dir(), method="full", hyperparameters=FAST)
+    session = TrainingSession(
+        examples[:48],
+        task="classification",
+        labels=labels,
+        base_model_dir=default_base_model_dir(),
+        method="full",
+        hyperparameters={"epochs": 1, "max_length": 32, "batch_size": 8},
+    )
     last, gaps = time.monotonic(), []
     for _ in session.run():
         now = time.monotonic()
@@ -152,14 +231,28 @@ def test_progress_arrives_often(bank):
 
 def test_auto_plan_explains_choice(bank):
     examples, labels = bank
-    few = TrainingSession(examples, task="classification", labels=labels, base_model_dir=default_base_model_dir())
+    few = TrainingSession(
+        examples, task="classification", labels=labels, base_model_dir=default_base_model_dir()
+    )
     assert few.plan.method == "head" and "8 labels" in few.plan.reason
     many = [Example(text=f"{e.text} #{k}", label=e.label, split="train") for e in examples for k in range(2)]
-    plan = TrainingSession(many, task="classification", labels=labels, base_model_dir=default_base_model_dir()).plan
+    plan = TrainingSession(
+        many, task="classification", labels=labels, base_model_dir=default_base_model_dir()
+    ).plan
     assert plan.method == "full" and "full fine-tuning" in plan.reason
     hp = plan.hyperparameters
-    for key in ("learning_rate", "epochs", "batch_size", "max_length", "weight_decay", "warmup_ratio", "class_weighting",
-                "early_stopping_patience", "seed", "freeze_embeddings"):
+    for key in (
+        "learning_rate",
+        "epochs",
+        "batch_size",
+        "max_length",
+        "weight_decay",
+        "warmup_ratio",
+        "class_weighting",
+        "early_stopping_patience",
+        "seed",
+        "freeze_embeddings",
+    ):
         assert key in hp
     assert hp["max_length"] % 8 == 0 and 16 <= hp["max_length"] <= 256
     assert hp["freeze_embeddings"] is True and hp["class_weighting"] is False
@@ -168,26 +261,64 @@ def test_auto_plan_explains_choice(bank):
 def test_class_weighting_turns_on_for_imbalance(bank):
     examples, labels = bank
     skewed = [e for e in examples if e.label != labels[0] or e.split != "train"][:-1]
-    skewed += [Example(text=f"{e.text} again {k}", label=e.label, split="train") for e in examples if e.label == labels[1] and e.split == "train" for k in range(4)]
-    session = TrainingSession(skewed, task="classification", labels=labels, base_model_dir=default_base_model_dir(), method="full")
+    skewed += [
+        Example(text=f"{e.text} again {k}", label=e.label, split="train")
+        for e in examples
+        if e.label == labels[1] and e.split == "train"
+        for k in range(4)
+    ]
+    session = TrainingSession(
+        skewed, task="classification", labels=labels, base_model_dir=default_base_model_dir(), method="full"
+    )
     assert session.plan.hyperparameters["class_weighting"] is True
 
 
 def test_unknown_and_invalid_hyperparameters(bank):
     examples, labels = bank
     with pytest.raises(ValueError, match="learnin_rate"):
-        TrainingSession(examples, task="classification", labels=labels, base_model_dir=default_base_model_dir(), hyperparameters={"learnin_rate": 1e-4})
+        TrainingSession(
+            examples,
+            task="classification",
+            labels=labels,
+            base_model_dir=default_base_model_dir(),
+            hyperparameters={"learnin_rate": 1e-4},
+        )
     with pytest.raises(ValueError, match="epochs"):
-        TrainingSession(examples, task="classification", labels=labels, base_model_dir=default_base_model_dir(), hyperparameters={"epochs": 0})
+        TrainingSession(
+            examples,
+            task="classification",
+            labels=labels,
+            base_model_dir=default_base_model_dir(),
+            hyperparameters={"epochs": 0},
+        )
     with pytest.raises(ValueError, match="class_weighting"):
-        TrainingSession(examples, task="classification", labels=labels, base_model_dir=default_base_model_dir(), hyperparameters={"class_weighting": "yes"})
+        TrainingSession(
+            examples,
+            task="classification",
+            labels=labels,
+            base_model_dir=default_base_model_dir(),
+            hyperparameters={"class_weighting": "yes"},
+        )
 
 
 def test_bad_inputs_are_rejected(bank):
     examples, labels = bank
     with pytest.raises(ValueError, match="not in the label list"):
-        TrainingSession(examples, task="classification", labels=labels[:-1], base_model_dir=default_base_model_dir())
+        TrainingSession(
+            examples, task="classification", labels=labels[:-1], base_model_dir=default_base_model_dir()
+        )
     with pytest.raises(ValueError, match="method"):
-        TrainingSession(examples, task="classification", labels=labels, base_model_dir=default_base_model_dir(), method="magic")
+        TrainingSession(
+            examples,
+            task="classification",
+            labels=labels,
+            base_model_dir=default_base_model_dir(),
+            method="magic",
+        )
     with pytest.raises(ValueError, match="no training examples"):
-        TrainingSession([e for e in examples if e.split == "test"], task="classification", labels=labels, base_model_dir=default_base_model_dir())
+        TrainingSession(
+            [e for e in examples if e.split == "test"],
+            task="classification",
+            labels=labels,
+            base_model_dir=default_base_model_dir(),
+        )

@@ -3,4 +3,11 @@
 from .plan import HYPERPARAMETERS, METHODS, TrainingPlan, validate_hyperparameters
 from .session import TrainedModel, TrainingSession
 
-__all__ = ["HYPERPARAMETERS", "METHODS", "TrainedModel", "TrainingPlan", "TrainingSession", "validate_hyperparameters"]
+__all__ = [
+    "HYPERPARAMETERS",
+    "METHODS",
+    "TrainedModel",
+    "TrainingPlan",
+    "TrainingSession",
+    "validate_hyperparameters",
+]

@@ -50,7 +50,8 @@ def encode_examples(
         return rows
     tag_index = {t: i for i, t in enumerate(tag_names(labels))}
     word_tags = [
-        [tag_index[t] for t in spans_to_tags(word_offsets(ex.text, ex.tokens), ex.entities or [])] for ex in examples
+        [tag_index[t] for t in spans_to_tags(word_offsets(ex.text, ex.tokens), ex.entities or [])]
+        for ex in examples
     ]
     segments = encode_words(tokenizer, [example_words(ex) for ex in examples], max_length)
     rows = []
@@ -96,12 +97,15 @@ def class_weights(examples: list[Example], task: str, labels: list[str]) -> torc
     if task == "classification":
         counts = Counter(ex.label for ex in examples)
         n, k = len(examples), len(labels)
-        return torch.tensor([n / (k * counts[lab]) if counts[lab] else 1.0 for lab in labels], dtype=torch.float)
+        return torch.tensor(
+            [n / (k * counts[lab]) if counts[lab] else 1.0 for lab in labels], dtype=torch.float
+        )
     if task == "multilabel":
         counts = Counter(lab for ex in examples for lab in ex.labels or [])
         n = len(examples)
         # Capped so a label seen twice does not dominate the loss.
         return torch.tensor(
-            [min((n - counts[lab]) / counts[lab], 10.0) if counts[lab] else 1.0 for lab in labels], dtype=torch.float
+            [min((n - counts[lab]) / counts[lab], 10.0) if counts[lab] else 1.0 for lab in labels],
+            dtype=torch.float,
         )
     return None

@@ -77,7 +77,9 @@ def validate_hyperparameters(overrides: dict | None) -> dict:
     problems = []
     unknown = sorted(k for k in overrides if k not in HYPERPARAMETERS)
     if unknown:
-        problems.append(f"unknown hyperparameter(s): {', '.join(unknown)} (known: {', '.join(sorted(HYPERPARAMETERS))})")
+        problems.append(
+            f"unknown hyperparameter(s): {', '.join(unknown)} (known: {', '.join(sorted(HYPERPARAMETERS))})"
+        )
     for name, value in overrides.items():
         if name in HYPERPARAMETERS:
             error = HYPERPARAMETERS[name](value)
@@ -121,7 +123,7 @@ def units_per_label(train: list[Example], task: str, labels: list[str]) -> tuple
 
 def imbalance_ratio(train: list[Example], task: str, labels: list[str]) -> float:
     """Largest over smallest label count in train (inf when a label has none)."""
-    counts: Counter = Counter({lab: 0 for lab in labels})
+    counts: Counter = Counter(dict.fromkeys(labels, 0))
     for ex in train:
         if task == "classification":
             counts[ex.label] += 1
@@ -156,7 +158,12 @@ def choose_method(method: str, train: list[Example], task: str, labels: list[str
 
 
 def default_hyperparameters(
-    method: str, task: str, train_size: int, token_lengths: list[int], imbalance: float, model_limit: int = 512
+    method: str,
+    task: str,
+    train_size: int,
+    token_lengths: list[int],
+    imbalance: float,
+    model_limit: int = 512,
 ) -> dict:
     """Defaults that work without tuning, derived from the method, task and data."""
     batch_size = 32

@@ -19,8 +19,22 @@ from ..evaluation import best_threshold, extraction_metrics, gold_tags
 from ..runtime import Predictor, encode_texts, encode_words, length_chunks, pad, tag_names
 from ..types import TASKS, Example
 from ..words import spans_to_tags, tags_to_spans, word_offsets
-from .data import IGNORE, bucketed_batches, class_weights, collate, encode_examples, example_words, token_lengths
-from .plan import TrainingPlan, choose_method, default_hyperparameters, imbalance_ratio, validate_hyperparameters
+from .data import (
+    IGNORE,
+    bucketed_batches,
+    class_weights,
+    collate,
+    encode_examples,
+    example_words,
+    token_lengths,
+)
+from .plan import (
+    TrainingPlan,
+    choose_method,
+    default_hyperparameters,
+    imbalance_ratio,
+    validate_hyperparameters,
+)
 
 VAL_METRIC = {"classification": "accuracy", "multilabel": "micro_f1", "extraction": "f1"}
 VAL_CHUNK = 128  # examples scored between two progress yields while validating (well under a second)
@@ -72,7 +86,9 @@ class TrainingSession:
             raise ValueError(f"unknown task {task!r}: choose one of {', '.join(TASKS)}")
         labels = _entity_types(labels) if task == "extraction" else list(dict.fromkeys(labels))
         if not labels or (task == "classification" and len(labels) < 2):
-            raise ValueError(f"{task} needs {'two or more labels' if task == 'classification' else 'at least one label'}")
+            raise ValueError(
+                f"{task} needs {'two or more labels' if task == 'classification' else 'at least one label'}"
+            )
         overrides = validate_hyperparameters(hyperparameters)
         self.task, self.labels = task, labels
         self.base_model_dir, self.base_model_id = str(base_model_dir), base_model_id
@@ -160,7 +176,11 @@ class TrainingSession:
             threshold = info.pop("threshold", None)
             if self.task == "multilabel" and threshold is None:
                 threshold = 0.5
-            info.update(seconds=round(time.monotonic() - started, 2), train_size=len(self.train), validation_size=len(self.validation))
+            info.update(
+                seconds=round(time.monotonic() - started, 2),
+                train_size=len(self.train),
+                validation_size=len(self.validation),
+            )
             self.trained = TrainedModel(
                 task=self.task,
                 labels=list(self.labels),
@@ -174,7 +194,9 @@ class TrainingSession:
                 hyperparameters=dict(hp),
                 train_info=info,
             )
-            yield self._progress("done", eta_seconds=0.0, message="training finished", val_metric=info.get("best_val_metric"))
+            yield self._progress(
+                "done", eta_seconds=0.0, message="training finished", val_metric=info.get("best_val_metric")
+            )
         finally:
             torch.set_num_threads(previous_threads)
 
@@ -201,7 +223,9 @@ class TrainingSession:
             for name, p in encoder.named_parameters():
                 p.requires_grad_("lora_" in name)
             if not any(p.requires_grad for p in encoder.parameters()):
-                raise ValueError(f"lora_target_modules {hp['lora_target_modules']} matched no layer of the base model")
+                raise ValueError(
+                    f"lora_target_modules {hp['lora_target_modules']} matched no layer of the base model"
+                )
         else:
             for p in encoder.parameters():
                 p.requires_grad_(False)
@@ -214,7 +238,9 @@ class TrainingSession:
         weights = class_weights(self.train, self.task, self.labels) if hp["class_weighting"] else None
         if self.task == "multilabel":
             return lambda logits, y: F.binary_cross_entropy_with_logits(logits, y, pos_weight=weights)
-        return lambda logits, y: F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), weight=weights, ignore_index=IGNORE)
+        return lambda logits, y: F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), y.reshape(-1), weight=weights, ignore_index=IGNORE
+        )
 
     def _metric(self, probs) -> tuple[float, float | None]:
         """Validation metric (and multilabel threshold) from probabilities, as the runtime would decide."""
@@ -237,8 +263,12 @@ class TrainingSession:
         """Score the validation split through the serving code path, yielding between chunks."""
         model.eval()
         predictor = Predictor(
-            task=self.task, labels=self.labels, method=self.plan.method, model=model,
-            tokenizer=self.tokenizer, max_length=self.plan.hyperparameters["max_length"],
+            task=self.task,
+            labels=self.labels,
+            method=self.plan.method,
+            model=model,
+            tokenizer=self.tokenizer,
+            max_length=self.plan.hyperparameters["max_length"],
         )
         parts: list = []
         for k in range(0, len(self.validation), VAL_CHUNK):
@@ -247,7 +277,11 @@ class TrainingSession:
                 parts += predictor.word_probs([ex.text for ex in chunk], [ex.tokens for ex in chunk])
             else:
                 parts.append(predictor.sequence_probs([ex.text for ex in chunk]))
-            yield self._progress("validating", **epoch_state, message=f"validating {min(k + VAL_CHUNK, len(self.validation))}/{len(self.validation)}")
+            yield self._progress(
+                "validating",
+                **epoch_state,
+                message=f"validating {min(k + VAL_CHUNK, len(self.validation))}/{len(self.validation)}",
+            )
         model.train()
         return self._metric(parts if self.task == "extraction" else torch.cat(parts))
 
@@ -262,11 +296,15 @@ class TrainingSession:
         trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         no_decay = [p for n, p in trainable if p.ndim < 2]  # biases and LayerNorm weights
         decay = [p for n, p in trainable if p.ndim >= 2]
-        groups = [{"params": decay, "weight_decay": hp["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}]
+        groups = [
+            {"params": decay, "weight_decay": hp["weight_decay"]},
+            {"params": no_decay, "weight_decay": 0.0},
+        ]
         optimizer = _adamw(groups, hp["learning_rate"])
         warmup = int(total * hp["warmup_ratio"])
         scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda s: (s + 1) / max(warmup, 1) if s < warmup else max(total - s, 0) / max(total - warmup, 1)
+            optimizer,
+            lambda s: (s + 1) / max(warmup, 1) if s < warmup else max(total - s, 0) / max(total - warmup, 1),
         )
         loss_fn = self._loss_fn()
         rng = random.Random(hp["seed"])
@@ -292,9 +330,20 @@ class TrainingSession:
                 step, seen = step + 1, seen + len(batch)
                 running, count = running + loss.item(), count + 1
                 per_step = train_seconds / step
-                val_left = (epochs - epoch + 1) * (val_seconds / max(epoch - 1, 1) if epoch > 1 else per_step * len(self.validation) / bs / 3)
-                self._state = {"epoch": epoch, "step": step, "total_steps": total, "examples_per_second": round(seen / train_seconds, 1)}
-                yield self._progress("training", loss=running / count, eta_seconds=round(per_step * (total - step) + (val_left if self.validation else 0), 1))
+                val_left = (epochs - epoch + 1) * (
+                    val_seconds / max(epoch - 1, 1) if epoch > 1 else per_step * len(self.validation) / bs / 3
+                )
+                self._state = {
+                    "epoch": epoch,
+                    "step": step,
+                    "total_steps": total,
+                    "examples_per_second": round(seen / train_seconds, 1),
+                }
+                yield self._progress(
+                    "training",
+                    loss=running / count,
+                    eta_seconds=round(per_step * (total - step) + (val_left if self.validation else 0), 1),
+                )
             entry = {"epoch": epoch, "loss": running / max(count, 1), "val_metric": None}
             if self.validation:
                 t0 = time.monotonic()
@@ -307,7 +356,12 @@ class TrainingSession:
                 else:
                     stale += 1
             history.append(entry)
-            yield self._progress("validating", loss=entry["loss"], val_metric=entry["val_metric"], message=f"epoch {epoch} done")
+            yield self._progress(
+                "validating",
+                loss=entry["loss"],
+                val_metric=entry["val_metric"],
+                message=f"epoch {epoch} done",
+            )
             if self.validation and hp["early_stopping_patience"] and stale >= hp["early_stopping_patience"]:
                 break
         if best[1] is not None:
@@ -340,14 +394,22 @@ class TrainingSession:
                 ids, mask = pad([segments[i].input_ids for i in chunk], pad_id)
                 feats = model.features(ids, mask)
                 for row, i in enumerate(chunk):
-                    out[i] = feats[row, : int(mask[row].sum())].clone() if model.token_level else feats[row].clone()
+                    out[i] = (
+                        feats[row, : int(mask[row].sum())].clone()
+                        if model.token_level
+                        else feats[row].clone()
+                    )
                 done += len(chunk)
-                yield self._progress("loading", message=f"embedding with the frozen base model {done}/{len(segments)}")
+                yield self._progress(
+                    "loading", message=f"embedding with the frozen base model {done}/{len(segments)}"
+                )
         return out
 
     def _word_features(self, model: TaskModel, examples: list[Example], with_targets: bool):
         """Features of each word's first sub-word: (matrix, [(example, word)] positions, targets)."""
-        segments = encode_words(self.tokenizer, [example_words(ex) for ex in examples], self.plan.hyperparameters["max_length"])
+        segments = encode_words(
+            self.tokenizer, [example_words(ex) for ex in examples], self.plan.hyperparameters["max_length"]
+        )
         feats = yield from self._features(model, segments)
         tag_index = {t: i for i, t in enumerate(tag_names(self.labels))}
         rows, where, targets = [], [], []
@@ -380,10 +442,14 @@ class TrainingSession:
             if self.validation:
                 vsegs = encode_texts(self.tokenizer, [ex.text for ex in self.validation], hp["max_length"])
                 xv = torch.stack((yield from self._features(model, vsegs)))
-                vrows = encode_examples(self.validation, self.task, self.labels, self.tokenizer, hp["max_length"])
+                vrows = encode_examples(
+                    self.validation, self.task, self.labels, self.tokenizer, hp["max_length"]
+                )
                 yv = collate(vrows, self.task, 0)[2]
         head = model.head
-        optimizer = _adamw([{"params": list(head.parameters()), "weight_decay": hp["weight_decay"]}], hp["learning_rate"])
+        optimizer = _adamw(
+            [{"params": list(head.parameters()), "weight_decay": hp["weight_decay"]}], hp["learning_rate"]
+        )
         loss_fn = self._loss_fn()
         bs, epochs = hp["batch_size"], hp["epochs"]
         steps_per_epoch = max(math.ceil(len(x) / bs), 1)
@@ -406,18 +472,33 @@ class TrainingSession:
             entry = {"epoch": epoch, "loss": running / steps_per_epoch, "val_metric": None}
             if self.validation:
                 with torch.no_grad():
-                    entry["val_metric"], threshold = self._head_metric(head, xv, where_v if self.task == "extraction" else None)
+                    entry["val_metric"], threshold = self._head_metric(
+                        head, xv, where_v if self.task == "extraction" else None
+                    )
                     val_loss = float(loss_fn(head(xv), yv))
                 # Small validation sets tie often: on a tie, the lower validation loss wins.
                 score = (entry["val_metric"], -val_loss)
                 if score > best[0]:
-                    best, stale = (score, {k: v.clone() for k, v in head.state_dict().items()}, epoch, threshold), 0
+                    best, stale = (
+                        (score, {k: v.clone() for k, v in head.state_dict().items()}, epoch, threshold),
+                        0,
+                    )
                 else:
                     stale += 1
             history.append(entry)
             elapsed = time.monotonic() - t_start
-            self._state = {"epoch": epoch, "step": step, "total_steps": steps_per_epoch * epochs, "examples_per_second": round(seen / max(elapsed, 1e-6), 1)}
-            yield self._progress("training", loss=entry["loss"], val_metric=entry["val_metric"], eta_seconds=round(elapsed / epoch * (epochs - epoch), 1))
+            self._state = {
+                "epoch": epoch,
+                "step": step,
+                "total_steps": steps_per_epoch * epochs,
+                "examples_per_second": round(seen / max(elapsed, 1e-6), 1),
+            }
+            yield self._progress(
+                "training",
+                loss=entry["loss"],
+                val_metric=entry["val_metric"],
+                eta_seconds=round(elapsed / epoch * (epochs - epoch), 1),
+            )
             if self.validation and hp["early_stopping_patience"] and stale >= hp["early_stopping_patience"]:
                 break
         if best[1] is not None:
@@ -433,7 +514,9 @@ class TrainingSession:
             "threshold": best[3],
         }
 
-    def _head_metric(self, head: nn.Module, xv: torch.Tensor, where: list | None) -> tuple[float, float | None]:
+    def _head_metric(
+        self, head: nn.Module, xv: torch.Tensor, where: list | None
+    ) -> tuple[float, float | None]:
         logits = head(xv)
         if self.task == "multilabel":
             return self._metric(torch.sigmoid(logits))
