@@ -1,0 +1,143 @@
+"""Dashboard forms: they only shape input; every rule is checked by the service they feed."""
+
+from __future__ import annotations
+
+from django import forms
+
+from inference.engine.formats import FORMATS
+from inference.engine.training.plan import METHODS
+from inference.models.datasets import TASK_CHOICES
+from tenants.models import ApiKey, BaseModel
+
+METHOD_CHOICES = [
+    ("auto", "Automatic (recommended)"),
+    *[
+        (
+            m,
+            {
+                "full": "Full fine-tuning",
+                "lora": "LoRA adapter",
+                "head": "Classifier head only (fastest)",
+            }.get(m, m),
+        )
+        for m in METHODS
+    ],
+]
+
+
+class DatasetUploadForm(forms.Form):
+    file = forms.FileField(
+        label="File", help_text="CSV, TSV, JSON Lines or CoNLL. The first line of a CSV names its columns."
+    )
+    name = forms.SlugField(
+        label="Dataset name",
+        max_length=100,
+        widget=forms.TextInput(attrs={"list": "existing-datasets", "autocomplete": "off"}),
+        help_text="An existing name adds a new version; a new name starts a new dataset.",
+    )
+    task = forms.ChoiceField(
+        label="What should the model do?", choices=TASK_CHOICES, initial="classification"
+    )
+    text_column = forms.CharField(label="Column with the text", initial="text", max_length=200)
+    label_column = forms.CharField(
+        label="Column with the label",
+        required=False,
+        max_length=200,
+        help_text="Leave empty for the usual name: label (labels, entities for the other tasks).",
+    )
+    format = forms.ChoiceField(
+        label="File format",
+        choices=[("auto", "Detect from the file"), *[(f, f.upper()) for f in FORMATS]],
+        initial="auto",
+    )
+    repair_bio = forms.BooleanField(
+        label="Repair inconsistent entity tags (I- without B-)", required=False, help_text="Extraction only."
+    )
+
+
+def _dataset_choices():
+    from inference.selectors.datasets import dataset_list
+
+    return [(d.name, d.name) for d in dataset_list()]
+
+
+class TrainingStartForm(forms.Form):
+    dataset = forms.ChoiceField(label="Train on dataset", choices=())
+    model_name = forms.SlugField(
+        label="Model name", max_length=100, required=False, help_text="Empty: the dataset's name."
+    )
+    # Advanced settings: empty means "let Scalpel choose", which is right for nearly everyone.
+    method = forms.ChoiceField(label="Method", choices=METHOD_CHOICES, initial="auto")
+    epochs = forms.IntegerField(label="Epochs", required=False, min_value=1, max_value=500)
+    learning_rate = forms.FloatField(label="Learning rate", required=False, min_value=1e-7, max_value=1.0)
+    batch_size = forms.IntegerField(label="Batch size", required=False, min_value=1, max_value=1024)
+    max_length = forms.IntegerField(label="Max length (tokens)", required=False, min_value=8, max_value=512)
+    base_model = forms.ChoiceField(label="Base model", choices=())
+
+    HYPERPARAMETERS = ("epochs", "learning_rate", "batch_size", "max_length")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["dataset"].choices = _dataset_choices()
+        self.fields["base_model"].choices = [
+            (b.id, f"{b.name} ({b.id})") for b in BaseModel.objects.filter(is_active=True)
+        ]
+        self.fields["base_model"].initial = "minilm-l6"
+
+    def hyperparameters(self) -> dict:
+        return {k: self.cleaned_data[k] for k in self.HYPERPARAMETERS if self.cleaned_data.get(k) is not None}
+
+
+class PromoteForm(forms.Form):
+    force = forms.BooleanField(required=False, label="Promote anyway, overriding the quality checks")
+    note = forms.CharField(required=False, max_length=500, label="Note for the history (optional)")
+
+
+class PlaygroundForm(forms.Form):
+    target = forms.ChoiceField(label="Model version", choices=())
+    text = forms.CharField(
+        label="Text to try",
+        max_length=10_000,
+        widget=forms.Textarea(
+            attrs={"rows": 5, "placeholder": "Type or paste a message your customers might send…"}
+        ),
+    )
+
+    def __init__(self, *args, targets=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["target"].choices = targets
+
+
+SCOPE_HELP = {
+    "predict": "send texts to models",
+    "read": "see models, datasets and jobs",
+    "data": "upload datasets and send corrections",
+    "train": "start and cancel training",
+    "admin": "promote and roll back models",
+}
+
+
+class ApiKeyCreateForm(forms.Form):
+    name = forms.CharField(
+        label="Key name", max_length=100, help_text="Where it is used, e.g. “helpdesk integration”."
+    )
+    scopes = forms.MultipleChoiceField(
+        label="What may it do?",
+        choices=[(scope, f"{scope} — {SCOPE_HELP.get(scope, '')}") for scope in ApiKey.SCOPES],
+        initial=["predict", "read"],
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+
+class FeedbackApplyForm(forms.Form):
+    feedback = forms.ModelMultipleChoiceField(
+        queryset=None, widget=forms.CheckboxSelectMultiple, label="Corrections"
+    )
+    dataset = forms.ChoiceField(label="Add them to dataset", choices=())
+    retrain = forms.BooleanField(required=False, initial=True, label="Retrain the model on the new version")
+    model_name = forms.SlugField(required=False, max_length=100, label="Model to retrain")
+
+    def __init__(self, *args, pending=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["feedback"].queryset = pending
+        self.fields["dataset"].choices = _dataset_choices()

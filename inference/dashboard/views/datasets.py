@@ -1,0 +1,163 @@
+"""Datasets: upload with column mapping, the validation report, label distribution, versions, examples."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET
+
+from inference.selectors.datasets import (
+    dataset_list,
+    dataset_upload_list,
+    dataset_version_examples,
+    dataset_version_list,
+)
+from inference.services.datasets import DatasetUploadError, dataset_upload, dataset_version_export
+from inference.services.errors import ServiceError
+
+from .. import charts, reports
+from ..forms import DatasetUploadForm
+from ..lookups import actor, dataset_or_404, dataset_version_or_404
+
+EXAMPLES_PER_PAGE = 25
+# The engine warns below this many training examples of a label (validation's "rare_label").
+RARE_LABEL_TRAIN_EXAMPLES = 5
+
+
+def dataset_list_view(request):
+    return render(
+        request,
+        "dashboard/datasets/list.html",
+        {
+            "nav": "datasets",
+            "datasets": dataset_list(),
+            "failed_uploads": dataset_upload_list(status="failed")[:5],
+        },
+    )
+
+
+def dataset_upload_view(request):
+    report = None
+    if request.method == "POST":
+        form = DatasetUploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                version = dataset_upload(
+                    name=data["name"],
+                    file=data["file"],
+                    filename=data["file"].name,
+                    task=data["task"],
+                    text_column=data["text_column"],
+                    label_column=data["label_column"] or None,
+                    format=data["format"],
+                    repair_bio=data["repair_bio"],
+                    actor=actor(request),
+                )
+            except DatasetUploadError as exc:
+                report = {"summary": exc.message, "problems": reports.problems(exc.report)}
+            except ServiceError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, version.report.get("summary") or f"Version {version.number} saved.")
+                return redirect("dashboard-dataset-version", version.dataset.name, version.number)
+    else:
+        form = DatasetUploadForm(initial={"name": request.GET.get("dataset", "")})
+    return render(
+        request,
+        "dashboard/datasets/upload.html",
+        {"nav": "datasets", "form": form, "report": report, "existing": dataset_list()},
+        status=400 if report else 200,
+    )
+
+
+def dataset_detail(request, name: str, number: int | None = None):
+    dataset = dataset_or_404(name)
+    version = dataset_version_or_404(dataset, number)
+    counts = version.label_counts or {}
+    totals: dict[str, int] = {}
+    for split_counts in counts.values():
+        for label, n in split_counts.items():
+            totals[label] = totals.get(label, 0) + int(n)
+    train = counts.get("train") or {}
+    label_bars = charts.bars(
+        sorted(totals.items(), key=lambda kv: (-kv[1], kv[0])),
+        fmt="{:,.0f}",
+        notes={k: f"{train.get(k, 0)} for training" for k in totals},
+    )
+    for bar in label_bars:
+        # Few training examples is what makes a label weak, so those bars are flagged.
+        bar.flagged = int(train.get(bar.label, 0)) < RARE_LABEL_TRAIN_EXAMPLES
+    split_total = sum(version.split_counts.values()) or 1
+    return render(
+        request,
+        "dashboard/datasets/detail.html",
+        {
+            "nav": "datasets",
+            "dataset": dataset,
+            "version": version,
+            "versions": dataset_version_list(dataset=dataset),
+            "problems": reports.problems(version.report or {}),
+            "label_bars": label_bars,
+            "rare_count": sum(bar.flagged for bar in label_bars),
+            "rare_threshold": RARE_LABEL_TRAIN_EXAMPLES,
+            "splits": [
+                {
+                    "name": s,
+                    "count": version.split_counts.get(s, 0),
+                    "pct": round(100 * version.split_counts.get(s, 0) / split_total, 1),
+                }
+                for s in ("train", "validation", "test")
+            ],
+            "examples": _examples_page(request, version),
+        },
+    )
+
+
+@require_GET
+def dataset_examples(request, name: str, number: int):
+    """The example browser alone, for htmx: search, label and split filters, pages."""
+    dataset = dataset_or_404(name)
+    version = dataset_version_or_404(dataset, number)
+    return render(
+        request,
+        "dashboard/datasets/_examples.html",
+        {"dataset": dataset, "version": version, "examples": _examples_page(request, version)},
+    )
+
+
+def _examples_page(request, version) -> dict:
+    search = request.GET.get("q", "").strip()[:200]
+    label = request.GET.get("label", "").strip()
+    split = request.GET.get("split", "")
+    if split not in ("train", "validation", "test"):
+        split = ""
+    rows = dataset_version_examples(
+        version=version, split=split or None, label=label or None, search=search or None
+    )
+    page = Paginator(rows, EXAMPLES_PER_PAGE).get_page(request.GET.get("page"))
+    query = urlencode({"q": search, "label": label, "split": split})
+    return {
+        "page": page,
+        "q": search,
+        "label": label,
+        "split": split,
+        "labels": version.labels,
+        "query": query,
+    }
+
+
+@require_GET
+def dataset_export(request, name: str, number: int, fmt: str):
+    version = dataset_version_or_404(dataset_or_404(name), number)
+    try:
+        content, filename, content_type = dataset_version_export(version=version, fmt=fmt)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("dashboard-dataset-version", name, number)
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -1,0 +1,206 @@
+"""Models and their versions: how good, where weak, compared, promoted and rolled back."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+
+from inference.selectors.registry import alias_history, model_aliases, model_list, model_version_list
+from inference.services.errors import ServiceError
+from inference.services.registry import model_rollback, model_version_promote, model_versions_compare
+
+from .. import charts, insights
+from ..forms import PromoteForm
+from ..lookups import actor, model_or_404, model_version_or_404
+
+MISCLASSIFIED_SHOWN = 25
+
+
+def model_list_view(request):
+    cards = []
+    for model in model_list():
+        aliases = model_aliases(model=model)
+        versions = model_version_list(model=model)
+        cards.append(
+            {
+                "model": model,
+                "latest": versions.first(),
+                "production": versions.filter(number=aliases["production"]).first()
+                if "production" in aliases
+                else None,
+                "version_count": versions.count(),
+            }
+        )
+    return render(request, "dashboard/models/list.html", {"nav": "models", "cards": cards})
+
+
+def model_detail(request, name: str):
+    model = model_or_404(name)
+    aliases = model_aliases(model=model)
+    versions = list(model_version_list(model=model).select_related("dataset_version__dataset"))
+    by_number: dict[int, list[str]] = {}
+    for alias, number in aliases.items():
+        by_number.setdefault(number, []).append(alias)
+    return render(
+        request,
+        "dashboard/models/detail.html",
+        {
+            "nav": "models",
+            "model": model,
+            "rows": [(v, by_number.get(v.number, [])) for v in versions],
+            "production": aliases.get("production"),
+            "history": alias_history(model=model)[:20],
+            "rollback_target": _rollback_target(model, aliases.get("production")),
+        },
+    )
+
+
+def version_detail(request, name: str, number: int):
+    model = model_or_404(name)
+    version = model_version_or_404(model, number)
+    metrics = version.metrics or {}
+    counts = insights.train_counts(version)
+    label_filter = request.GET.get("label", "")
+    misclassified = [
+        m for m in metrics.get("misclassified") or [] if not label_filter or m.get("label") == label_filter
+    ]
+    aliases = model_aliases(model=model)
+    return render(
+        request,
+        "dashboard/models/version.html",
+        {
+            "nav": "models",
+            "model": model,
+            "version": version,
+            "m": metrics,
+            "aliases": [a for a, n in aliases.items() if n == version.number],
+            "production": aliases.get("production"),
+            "f1_bars": insights.f1_bars(metrics, counts),
+            "weak": insights.weak_labels(version),
+            "weak_f1": insights.WEAK_F1,
+            "confusion": insights.confusion_focus(metrics),
+            "misclassified": misclassified[:MISCLASSIFIED_SHOWN],
+            "misclassified_total": len(misclassified),
+            "label_filter": label_filter,
+            "entity_examples": insights.extraction_examples(version) if model.task == "extraction" else [],
+            "headline_bars": _headline_bars(version),
+        },
+    )
+
+
+def version_compare(request, name: str):
+    model = model_or_404(name)
+    versions = list(model_version_list(model=model))
+    if len(versions) < 2:
+        messages.info(request, "Train a second version to compare it with the first.")
+        return redirect("dashboard-model", model.name)
+    aliases = model_aliases(model=model)
+    default_a = aliases.get("production") or versions[1].number
+    default_b = versions[0].number if versions[0].number != default_a else versions[1].number
+    a = model_version_or_404(model, _int(request.GET.get("a"), default_a))
+    b = model_version_or_404(model, _int(request.GET.get("b"), default_b))
+    try:
+        comparison = model_versions_compare(a=a, b=b)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("dashboard-model", model.name)
+    rows = sorted(comparison["per_label"], key=lambda r: (r["delta"] is None, r["delta"] or 0, r["label"]))
+    return render(
+        request,
+        "dashboard/models/compare.html",
+        {
+            "nav": "models",
+            "model": model,
+            "versions": versions,
+            "a": a,
+            "b": b,
+            "comparison": comparison,
+            "rows": [
+                {**r, "a_pct": round((r["a"] or 0) * 100, 1), "b_pct": round((r["b"] or 0) * 100, 1)}
+                for r in rows
+            ],
+            "better": sum(1 for r in rows if (r["delta"] or 0) > 0.005),
+            "worse": sum(1 for r in rows if (r["delta"] or 0) < -0.005),
+        },
+    )
+
+
+def version_promote(request, name: str, number: int):
+    """Confirm what changes, then promote; a refusal by the quality gate is shown with a force option."""
+    model = model_or_404(name)
+    version = model_version_or_404(model, number)
+    current_number = model_aliases(model=model).get("production")
+    current = model_version_or_404(model, current_number) if current_number else None
+    gate = None
+    if request.method == "POST":
+        form = PromoteForm(request.POST)
+        if form.is_valid():
+            try:
+                model_version_promote(
+                    version=version,
+                    actor=actor(request),
+                    force=form.cleaned_data["force"],
+                    note=form.cleaned_data["note"],
+                )
+            except ServiceError as exc:
+                if exc.code != "promotion_gate_failed":
+                    messages.error(request, exc.message)
+                    return redirect("dashboard-model-version", model.name, version.number)
+                gate = {"message": exc.message, "problems": (exc.details or {}).get("problems", [])}
+            else:
+                messages.success(request, f"“{model.name}” v{version.number} is now in production.")
+                return redirect("dashboard-model", model.name)
+    else:
+        form = PromoteForm()
+    return render(
+        request,
+        "dashboard/models/promote.html",
+        {"nav": "models", "model": model, "version": version, "current": current, "form": form, "gate": gate},
+        status=409 if gate else 200,
+    )
+
+
+def model_rollback_view(request, name: str):
+    model = model_or_404(name)
+    current_number = model_aliases(model=model).get("production")
+    current = model_version_or_404(model, current_number) if current_number else None
+    target = _rollback_target(model, current_number)
+    if request.method == "POST":
+        try:
+            alias = model_rollback(model=model, actor=actor(request))
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Production of “{model.name}” is back on v{alias.version.number}.")
+        return redirect("dashboard-model", model.name)
+    return render(
+        request,
+        "dashboard/models/rollback.html",
+        {"nav": "models", "model": model, "current": current, "target": target},
+    )
+
+
+def _rollback_target(model, current_number):
+    """The version a rollback would return to, for the confirmation (the service decides for real)."""
+    if current_number is None:
+        return None
+    last = alias_history(model=model).filter(alias="production", to_version=current_number).first()
+    if last is None or last.from_version is None:
+        return None
+    return model_version_list(model=model).filter(number=last.from_version).first()
+
+
+def _headline_bars(version):
+    items = []
+    if version.headline_value is not None:
+        items.append((f"This model (v{version.number})", version.headline_value))
+    if version.baseline_value is not None:
+        items.append(("Simple baseline", version.baseline_value))
+    return charts.bars(items, maximum=1.0, fmt="{:.3f}")
+
+
+def _int(value, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default

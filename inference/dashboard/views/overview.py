@@ -1,0 +1,51 @@
+"""Overview: is my model good enough, what is running, how much is it used, and what next?"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import Sum
+from django.shortcuts import render
+from django.utils import timezone
+
+from inference.models import TrainingJob
+from inference.selectors.registry import model_aliases, model_list
+from inference.selectors.training import training_job_list
+from tenants.selectors import usage_list
+
+from .. import charts
+from ..guidance import next_steps
+
+
+def overview(request):
+    today = timezone.now().date()
+    week = usage_list(tenant=request.tenant).filter(day__gt=today - timedelta(days=7))
+    per_day = {row["day"]: row["n"] for row in week.values("day").annotate(n=Sum("requests"))}
+    return render(
+        request,
+        "dashboard/overview.html",
+        {
+            "nav": "overview",
+            "steps": next_steps(tenant=request.tenant),
+            "models": [_model_card(m) for m in model_list()],
+            "active_jobs": training_job_list()
+            .filter(status__in=TrainingJob.ACTIVE)
+            .order_by("-created_at")[:5],
+            "recent_jobs": training_job_list()
+            .exclude(status__in=TrainingJob.ACTIVE)
+            .order_by("-created_at")[:3],
+            "volume": charts.daily_columns(per_day, days=7, today=today, height=120),
+        },
+    )
+
+
+def _model_card(model) -> dict:
+    aliases = model_aliases(model=model)
+    versions = model.versions.order_by("-number")
+    production = versions.filter(number=aliases["production"]).first() if "production" in aliases else None
+    return {
+        "model": model,
+        "production": production,
+        "latest": versions.first(),
+        "version_count": versions.count(),
+    }
