@@ -43,7 +43,21 @@ _DRF_CODES = {
 }
 
 
+def _from_service_error(exc) -> ApiError:
+    """A service's expected failure (inference.services.errors.ServiceError) as an API error."""
+    headers = {}
+    retry_after = exc.details.get("retry_after") if isinstance(exc.details, dict) else None
+    if retry_after is not None:
+        headers["Retry-After"] = str(int(retry_after))
+    return ApiError(exc.code, exc.message, status_code=exc.status, details=exc.details, headers=headers)
+
+
 def exception_handler(exc, context):
+    # Imported here: the platform app must not depend on the tenant app at import time.
+    from inference.services.errors import ServiceError
+
+    if isinstance(exc, ServiceError):
+        exc = _from_service_error(exc)
     if isinstance(exc, ApiError):
         return Response(error_body(exc.error_code, exc.message, exc.details), status=exc.status_code, headers=exc.headers)
     if isinstance(exc, Http404):

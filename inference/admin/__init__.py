@@ -23,4 +23,4 @@ tenant_admin_site.register(User, UserAdmin)
 tenant_admin_site.register(Group, GroupAdmin)
 
 # Each area registers its models on the tenant site.
-from . import datasets, registry, training  # noqa: E402,F401
+from . import apikeys, datasets, registry, training  # noqa: E402,F401

@@ -5,21 +5,27 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from tenants.selectors import usage_list
 
+from .base import ApiView
+from .schema import responses
 
-class UsageApi(APIView):
+
+class UsageApi(ApiView):
     required_scope = "read"
 
     class OutputSerializer(serializers.Serializer):
-        day = serializers.DateField()
-        key_prefix = serializers.CharField(allow_blank=True)
-        requests = serializers.IntegerField()
-        texts = serializers.IntegerField()
+        class UsageDaySerializer(serializers.Serializer):
+            day = serializers.DateField()
+            key_prefix = serializers.CharField(allow_blank=True)
+            requests = serializers.IntegerField()
+            texts = serializers.IntegerField()
 
-    @extend_schema(responses=OutputSerializer(many=True), operation_id="usage_list")
+        results = UsageDaySerializer(many=True, help_text="Newest day first, one row per key and day.")
+
+    @extend_schema(operation_id="usage_list", responses=responses({200: OutputSerializer}))
     def get(self, request):
+        # Public-schema rows: filtered by the key's tenant in the selector.
         rows = usage_list(tenant=request.user.tenant).order_by("-day", "key_prefix")[:400]
-        return Response({"results": self.OutputSerializer(rows, many=True).data})
+        return Response(self.OutputSerializer({"results": rows}).data)

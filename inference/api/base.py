@@ -1,0 +1,38 @@
+"""The base of every /api/v1 operation: rate limit before the work, usage metered after it."""
+
+from __future__ import annotations
+
+import logging
+
+from rest_framework.parsers import JSONParser
+from rest_framework.views import APIView
+
+from inference.services import serving
+
+from .schema import ApiAutoSchema  # also registers the Bearer scheme with drf-spectacular
+
+logger = logging.getLogger("scalpel.api")
+
+
+class ApiView(APIView):
+    """One operation. Subclasses set ``required_scope``; predict sets ``texts_served``."""
+
+    schema = ApiAutoSchema()
+    parser_classes = [JSONParser]  # bodies are JSON; the upload endpoint takes multipart instead
+    required_scope = "read"
+    texts_served = 0
+    _metered_key = None
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authentication (switches schema), scope check
+        serving.rate_limit_check(api_key=request.auth)
+        # Only requests let through the rate limit count as usage.
+        self._metered_key = request.auth
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if self._metered_key is not None:
+            try:
+                serving.usage_record(api_key=self._metered_key, texts=self.texts_served)
+            except Exception:  # noqa: BLE001 - a metering hiccup must not fail an answered request
+                logger.exception("usage metering failed for key %s", self._metered_key.prefix)
+        return super().finalize_response(request, response, *args, **kwargs)

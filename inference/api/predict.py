@@ -1,0 +1,179 @@
+"""Predictions and feedback on them over the API."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from inference.selectors.feedback import feedback_list
+from inference.services import serving
+from inference.services.feedback import feedback_create
+
+from .base import ApiView
+from .fields import StorableJSONField, VersionRefField
+from .schema import MODEL_NAME, RETRY_AFTER_HEADER, responses
+
+FEEDBACK_LIST_LIMIT = 500
+
+
+class ScoredLabelSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    score = serializers.FloatField()
+
+
+class EntitySerializer(serializers.Serializer):
+    start = serializers.IntegerField(
+        min_value=0, max_value=2**31 - 1, help_text="Character offset, inclusive."
+    )
+    end = serializers.IntegerField(min_value=0, max_value=2**31 - 1, help_text="Character offset, exclusive.")
+    label = serializers.CharField(max_length=200)
+
+
+class PredictedEntitySerializer(EntitySerializer):
+    text = serializers.CharField(trim_whitespace=False)
+    score = serializers.FloatField()
+
+
+class PredictionSerializer(serializers.Serializer):
+    """One input's answer: label/score/labels (classification), labels (multilabel) or entities."""
+
+    label = serializers.CharField(required=False, help_text="Classification: the best label.")
+    score = serializers.FloatField(required=False, help_text="Classification: its probability.")
+    labels = ScoredLabelSerializer(
+        many=True,
+        required=False,
+        help_text="Classification: the top_k labels; multilabel: labels over threshold.",
+    )
+    entities = PredictedEntitySerializer(many=True, required=False, help_text="Extraction: the spans found.")
+
+
+class PredictApi(ApiView):
+    required_scope = "predict"
+
+    class InputSerializer(serializers.Serializer):
+        inputs = serializers.ListField(
+            child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+            allow_empty=False,
+            help_text="Texts to answer, at most SCALPEL_PREDICT_MAX_BATCH per request.",
+        )
+        version = VersionRefField(
+            required=False, allow_null=True, help_text="Default: production, else the newest."
+        )
+        top_k = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=1000)
+
+    class OutputSerializer(serializers.Serializer):
+        model = serializers.CharField()
+        version = serializers.IntegerField(help_text="The version that answered.")
+        task = serializers.CharField()
+        runtime = serializers.CharField()
+        predictions = PredictionSerializer(many=True, help_text="One per input, in order.")
+
+    @extend_schema(
+        operation_id="model_predict",
+        summary="Predict with a model (scope predict)",
+        description=f"At most {settings.SCALPEL_PREDICT_MAX_BATCH} inputs of at most "
+        f"{settings.SCALPEL_PREDICT_MAX_TEXT_LENGTH} characters each.",
+        parameters=[MODEL_NAME, RETRY_AFTER_HEADER],
+        request=InputSerializer,
+        responses=responses({200: OutputSerializer}, 404, 409, 413),
+    )
+    def post(self, request, name: str):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        result = serving.predict(
+            model_name=name,
+            inputs=data["inputs"],
+            version=data.get("version"),
+            top_k=data.get("top_k"),
+            api_key=request.auth,
+        )
+        self.texts_served = len(data["inputs"])
+        return Response(self.OutputSerializer(result).data)
+
+
+class FeedbackSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    model = serializers.CharField(source="model_name")
+    model_version = serializers.IntegerField(allow_null=True)
+    input = serializers.CharField(trim_whitespace=False)
+    predicted = serializers.JSONField(allow_null=True)
+    correct_label = serializers.CharField(allow_blank=True)
+    correct_labels = serializers.ListField(child=serializers.CharField(), allow_null=True)
+    correct_entities = EntitySerializer(many=True, allow_null=True)
+    created_at = serializers.DateTimeField()
+    applied = serializers.SerializerMethodField(help_text="Added to a dataset version yet.")
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_applied(self, feedback) -> bool:
+        return feedback.applied_to_id is not None
+
+
+class FeedbackApi(ApiView):
+    """GET lists feedback (scope read); POST records a correction (scope predict)."""
+
+    class InputSerializer(serializers.Serializer):
+        model = serializers.CharField(max_length=100)
+        input = serializers.CharField(trim_whitespace=False, max_length=settings.SCALPEL_MAX_TEXT_LENGTH)
+        predicted = StorableJSONField(required=False, allow_null=True, help_text="What the model answered.")
+        correct_label = serializers.CharField(required=False, max_length=200, help_text="Classification.")
+        correct_labels = serializers.ListField(
+            child=serializers.CharField(max_length=200), required=False, help_text="Multi-label."
+        )
+        correct_entities = EntitySerializer(many=True, required=False, help_text="Extraction.")
+        model_version = serializers.IntegerField(
+            required=False, allow_null=True, min_value=1, max_value=2**31 - 1
+        )
+
+    class FilterSerializer(serializers.Serializer):
+        model = serializers.CharField(required=False, max_length=100)
+        pending = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+    class OutputSerializer(serializers.Serializer):
+        results = FeedbackSerializer(many=True)
+
+    def initial(self, request, *args, **kwargs):
+        self.required_scope = "predict" if request.method == "POST" else "read"
+        super().initial(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="feedback_list",
+        parameters=[
+            OpenApiParameter("model", str, description="Only feedback on this model."),
+            OpenApiParameter("pending", bool, description="true: not yet added to a dataset; false: added."),
+        ],
+        responses=responses({200: OutputSerializer}),
+    )
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        rows = feedback_list(
+            model_name=filters.validated_data.get("model"), pending=filters.validated_data["pending"]
+        )
+        return Response(self.OutputSerializer({"results": rows[:FEEDBACK_LIST_LIMIT]}).data)
+
+    @extend_schema(
+        operation_id="feedback_create",
+        summary="Correct a prediction (scope predict)",
+        request=InputSerializer,
+        responses=responses({201: FeedbackSerializer}, 404),
+    )
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        feedback = feedback_create(
+            model_name=data["model"],
+            text=data["input"],
+            predicted=data.get("predicted"),
+            correct_label=data.get("correct_label"),
+            correct_labels=data.get("correct_labels"),
+            correct_entities=[dict(e) for e in data["correct_entities"]]
+            if "correct_entities" in data
+            else None,
+            model_version=data.get("model_version"),
+            api_key_prefix=request.auth.prefix,
+        )
+        return Response(FeedbackSerializer(feedback).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,193 @@
+"""Models and their versions over the API: list, read (with the full evaluation), promote, roll back."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from inference.models import ModelAlias
+from inference.selectors.registry import model_get, model_list, model_version_get, model_version_list
+from inference.services.errors import NotFound
+from inference.services.registry import model_rollback, model_version_promote
+
+from .base import ApiView
+from .schema import MODEL_NAME, VERSION_NUMBER, responses
+
+
+class ModelVersionSummarySerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    aliases = serializers.SerializerMethodField(help_text="Aliases pointing at this version.")
+    headline_metric = serializers.CharField(allow_blank=True, help_text="accuracy, micro_f1 or span_f1.")
+    headline_value = serializers.FloatField(allow_null=True, help_text="On the dataset version's test split.")
+    baseline_value = serializers.FloatField(
+        allow_null=True, help_text="The simple baseline on the same split."
+    )
+    method = serializers.CharField()
+    base_model = serializers.CharField(source="base_model_id")
+    dataset = serializers.CharField(source="dataset_version.dataset.name")
+    dataset_version = serializers.IntegerField(source="dataset_version.number")
+    runtime = serializers.CharField()
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_aliases(self, version) -> list[str]:
+        return sorted(a.alias for a in version.aliases.all())
+
+
+class ModelVersionSerializer(ModelVersionSummarySerializer):
+    labels = serializers.ListField(child=serializers.CharField())
+    metrics = serializers.JSONField(
+        help_text="The full evaluation: headline, per-label figures, confusion matrix, baseline, test predictions."
+    )
+    hyperparameters = serializers.JSONField()
+    dataset_hash = serializers.CharField()
+    artifact_checksum = serializers.CharField()
+    artifact_bytes = serializers.IntegerField()
+    library_versions = serializers.JSONField()
+    training_job = serializers.IntegerField(source="training_job_id", allow_null=True)
+
+
+class ModelSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    task = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    aliases = serializers.SerializerMethodField(help_text='{"production": 3, "staging": 4}')
+
+    @extend_schema_field(serializers.DictField(child=serializers.IntegerField()))
+    def get_aliases(self, model) -> dict[str, int]:
+        return {a.alias: a.version.number for a in model.aliases.all()}
+
+
+class AliasSerializer(serializers.Serializer):
+    model = serializers.CharField(source="model.name")
+    alias = serializers.CharField()
+    version = serializers.IntegerField(source="version.number")
+    updated_at = serializers.DateTimeField()
+
+
+def _model_or_404(name: str):
+    model = model_get(name=name)
+    if model is None:
+        raise NotFound(f"There is no model named '{name}' in your workspace.")
+    return model
+
+
+def _version_or_404(name: str, number: int):
+    version = model_version_get(model=_model_or_404(name), number=number)
+    if version is None:
+        raise NotFound(f"The model '{name}' has no version {number}.")
+    return version
+
+
+def _versions(model):
+    return (
+        model_version_list(model=model).select_related("dataset_version__dataset").prefetch_related("aliases")
+    )
+
+
+class ModelListApi(ApiView):
+    required_scope = "read"
+
+    class OutputSerializer(serializers.Serializer):
+        results = ModelSerializer(many=True)
+
+    @extend_schema(operation_id="model_list", responses=responses({200: OutputSerializer}))
+    def get(self, request):
+        return Response(self.OutputSerializer({"results": model_list()}).data)
+
+
+class ModelDetailApi(ApiView):
+    required_scope = "read"
+
+    class OutputSerializer(ModelSerializer):
+        versions = ModelVersionSummarySerializer(many=True, source="version_summaries")
+
+    @extend_schema(
+        operation_id="model_retrieve",
+        parameters=[MODEL_NAME],
+        responses=responses({200: OutputSerializer}, 404),
+    )
+    def get(self, request, name: str):
+        model = _model_or_404(name)
+        model.version_summaries = _versions(model)
+        return Response(self.OutputSerializer(model).data)
+
+
+class ModelVersionListApi(ApiView):
+    required_scope = "read"
+
+    class OutputSerializer(serializers.Serializer):
+        results = ModelVersionSummarySerializer(many=True)
+
+    @extend_schema(
+        operation_id="model_version_list",
+        parameters=[MODEL_NAME],
+        responses=responses({200: OutputSerializer}, 404),
+    )
+    def get(self, request, name: str):
+        return Response(self.OutputSerializer({"results": _versions(_model_or_404(name))}).data)
+
+
+class ModelVersionDetailApi(ApiView):
+    required_scope = "read"
+
+    @extend_schema(
+        operation_id="model_version_retrieve",
+        parameters=[MODEL_NAME, VERSION_NUMBER],
+        responses=responses({200: ModelVersionSerializer}, 404),
+    )
+    def get(self, request, name: str, n: int):
+        return Response(ModelVersionSerializer(_version_or_404(name, n)).data)
+
+
+class ModelVersionPromoteApi(ApiView):
+    required_scope = "train"
+
+    class InputSerializer(serializers.Serializer):
+        alias = serializers.ChoiceField(choices=ModelAlias.ALIASES, default="production")
+        force = serializers.BooleanField(default=False, help_text="Skip the evaluation gates of production.")
+        note = serializers.CharField(required=False, allow_blank=True, max_length=1000, default="")
+
+    @extend_schema(
+        operation_id="model_version_promote",
+        summary="Point an alias at this version (production passes evaluation gates unless forced)",
+        parameters=[MODEL_NAME, VERSION_NUMBER],
+        request=InputSerializer,
+        responses=responses({200: AliasSerializer}, 404, 409),
+    )
+    def post(self, request, name: str, n: int):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        alias = model_version_promote(
+            version=_version_or_404(name, n),
+            alias=data["alias"],
+            force=data["force"],
+            note=data["note"],
+            actor=str(request.user),
+        )
+        return Response(AliasSerializer(alias).data)
+
+
+class ModelRollbackApi(ApiView):
+    required_scope = "train"
+
+    class InputSerializer(serializers.Serializer):
+        alias = serializers.ChoiceField(choices=ModelAlias.ALIASES, default="production")
+
+    @extend_schema(
+        operation_id="model_rollback",
+        summary="Move an alias back to the version it pointed at before its latest change",
+        parameters=[MODEL_NAME],
+        request=InputSerializer,
+        responses=responses({200: AliasSerializer}, 404, 409),
+    )
+    def post(self, request, name: str):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        alias = model_rollback(
+            model=_model_or_404(name), alias=serializer.validated_data["alias"], actor=str(request.user)
+        )
+        return Response(AliasSerializer(alias).data)

@@ -1,0 +1,153 @@
+"""Training jobs over the API: start, list, read (progress, events, result), cancel."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from inference.engine.training.plan import METHODS
+from inference.selectors.training import training_job_events, training_job_get, training_job_list
+from inference.services.errors import NotFound
+from inference.services.training import training_job_cancel, training_job_start
+
+from .base import ApiView
+from .fields import StorableObjectField
+from .schema import JOB_ID, responses
+
+LIST_LIMIT = 200
+
+
+class TrainingJobSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["queued", "running", "succeeded", "failed", "cancelled"])
+    dataset = serializers.CharField(source="dataset_version.dataset.name")
+    dataset_version = serializers.IntegerField(source="dataset_version.number")
+    model = serializers.CharField(source="model_name")
+    base_model = serializers.CharField(source="base_model_id")
+    method = serializers.CharField(help_text="As requested: auto, full, lora or head.")
+    resolved_method = serializers.CharField(allow_blank=True, help_text="The method the worker chose.")
+    method_reason = serializers.CharField(allow_blank=True)
+    hyperparameters = serializers.JSONField(help_text="As requested.")
+    resolved_hyperparameters = serializers.JSONField(help_text="Every hyperparameter the run uses.")
+    progress = serializers.JSONField(help_text="phase, epoch, step, loss, ... as the worker last reported.")
+    cancel_requested = serializers.BooleanField()
+    error = serializers.CharField(allow_blank=True)
+    error_code = serializers.CharField(allow_blank=True)
+    attempts = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    model_version = serializers.IntegerField(
+        source="model_version.number",
+        allow_null=True,
+        help_text="The version this job produced, once succeeded.",
+    )
+
+
+class TrainingJobDetailSerializer(TrainingJobSerializer):
+    class EventSerializer(serializers.Serializer):
+        created_at = serializers.DateTimeField()
+        level = serializers.CharField()
+        message = serializers.CharField()
+
+    events = EventSerializer(many=True, source="event_list")
+
+
+def _job_or_404(job_id: int):
+    job = training_job_get(job_id=job_id)
+    if job is None:
+        raise NotFound(f"There is no training job {job_id} in your workspace.")
+    return job
+
+
+def _detail(job) -> dict:
+    job.event_list = list(training_job_events(job=job))
+    return TrainingJobDetailSerializer(job).data
+
+
+class TrainingJobListApi(ApiView):
+    """GET lists jobs (scope read); POST starts one (scope train)."""
+
+    class InputSerializer(serializers.Serializer):
+        dataset = serializers.CharField(max_length=100)
+        dataset_version = serializers.IntegerField(
+            required=False,
+            allow_null=True,
+            min_value=1,
+            max_value=2**31 - 1,
+            help_text="Default: the latest.",
+        )
+        model = serializers.CharField(
+            max_length=100, help_text="Name of the model the job adds a version to."
+        )
+        base_model = serializers.CharField(default="minilm-l6", max_length=64)
+        method = serializers.ChoiceField(choices=["auto", *METHODS], default="auto")
+        hyperparameters = StorableObjectField(
+            default=dict, help_text='e.g. {"epochs": 3, "learning_rate": 5e-5}'
+        )
+        time_budget_seconds = serializers.IntegerField(
+            required=False, allow_null=True, min_value=1, max_value=2**31 - 1
+        )
+
+    class OutputSerializer(serializers.Serializer):
+        results = TrainingJobSerializer(many=True)
+
+    def initial(self, request, *args, **kwargs):
+        # One URL, two operations: reading jobs needs `read`, starting one needs `train`.
+        self.required_scope = "train" if request.method == "POST" else "read"
+        super().initial(request, *args, **kwargs)
+
+    @extend_schema(operation_id="training_job_list", responses=responses({200: OutputSerializer}))
+    def get(self, request):
+        jobs = training_job_list().order_by("-created_at", "-pk")[:LIST_LIMIT]
+        return Response(self.OutputSerializer({"results": jobs}).data)
+
+    @extend_schema(
+        operation_id="training_job_create",
+        summary="Start a training job (scope train)",
+        request=InputSerializer,
+        responses=responses({201: TrainingJobDetailSerializer}, 404, 409),
+    )
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        job = training_job_start(
+            dataset=data["dataset"],
+            dataset_version=data.get("dataset_version"),
+            model_name=data["model"],
+            base_model_id=data["base_model"],
+            method=data["method"],
+            hyperparameters=data["hyperparameters"],
+            time_budget_seconds=data.get("time_budget_seconds"),
+            actor=str(request.user),
+        )
+        return Response(_detail(_job_or_404(job.pk)), status=status.HTTP_201_CREATED)
+
+
+class TrainingJobDetailApi(ApiView):
+    required_scope = "read"
+
+    @extend_schema(
+        operation_id="training_job_retrieve",
+        parameters=[JOB_ID],
+        responses=responses({200: TrainingJobDetailSerializer}, 404),
+    )
+    def get(self, request, id: int):  # noqa: A002 - the URL's parameter name is part of the contract
+        return Response(_detail(_job_or_404(id)))
+
+
+class TrainingJobCancelApi(ApiView):
+    required_scope = "train"
+
+    @extend_schema(
+        operation_id="training_job_cancel",
+        summary="Cancel a queued or running job",
+        parameters=[JOB_ID],
+        request=None,
+        responses=responses({200: TrainingJobDetailSerializer}, 404, 409),
+    )
+    def post(self, request, id: int):  # noqa: A002
+        job = training_job_cancel(job=_job_or_404(id), actor=str(request.user))
+        return Response(_detail(job))

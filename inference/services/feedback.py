@@ -1,0 +1,161 @@
+"""Corrections clients send about predictions, and turning them into training rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from inference.engine.types import Example, Span
+from inference.models import DatasetVersion, Feedback, Model, ModelVersion
+from inference.selectors.datasets import dataset_get, dataset_version_get
+
+from .datasets import dataset_version_append
+from .errors import NotFound, ServiceError
+
+# Which correction field each task takes.
+CORRECTION_FIELD = {
+    "classification": "correct_label",
+    "multilabel": "correct_labels",
+    "extraction": "correct_entities",
+}
+
+
+def feedback_create(
+    *,
+    model_name: str,
+    text: str,
+    predicted: Any = None,
+    correct_label: str | None = None,
+    correct_labels: list[str] | None = None,
+    correct_entities: list[dict] | None = None,
+    model_version: int | None = None,
+    api_key_prefix: str = "",
+) -> Feedback:
+    """Store a correction of one prediction; it waits (pending) until applied to a dataset."""
+    model = Model.objects.filter(name=model_name).first()
+    if model is None:
+        raise NotFound(f"There is no model named '{model_name}' in your workspace.")
+    if model_version is not None and not model.versions.filter(number=model_version).exists():
+        raise NotFound(f"The model '{model_name}' has no version {model_version}.")
+    if not text:
+        raise ServiceError(
+            'Send the "input" text the prediction was made for.', details={"input": "required"}
+        )
+    given = {
+        "correct_label": correct_label not in (None, ""),
+        "correct_labels": correct_labels is not None,
+        "correct_entities": correct_entities is not None,
+    }
+    expected = CORRECTION_FIELD[model.task]
+    wrong = sorted(name for name, present in given.items() if present and name != expected)
+    if wrong or not given[expected]:
+        raise ServiceError(
+            f"'{model_name}' is a {model.task} model: send the correction as \"{expected}\""
+            + (f" (not {', '.join(wrong)})." if wrong else "."),
+            details={"expected": expected},
+        )
+    entities = _checked_entities(correct_entities, text) if expected == "correct_entities" else None
+    return Feedback.objects.create(
+        model_name=model.name,
+        model_version=model_version,
+        input=text,
+        predicted=predicted,
+        correct_label=correct_label or "",
+        correct_labels=sorted(set(correct_labels)) if correct_labels is not None else None,
+        correct_entities=entities,
+        api_key_prefix=api_key_prefix,
+    )
+
+
+def _checked_entities(entities: list[dict], text: str) -> list[dict]:
+    checked = []
+    for i, entity in enumerate(entities):
+        start, end, label = entity.get("start"), entity.get("end"), entity.get("label")
+        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
+            raise ServiceError(
+                f"correct_entities[{i}] must have 0 <= start < end <= {len(text)} (the input's length).",
+                details={"index": i},
+            )
+        if not isinstance(label, str) or not label:
+            raise ServiceError(f"correct_entities[{i}] needs a label.", details={"index": i})
+        checked.append({"start": start, "end": end, "label": label})
+    return sorted(checked, key=lambda e: (e["start"], e["end"], e["label"]))
+
+
+def feedback_apply(*, feedback_ids: list[int] | None, dataset_name: str, actor: str = "") -> DatasetVersion:
+    """Add pending feedback as training rows of a new version of ``dataset_name``; marks it applied.
+
+    Without ids, takes every pending correction of the models trained on this dataset.
+    """
+    dataset = dataset_get(name=dataset_name)
+    if dataset is None:
+        raise NotFound(f"There is no dataset named '{dataset_name}' in your workspace.")
+    with transaction.atomic():
+        pending = Feedback.objects.select_for_update().filter(applied_to__isnull=True).order_by("pk")
+        if feedback_ids is not None:
+            rows = list(pending.filter(pk__in=feedback_ids))
+            missing = sorted(set(feedback_ids) - {row.pk for row in rows})
+            if missing:
+                raise NotFound(
+                    f"Feedback {', '.join(map(str, missing))} does not exist or was already applied.",
+                    details={"feedback_ids": missing},
+                )
+        else:
+            trained_on = ModelVersion.objects.filter(dataset_version__dataset=dataset).values("model__name")
+            rows = list(pending.filter(model_name__in=trained_on))
+        if not rows:
+            raise ServiceError(
+                f"There is no pending feedback to add to '{dataset.name}'.", code="no_feedback"
+            )
+        examples = _examples(rows, dataset=dataset)
+        version = dataset_version_append(
+            dataset=dataset, examples=examples, source_kind="feedback", actor=actor
+        )
+        Feedback.objects.filter(pk__in=[row.pk for row in rows]).update(applied_to=version)
+    return version
+
+
+def _examples(rows: list[Feedback], *, dataset) -> list[Example]:
+    """Feedback as training rows; every label must be one the dataset already has."""
+    latest = dataset_version_get(dataset=dataset)
+    known = set(dataset.label_set or []) | set(latest.labels if latest else [])
+    tasks = dict(Model.objects.filter(name__in={row.model_name for row in rows}).values_list("name", "task"))
+    problems, examples = [], []
+    for row in rows:
+        if tasks.get(row.model_name) != dataset.task:
+            problems.append(
+                {
+                    "feedback_id": row.pk,
+                    "message": f"it is about '{row.model_name}', not a {dataset.task} model",
+                }
+            )
+            continue
+        if dataset.task == "classification":
+            labels = [row.correct_label]
+            example = Example(text=row.input, label=row.correct_label, split="train")
+        elif dataset.task == "multilabel":
+            labels = list(row.correct_labels or [])
+            example = Example(text=row.input, labels=labels, split="train")
+        else:
+            labels = [e["label"] for e in row.correct_entities or []]
+            spans = [Span(e["start"], e["end"], e["label"]) for e in row.correct_entities or []]
+            example = Example(text=row.input, entities=spans, split="train")
+        unknown = sorted(set(labels) - known)
+        if unknown:
+            problems.append(
+                {
+                    "feedback_id": row.pk,
+                    "message": f"label(s) {', '.join(unknown)} are not in the dataset "
+                    f"(its labels: {', '.join(sorted(known))})",
+                }
+            )
+            continue
+        examples.append(example)
+    if problems:
+        listed = "; ".join(f"feedback {p['feedback_id']}: {p['message']}" for p in problems[:5])
+        raise ServiceError(
+            f"Nothing was added to '{dataset.name}': {listed}. Fix or exclude that feedback and try again.",
+            details={"problems": problems},
+        )
+    return examples

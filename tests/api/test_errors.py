@@ -1,0 +1,139 @@
+"""One error shape with a stable code for every failure; nothing internal ever reaches a client."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django_tenants.utils import schema_context
+
+from inference.models import AliasChange
+from tenants import services
+
+from .conftest import ApiClient
+from .factories import raw_key, tenant_objects
+
+
+def error_of(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.content[:500]
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "details"}
+    assert body["error"]["code"] == code
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    return body["error"]
+
+
+def test_invalid_api_key_401_for_a_malformed_header(client, db):
+    error = error_of(client.get("/api/v1/datasets", HTTP_AUTHORIZATION="Token abc"), 401, "invalid_api_key")
+    assert "Bearer" in error["message"]
+
+
+def test_insufficient_scope_403_names_the_missing_scope(client, tenant_a):
+    error = error_of(
+        ApiClient(client, raw_key(tenant_a, scopes=["predict"])).get("datasets"), 403, "insufficient_scope"
+    )
+    assert error["details"] == {"required_scope": "read", "key_scopes": ["predict"]}
+
+
+def test_an_admin_key_holds_every_scope(client, tenant_a):
+    assert ApiClient(client, raw_key(tenant_a, scopes=["admin"])).get("datasets").status_code == 200
+
+
+def test_tenant_suspended_403(client, tenant_a):
+    api = ApiClient(client, raw_key(tenant_a))
+    services.tenant_suspend(tenant=tenant_a, reason="unpaid")
+    error_of(api.get("models"), 403, "tenant_suspended")
+
+
+def test_not_found_404_for_an_unknown_object_and_an_unknown_path(api):
+    assert "no dataset named 'nope'" in error_of(api.get("datasets/nope"), 404, "not_found")["message"]
+    error_of(api.get("models/nope/versions/3"), 404, "not_found")
+    error_of(api.get("no-such-endpoint"), 404, "not_found")
+
+
+def test_validation_failed_400_lists_the_fields(api):
+    error = error_of(api.post("training-jobs", {"dataset_version": "x"}), 400, "validation_failed")
+    assert set(error["details"]) >= {"dataset", "model", "dataset_version"}
+
+
+def test_malformed_json_400(api):
+    response = api.client.post(
+        "/api/v1/feedback",
+        "{not json",
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {api.key}",
+    )
+    error_of(response, 400, "malformed_request")
+
+
+def test_method_not_allowed_405(api):
+    error_of(api.call("DELETE", "datasets"), 405, "method_not_allowed")
+    error_of(api.call("PUT", "models"), 405, "method_not_allowed")
+
+
+def test_unsupported_media_type_415(api):
+    response = api.client.post(
+        "/api/v1/feedback", "model=x", content_type="text/plain", HTTP_AUTHORIZATION=f"Bearer {api.key}"
+    )
+    error_of(response, 415, "unsupported_media_type")
+
+
+def test_model_not_ready_409_for_a_model_without_versions(api, tenant_a):
+    objects = tenant_objects(tenant_a, "alpha-own")
+    connection.set_schema_to_public()
+    error = error_of(
+        api.post(f"models/{objects.empty_model}/predict", {"inputs": ["hi"]}), 409, "model_not_ready"
+    )
+    assert "no trained version" in error["message"]
+
+
+def test_payload_too_large_413_names_the_limit(api, settings):
+    settings.SCALPEL_PREDICT_MAX_BATCH = 2
+    error = error_of(
+        api.post("models/whatever/predict", {"inputs": ["a", "b", "c"]}), 413, "payload_too_large"
+    )
+    assert error["details"] == {"max_inputs": 2}
+    assert "at most 2" in error["message"]
+
+
+def test_conflicts_are_409_with_their_own_code(api, tenant_a):
+    objects = tenant_objects(tenant_a, "alpha-own")
+    with schema_context(tenant_a.schema_name):
+        AliasChange.objects.all().delete()  # production v2 with no history: nothing to go back to
+    error = error_of(api.post(f"models/{objects.model}/rollback", {}), 409, "nothing_to_roll_back")
+    assert "no earlier version" in error["message"]
+
+
+def test_rate_limited_429_with_retry_after(client, tenant_a, settings):
+    settings.SCALPEL_RATE_LIMIT_PER_KEY_PER_MINUTE = 1
+    api = ApiClient(client, raw_key(tenant_a))
+    responses = [api.get("datasets") for _ in range(3)]
+    limited = [r for r in responses if r.status_code == 429]
+    # Two of three requests exceed a limit of one per minute (one if a minute boundary fell between).
+    assert limited, [r.status_code for r in responses]
+    error = error_of(limited[-1], 429, "rate_limited")
+    assert 1 <= int(limited[-1]["Retry-After"]) <= 60
+    assert error["details"]["retry_after"] == int(limited[-1]["Retry-After"])
+
+
+def test_an_internal_error_is_500_with_an_incident_id_and_no_internals(api, monkeypatch, caplog):
+    def broken():
+        raise RuntimeError("secret-internal-detail in /srv/scalpel/inference/selectors.py")
+
+    monkeypatch.setattr("inference.api.datasets.dataset_list", broken)
+    response = api.get("datasets")
+    error = error_of(response, 500, "internal_error")
+    text = response.content.decode()
+    for leak in ("secret-internal-detail", "Traceback", "RuntimeError", ".py", 'File "'):
+        assert leak not in text
+    assert "incident" in error["message"]
+    # The operator still gets the whole story in the log.
+    assert "secret-internal-detail" in caplog.text
+
+
+@pytest.mark.parametrize("path", ["datasets", "models", "training-jobs", "feedback", "usage"])
+def test_lists_answer_with_a_results_envelope(api, path):
+    response = api.get(path)
+    assert response.status_code == 200
+    assert isinstance(response.json()["results"], list)
