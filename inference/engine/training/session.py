@@ -294,12 +294,22 @@ class TrainingSession:
         steps_per_epoch = math.ceil(len(rows) / bs)
         total = steps_per_epoch * epochs
         trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-        no_decay = [p for n, p in trainable if p.ndim < 2]  # biases and LayerNorm weights
-        decay = [p for n, p in trainable if p.ndim >= 2]
-        groups = [
-            {"params": decay, "weight_decay": hp["weight_decay"]},
-            {"params": no_decay, "weight_decay": 0.0},
-        ]
+        head_lr = hp.get("head_learning_rate") or hp["learning_rate"]
+        groups = []
+        # Biases and LayerNorm weights get no weight decay; the freshly initialised head may learn faster.
+        for is_head in (False, True):
+            for decays in (True, False):
+                params = [
+                    p for n, p in trainable if n.startswith("head.") == is_head and (p.ndim >= 2) == decays
+                ]
+                if params:
+                    groups.append(
+                        {
+                            "params": params,
+                            "weight_decay": hp["weight_decay"] if decays else 0.0,
+                            "lr": head_lr if is_head else hp["learning_rate"],
+                        }
+                    )
         optimizer = _adamw(groups, hp["learning_rate"])
         warmup = int(total * hp["warmup_ratio"])
         scheduler = torch.optim.lr_scheduler.LambdaLR(

@@ -1,0 +1,168 @@
+"""Banking77 benchmark: default training on the full train file, accuracy on held-out and official test.
+
+Usage: .venv/bin/python bench/train_banking77.py [--method auto] [--epochs N] [--limit N] [--json out.json]
+
+The train file is split 80/10/10 (stratified, seeded); the model trains on the 80%, early-stops on
+the 10% validation split, and is scored on the 10% test split and on the official test.csv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from inference.engine import artifact, runtime  # noqa: E402
+from inference.engine.basemodels import default_base_model_dir  # noqa: E402
+from inference.engine.evaluation import evaluate  # noqa: E402
+from inference.engine.training import TrainingSession  # noqa: E402
+from inference.engine.types import Example  # noqa: E402
+
+
+def datasets_dir() -> Path:
+    env = os.environ.get("SCALPEL_DATASETS_DIR")
+    return Path(env) if env else ROOT.parent / "shared" / "datasets"
+
+
+def read(path: Path) -> list[Example]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return [Example(text=r["text"], label=r["category"]) for r in csv.DictReader(fh)]
+
+
+def split(examples: list[Example], seed: int = 13) -> list[Example]:
+    """80/10/10 stratified split: the engine's splitter when present, else a seeded per-label cut."""
+    try:
+        from inference.engine.splits import assign_splits
+
+        return assign_splits(examples, seed=seed, task="classification")
+    except ImportError:
+        import random
+
+        rng, by = random.Random(seed), {}
+        for ex in examples:
+            by.setdefault(ex.label, []).append(ex)
+        out = []
+        for items in by.values():
+            rng.shuffle(items)
+            n = max(round(len(items) * 0.1), 1)
+            for i, ex in enumerate(items):
+                out.append(
+                    Example(
+                        text=ex.text,
+                        label=ex.label,
+                        split="test" if i < n else "validation" if i < 2 * n else "train",
+                    )
+                )
+        return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--method", default="auto")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--limit", type=int, help="use only the first N rows of train.csv (smoke runs)")
+    parser.add_argument("--json", help="write the figures to this file")
+    args = parser.parse_args()
+
+    folder = datasets_dir() / "banking77"
+    rows = read(folder / "train.csv")
+    if args.limit:
+        rows = rows[: args.limit]
+    examples = split(rows)
+    parts = {s: [e for e in examples if e.split == s] for s in ("train", "validation", "test")}
+    labels = sorted({e.label for e in examples})
+    official = read(folder / "test.csv")
+    print(
+        f"banking77: {len(labels)} labels, train {len(parts['train'])}, validation {len(parts['validation'])}, "
+        f"test {len(parts['test'])}, official test {len(official)}",
+        flush=True,
+    )
+
+    hp = {"epochs": args.epochs} if args.epochs else None
+    start = time.monotonic()
+    session = TrainingSession(
+        examples,
+        task="classification",
+        labels=labels,
+        base_model_dir=default_base_model_dir(),
+        method=args.method,
+        hyperparameters=hp,
+    )
+    print(f"plan: {session.plan.method} - {session.plan.reason}")
+    print(f"hyperparameters: {json.dumps(session.plan.hyperparameters)}", flush=True)
+    last = 0.0
+    for event in session.run():
+        now = time.monotonic() - start
+        if now - last >= 15 or event["phase"] == "done" or (event["message"] or "").startswith("epoch"):
+            last = now
+            print(
+                f"[{now:6.1f}s] {event['phase']:<10} epoch {event['epoch']}/{event['epochs']} step {event['step']}/"
+                f"{event['total_steps']} loss {event['loss'] or 0:.4f} val {event['val_metric']} "
+                f"{event['examples_per_second']} ex/s eta {event['eta_seconds']}s",
+                flush=True,
+            )
+    train_wall = time.monotonic() - start
+    trained = session.trained
+    predictor = runtime.predictor_from_trained(trained)
+
+    t0 = time.monotonic()
+    held_out = evaluate(
+        predictor,
+        parts["test"],
+        task="classification",
+        labels=labels,
+        train_examples=parts["train"],
+        validation_examples=parts["validation"],
+    )
+    official_report = evaluate(
+        predictor,
+        [Example(text=e.text, label=e.label, split="test") for e in official],
+        task="classification",
+        labels=labels,
+        train_examples=parts["train"],
+    )
+    eval_wall = time.monotonic() - t0
+
+    with tempfile.TemporaryDirectory() as tmp:
+        manifest = artifact.save(trained, tmp)
+        size = sum((Path(tmp) / name).stat().st_size for name in manifest["files"])
+        loaded = runtime.load(tmp)
+        probe = [e.text for e in parts["test"][:100]]
+        same = [a["label"] for a in loaded.predict(probe)] == [a["label"] for a in predictor.predict(probe)]
+
+    figures = {
+        "method": trained.method,
+        "epochs_run": trained.train_info["epochs_run"],
+        "best_epoch": trained.train_info["best_epoch"],
+        "train_wall_seconds": round(train_wall, 1),
+        "training_examples_per_second": trained.train_info["examples_per_second"],
+        "eval_wall_seconds": round(eval_wall, 1),
+        "heldout_test_accuracy": held_out["accuracy"],
+        "heldout_test_macro_f1": held_out["macro_f1"],
+        "heldout_baseline_accuracy": held_out["baseline"]["accuracy"],
+        "official_test_accuracy": official_report["accuracy"],
+        "official_test_macro_f1": official_report["macro_f1"],
+        "official_baseline_accuracy": official_report["baseline"]["accuracy"],
+        "latency_ms_p50": held_out["latency_ms_p50"],
+        "artifact_bytes": size,
+        "reload_identical": same,
+        "hyperparameters": trained.hyperparameters,
+    }
+    print("\n== banking77 results ==")
+    for key, value in figures.items():
+        if key != "hyperparameters":
+            print(f"{key:>32}: {round(value, 4) if isinstance(value, float) else value}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
