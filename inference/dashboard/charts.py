@@ -54,6 +54,10 @@ class Column:
     day: date
     tick: str  # axis label, empty for most days to keep the axis readable
 
+    @property
+    def centre(self) -> float:
+        return self.x + self.width / 2
+
 
 @dataclass
 class ColumnChart:
@@ -63,33 +67,55 @@ class ColumnChart:
     maximum: int
     total: int
     gridlines: list[tuple[float, int]]  # (y, value)
+    axis_y: float  # baseline of the day labels
 
 
-def daily_columns(counts: dict[date, int], *, days: int, today: date, height: int = 160) -> ColumnChart:
-    """A column per day for the last ``days`` days (missing days are zero), oldest first."""
+# Room for the value axis on the left, the top label above, the day labels below.
+_LEFT, _TOP, _BOTTOM, _RIGHT = 36, 10, 24, 12
+
+
+def daily_columns(
+    counts: dict[date, int], *, days: int, today: date, slot: int = 28, height: int = 170
+) -> ColumnChart:
+    """A column per day for the last ``days`` days (missing days are zero), oldest first.
+
+    ``slot`` is each day's width in SVG units; the SVG is drawn at that natural size (never
+    stretched), so its text stays the size of the page's small print.
+    """
     start = today - timedelta(days=days - 1)
     series = [(start + timedelta(days=i), int(counts.get(start + timedelta(days=i), 0))) for i in range(days)]
     top = max((v for _, v in series), default=0)
     scale_top = _nice_ceiling(top)
-    slot, gap, plot_h, left = 18, 4, height - 24, 36
+    plot_h = height - _TOP - _BOTTOM
+    gap = max(2, slot // 5)
+    every = 1 if days <= 10 else 7
     columns = []
     for i, (day, value) in enumerate(series):
         h = (value / scale_top) * plot_h if scale_top else 0
-        # Label every 7th day from the end, so "today" is always labelled.
-        tick = day.strftime("%b %d") if (days - 1 - i) % 7 == 0 else ""
+        # Label every 7th day counted back from today, so "today" is always labelled.
+        tick = day.strftime("%b %d") if (days - 1 - i) % every == 0 else ""
         columns.append(
             Column(
-                x=left + i * slot, y=plot_h - h, height=h, width=slot - gap, value=value, day=day, tick=tick
+                x=_LEFT + i * slot + gap / 2,
+                y=_TOP + plot_h - h,
+                height=h,
+                width=slot - gap,
+                value=value,
+                day=day,
+                tick=tick,
             )
         )
-    grid = [(plot_h - plot_h * f, round(scale_top * f)) for f in (0, 0.5, 1)] if scale_top else [(plot_h, 0)]
+    # Gridlines at round values only (a "0.5" request is not a thing).
+    marks = [0, scale_top] if scale_top % 2 else [0, scale_top // 2, scale_top]
+    grid = [(_TOP + plot_h - plot_h * (m / scale_top if scale_top else 0), m) for m in dict.fromkeys(marks)]
     return ColumnChart(
         columns,
-        width=left + days * slot,
+        width=_LEFT + days * slot + _RIGHT,
         height=height,
         maximum=scale_top,
         total=sum(v for _, v in series),
         gridlines=grid,
+        axis_y=height - 6,
     )
 
 

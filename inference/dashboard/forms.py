@@ -90,7 +90,7 @@ class TrainingStartForm(forms.Form):
 
 class PromoteForm(forms.Form):
     force = forms.BooleanField(required=False, label="Promote anyway, overriding the quality checks")
-    note = forms.CharField(required=False, max_length=500, label="Note for the history (optional)")
+    note = forms.CharField(required=False, max_length=500, label="Note for the history")
 
 
 class PlaygroundForm(forms.Form):

@@ -27,7 +27,8 @@ class Progress:
     phase: str
     epoch: str
     loss: str
-    time_left: str
+    time_label: str  # "Time left" while running, "Took" once finished
+    time: str
     status: str
 
 
@@ -45,16 +46,31 @@ def job_progress(job: TrainingJob) -> Progress:
         label = "Cancelled" if job.status == TrainingJob.Status.CANCELLED else "Failed"
     elif job.cancel_requested and job.is_active:
         label = "Stopping at the next step…"
-    epochs = p.get("epochs")
+    epochs, epoch = p.get("epochs"), p.get("epoch") or 0
+    if not epochs:
+        epoch_text = "–"
+    elif job.is_active:
+        epoch_text = f"{epoch} of {epochs}"
+    else:
+        # Early stopping ends most runs before the planned epochs: say so rather than "19 of 300".
+        epoch_text = f"{epoch} (stopped early: no further gains)" if 0 < epoch < epochs else str(epoch)
     return Progress(
         active=job.is_active,
         percent=max(0, min(percent, 100)),
         phase=label,
-        epoch=f"{p.get('epoch') or 0} of {epochs}" if epochs else "–",
+        epoch=epoch_text,
         loss=f"{p['loss']:.3f}" if isinstance(p.get("loss"), int | float) else "–",
-        time_left=_time_left(p.get("eta_seconds")) if job.is_active else "–",
+        time_label="Time left" if job.is_active else "Took",
+        time=_time_left(p.get("eta_seconds")) if job.is_active else _took(job),
         status=job.status,
     )
+
+
+def _took(job: TrainingJob) -> str:
+    if not (job.started_at and job.finished_at):
+        return "–"
+    seconds = (job.finished_at - job.started_at).total_seconds()
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 def _training_fraction(p: dict) -> float:

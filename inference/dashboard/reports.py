@@ -22,6 +22,19 @@ ERROR_TITLES = {
     "invalid_name": "The dataset name is not valid",
     "invalid_task": "Choose what the model should do",
 }
+# Dataset-level findings, titled in the words of someone who knows their data, not ML.
+FINDING_TITLES = {
+    "duplicates_dropped": "Duplicate rows removed",
+    "conflicting_labels": "Same text, different labels",
+    "too_few_examples": "Too few examples of a label",
+    "rare_label": "A label with few examples",
+    "too_few_labels": "Too few labels",
+    "class_imbalance": "Balance between labels",
+    "train_test_leakage": "Test texts also used for learning",
+    "empty_split": "A part of the data is empty",
+    "no_test_split": "No test examples",
+    "no_examples": "No examples",
+}
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
@@ -63,7 +76,8 @@ def problems(report: dict) -> list[Problem]:
         out.append(
             Problem(
                 finding.get("severity") or "info",
-                (finding.get("code") or "").replace("_", " ").capitalize(),
+                FINDING_TITLES.get(finding.get("code") or "")
+                or (finding.get("code") or "").replace("_", " ").capitalize(),
                 finding.get("message") or "",
                 count=int(finding.get("count") or 0),
             )

@@ -62,7 +62,10 @@ def dataset_upload_view(request):
             except ServiceError as exc:
                 form.add_error(None, exc.message)
             else:
-                messages.success(request, version.report.get("summary") or f"Version {version.number} saved.")
+                messages.success(
+                    request,
+                    f"Uploaded: every row passed the checks and was saved as version {version.number}.",
+                )
                 return redirect("dashboard-dataset-version", version.dataset.name, version.number)
     else:
         form = DatasetUploadForm(initial={"name": request.GET.get("dataset", "")})

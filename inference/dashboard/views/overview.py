@@ -34,7 +34,7 @@ def overview(request):
             "recent_jobs": training_job_list()
             .exclude(status__in=TrainingJob.ACTIVE)
             .order_by("-created_at")[:3],
-            "volume": charts.daily_columns(per_day, days=7, today=today, height=120),
+            "volume": charts.daily_columns(per_day, days=7, today=today, slot=64, height=150),
         },
     )
 
