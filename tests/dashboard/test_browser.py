@@ -49,10 +49,10 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def call_api(base: str, model: str, key: str) -> tuple[int, dict]:
+def api_post(base: str, path: str, key: str, payload: dict) -> tuple[int, dict]:
     request = urllib.request.Request(  # noqa: S310 - a http:// URL of the test's own server
-        f"{base}/api/v1/models/{model}/predict",
-        data=json.dumps({"inputs": ["My new card still has not arrived"]}).encode(),
+        f"{base}/api/v1/{path}",
+        data=json.dumps(payload).encode(),
         headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
         method="POST",
     )
@@ -61,6 +61,10 @@ def call_api(base: str, model: str, key: str) -> tuple[int, dict]:
             return response.status, json.load(response)
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"{}")
+
+
+def call_api(base: str, model: str, key: str) -> tuple[int, dict]:
+    return api_post(base, f"models/{model}/predict", key, {"inputs": ["My new card still has not arrived"]})
 
 
 def test_a_business_user_trains_judges_ships_and_calls_a_model(
@@ -152,6 +156,13 @@ def test_a_business_user_trains_judges_ships_and_calls_a_model(
     status, body = call_api(api_base, "banking", raw_key)
     assert status == 200, body
     assert body["predictions"][0]["label"] in LABELS
+    # The caller reports a wrong answer; it lands in the feedback inbox.
+    status, body = api_post(
+        api_base, "feedback", raw_key,
+        {"model": "banking", "input": "Where is the card you posted to me?", "predicted": {"label": "change_pin"},
+         "correct_label": "card_arrival"},
+    )  # fmt: skip
+    assert status == 201, body
 
     # Revoke it, and the same call is refused.
     page.goto(site + "/api-keys/")
@@ -166,7 +177,13 @@ def test_a_business_user_trains_judges_ships_and_calls_a_model(
     page.get_by_role("link", name="Usage").click()
     shot(page, "14-usage")
     page.get_by_role("link", name="Feedback").click()
+    assert page.get_by_text("Where is the card you posted to me?").is_visible()
     shot(page, "15-feedback")
+    # Add the correction to a new version of the data (retraining is the default; skipped here for time).
+    page.get_by_label("Retrain the model on the new version").uncheck()
+    page.get_by_role("button", name="Add to a new dataset version and retrain").click()
+    page.wait_for_url(re.compile(r"/datasets/banking/v2/$"))
+    assert page.get_by_text("corrections from the API").is_visible()
     page.get_by_role("link", name="Training").click()
     shot(page, "16-training")
 

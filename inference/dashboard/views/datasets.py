@@ -18,7 +18,7 @@ from inference.selectors.datasets import (
 from inference.services.datasets import DatasetUploadError, dataset_upload, dataset_version_export
 from inference.services.errors import ServiceError
 
-from .. import charts, reports
+from .. import charts, insights, reports
 from ..forms import DatasetUploadForm
 from ..lookups import actor, dataset_or_404, dataset_version_or_404
 
@@ -142,6 +142,11 @@ def _examples_page(request, version) -> dict:
         version=version, split=split or None, label=label or None, search=search or None
     )
     page = Paginator(rows, EXAMPLES_PER_PAGE).get_page(request.GET.get("page"))
+    if version.dataset.task == "extraction":
+        # Entities are easier to check highlighted in their text than listed beside it.
+        colours = {label: i % insights.ENTITY_COLOURS for i, label in enumerate(version.labels)}
+        for row in page.object_list:
+            row.pieces = insights.segments(row.text, row.entities or [], colours)
     query = urlencode({"q": search, "label": label, "split": split})
     return {
         "page": page,

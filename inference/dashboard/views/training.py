@@ -91,8 +91,11 @@ def job_cancel(request, job_id: int):
 
 
 def _job_context(job, **extra) -> dict:
+    # The worker resolves the settings when it starts, so they live in the polled part of the page.
+    chosen = job.resolved_hyperparameters or job.hyperparameters or {}
     return {
         "job": job,
+        "settings": [(label, chosen[key]) for key, label in SHOWN_SETTINGS if key in chosen],
         "progress": job_progress(job),
         "events": training_job_events(job=job).order_by("-created_at", "-pk")[:50],
         **extra,
