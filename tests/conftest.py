@@ -22,7 +22,15 @@ def django_db_setup(django_db_setup, django_db_blocker):
     from tenants import services
     from tenants.selectors import tenant_get
 
+    from django.db import connection
+
     with django_db_blocker.unblock():
+        if not connection.settings_dict["NAME"].startswith("test_"):
+            # pytest-django only creates the test database for tests that use `db`; a run made
+            # only of live tests (committed data, real workers) needs it too.
+            from django.test.utils import setup_databases
+
+            setup_databases(verbosity=0, interactive=False, aliases={"default"})
         services.ensure_public_tenant()
         services.base_model_ensure_default()
         for slug in ("alpha", "beta"):

@@ -37,7 +37,7 @@ def start_worker(queues: str = "default,training", *, name: str | None = None, e
     name = name or f"test-{uuid.uuid4().hex[:6]}@%h"
     log = open(REPO / ".scalpel-test-worker.log", "ab")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues, "-c", "1", "-n", name,
+        [sys.executable, "-m", "celery", "-A", "config", "--skip-checks", "worker", "-Q", queues, "-c", "1", "-n", name,
          "-l", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
@@ -60,11 +60,19 @@ def stop_worker(proc, *, sig: int = 15, timeout: float = 20) -> None:
     proc._scalpel_log.close()
 
 
-def wait_for(predicate, timeout: float = 60, interval: float = 0.2, message: str = "condition"):
+def worker_log_tail(lines: int = 30) -> str:
+    path = REPO / ".scalpel-test-worker.log"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+
+def wait_for(predicate, timeout: float = 60, interval: float = 0.2, message: str = "condition", process=None):
+    """Poll ``predicate`` until it is truthy; fail early if ``process`` (a worker) has died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"The worker exited (code {process.returncode}) while waiting for {message}:\n{worker_log_tail()}")
         time.sleep(interval)
-    raise AssertionError(f"Timed out after {timeout}s waiting for {message}")
+    raise AssertionError(f"Timed out after {timeout}s waiting for {message}\n{worker_log_tail()}")

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from inference.models import AliasChange, Model, ModelAlias, ModelVersion, TrainingJob
-from inference.storage import tenant_path
+from inference.storage import is_under_tenant, tenant_path
 
 from .errors import Conflict, NotFound, ServiceError
 
@@ -211,6 +211,9 @@ def model_versions_compare(*, a: ModelVersion, b: ModelVersion) -> dict:
 def local_artifact_dir(version: ModelVersion) -> str:
     """A local directory holding the version's artifact files, fetched from storage if needed."""
     prefix = version.artifact_path
+    if not is_under_tenant(prefix):
+        # A row can only ever point into its own tenant's files, whatever is written in it.
+        raise ServiceError(f"{version} points outside this workspace's files; it will not be loaded.", code="not_found", status=404)
     try:
         # Local filesystem storage: read the files where they are.
         return default_storage.path(prefix)

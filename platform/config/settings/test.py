@@ -9,3 +9,6 @@ from .base import *  # noqa: E402,F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SCALPEL_JOB_HEARTBEAT_TIMEOUT_SECONDS = 20
 WHITENOISE_AUTOREFRESH = True
+# Tests and the worker processes they start share one media folder, apart from dev data.
+MEDIA_ROOT = DATA_DIR / "test-media"
+SCALPEL_ARTIFACT_CACHE_DIR = DATA_DIR / "test-artifact-cache"
