@@ -81,8 +81,8 @@ def test_worker_trains_extraction_and_entity_f1_matches_seqeval(live_tenant, cel
     from seqeval.metrics import f1_score
     from seqeval.scheme import IOB2
 
-    from inference.engine.words import spans_to_tags, word_offsets
     from inference.engine.types import Span
+    from inference.engine.words import spans_to_tags, word_offsets
 
     with tenant_context(live_tenant):
         version = dataset_upload(
