@@ -84,8 +84,8 @@ def main() -> None:
             last = now
             print(
                 f"[{now:6.1f}s] {event['phase']:<10} epoch {event['epoch']}/{event['epochs']} step {event['step']}/"
-                f"{event['total_steps']} loss {event['loss'] or 0:.4f} val f1 {event['val_metric']} "
-                f"{event['examples_per_second']} ex/s eta {event['eta_seconds']}s",
+                f"{event['total_steps']} loss {event['loss'] if event['loss'] is not None else float('nan'):.4f} val f1 {event['val_metric']} "
+                f"{event['examples_per_second']} ex/s eta {event['eta_seconds'] or 0:.0f}s",
                 flush=True,
             )
     train_wall = time.monotonic() - start

@@ -201,16 +201,22 @@ def test_closing_mid_training_stops_within_a_step(bank):
         hyperparameters={"epochs": 3, "max_length": 32, "batch_size": 8},
     )
     gen = session.run()
+    steps = []
     for event in gen:
-        if event["phase"] == "training" and event["step"] == 2:
-            break
+        if event["phase"] == "training":
+            steps.append(time.monotonic())
+            if event["step"] == 3:
+                break
+    step_seconds = steps[-1] - steps[-2]
     start = time.monotonic()
     gen.close()
-    assert time.monotonic() - start < 1.0
+    # Closing runs no more training: it is far quicker than one step (with slack for a busy machine).
+    assert time.monotonic() - start < max(0.5, step_seconds)
     assert session.trained is None
+    assert next(gen, None) is None
 
 
-def test_progress_arrives_often(bank):
+def test_progress_arrives_every_step(bank):
     examples, labels = bank
     session = TrainingSession(
         examples[:48],
@@ -218,15 +224,14 @@ def test_progress_arrives_often(bank):
         labels=labels,
         base_model_dir=default_base_model_dir(),
         method="full",
-        hyperparameters={"epochs": 1, "max_length": 32, "batch_size": 8},
+        hyperparameters={"epochs": 2, "max_length": 32, "batch_size": 8},
     )
-    last, gaps = time.monotonic(), []
-    for _ in session.run():
-        now = time.monotonic()
-        gaps.append(now - last)
-        last = now
-    # Loading the base model is the one longer gap; after it, progress comes every step.
-    assert max(gaps[2:]) < 5.0
+    events = list(session.run())
+    training = [e for e in events if e["phase"] == "training"]
+    assert [e["step"] for e in training] == list(range(1, training[-1]["total_steps"] + 1))
+    assert all(e["eta_seconds"] is not None and e["eta_seconds"] >= 0 for e in training)
+    validating = [e for e in events if e["phase"] == "validating"]
+    assert validating and all(e["epoch"] >= 1 for e in validating)
 
 
 def test_auto_plan_explains_choice(bank):
