@@ -16,6 +16,26 @@ class OperatorAdminSite(admin.AdminSite):
     site_header = "Scalpel operator console"
     site_title = "Scalpel operators"
     index_title = "Platform"
+    index_template = "admin/operator_index.html"
+
+    def get_urls(self):
+        from django.urls import path
+
+        return [path("operations/", self.admin_view(self.operations_view), name="operations"), *super().get_urls()]
+
+    def operations_view(self, request):
+        """Every tenant's training jobs and the queues' depth, on one page."""
+        from django.template.response import TemplateResponse
+
+        from .selectors import platform_jobs_overview, queue_lengths
+
+        context = {
+            **self.each_context(request),
+            "title": "Queues and training jobs",
+            "rows": platform_jobs_overview(),
+            "queues": queue_lengths(),
+        }
+        return TemplateResponse(request, "admin/operations.html", context)
 
 
 operator_site = OperatorAdminSite(name="operator")

@@ -147,3 +147,22 @@ def test_tenant_admin_logs_in_on_its_own_host_only(tenant_a, client):
 
 def test_unknown_tenant_host_is_404(db, client):
     assert client.get("/admin/", HTTP_HOST="nobody.localhost").status_code == 404
+
+
+def test_operator_sees_every_tenants_jobs_and_the_queues(db, client, tenant_a, tenant_b):
+    from django.contrib.auth import get_user_model
+    from django_tenants.utils import tenant_context
+
+    from inference.models import Dataset, DatasetVersion, TrainingJob
+
+    with tenant_context(tenant_a):
+        dv = DatasetVersion.objects.create(dataset=Dataset.objects.create(name="d", task="classification"), number=1)
+        TrainingJob.objects.create(dataset_version=dv, model_name="alpha-model", base_model_id="minilm-l6")
+    with tenant_context(tenant_b):
+        dv = DatasetVersion.objects.create(dataset=Dataset.objects.create(name="d", task="classification"), number=1)
+        TrainingJob.objects.create(dataset_version=dv, model_name="beta-model", base_model_id="minilm-l6", status="failed")
+    get_user_model().objects.create_superuser(username="op", password="op-pass")
+    client.login(username="op", password="op-pass")
+    page = client.get("/admin/operations/").content.decode()
+    assert "alpha-model" in page and "beta-model" in page
+    assert "training" in page and "Redis unreachable" not in page
