@@ -79,3 +79,15 @@ def test_a_real_worker_runs_each_task_in_its_senders_schema(live_tenant, celery_
     assert in_tenant["users"] == [f"admin@{live_tenant.slug}.example"]
     assert in_public["schema"] == "public"
     assert f"admin@{live_tenant.slug}.example" not in in_public["users"]
+
+
+@pytest.mark.django_db
+def test_api_docs_page_loads_its_assets_from_the_platform_itself(client):
+    import re
+
+    page = client.get("/api/v1/docs/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    external = re.findall(r"""(?:src|href)=["'](https?://[^"']+)""", html)
+    assert external == [], external
+    assert "/static/drf_spectacular_sidecar/" in html
