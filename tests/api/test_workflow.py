@@ -1,0 +1,193 @@
+"""The whole journey over HTTP with a real worker: upload → train → poll → promote → predict → feedback."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+
+import pytest
+from django.db import connection
+from django_tenants.utils import schema_context
+
+from inference.engine.words import word_offsets
+from inference.models import DatasetVersion, ModelVersion
+from inference.selectors.datasets import dataset_version_examples
+from tenants.services import api_key_create
+from tests.support import DATASETS, wait_for
+
+from .conftest import ApiClient
+
+pytestmark = pytest.mark.slow
+FINAL = ("succeeded", "failed", "cancelled")
+
+
+def banking77_csv(labels: int = 6, per_label: int = 20) -> bytes:
+    """The first ``per_label`` rows of the first ``labels`` intents, header text,category."""
+    rows: dict[str, list[str]] = defaultdict(list)
+    with (DATASETS / "banking77" / "train.csv").open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            if (row["category"] in rows or len(rows) < labels) and len(rows[row["category"]]) < per_label:
+                rows[row["category"]].append(row["text"])
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["text", "category"])
+    writer.writerows([text, label] for label, texts in rows.items() for text in texts)
+    return out.getvalue().encode()
+
+
+def wnut17_conll(sentences: int = 80) -> bytes:
+    """The first ``sentences`` WNUT-17 train sentences whose text splits back into the file's tokens.
+
+    Evaluation predicts from a CoNLL file's tokens, serving from the raw text; on sentences such as
+    "@paulwalk It 's" the two word splits differ, so only sentences where they agree are taken.
+    """
+    blocks, current = [], []
+    for line in (DATASETS / "wnut17" / "wnut17train.conll").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            current.append(line)
+            continue
+        tokens = [row.split("\t")[0] for row in current]
+        if current and _words(" ".join(tokens)) == tokens:
+            blocks.append("\n".join(current))
+        current = []
+        if len(blocks) == sentences:
+            break
+    return ("\n\n".join(blocks) + "\n").encode()
+
+
+def _train_and_promote(api: ApiClient, worker, *, dataset: str, model: str) -> dict:
+    started = api.post(
+        "training-jobs", {"dataset": dataset, "model": model, "hyperparameters": {"epochs": 1}}
+    )
+    assert started.status_code == 201, started.content
+    job_id = started.json()["id"]
+    seen = {}
+
+    def finished():
+        seen.update(api.get(f"training-jobs/{job_id}").json())
+        return seen["status"] in FINAL
+
+    try:
+        wait_for(finished, timeout=300, interval=1, message=f"training job {job_id}", process=worker)
+    except AssertionError as exc:
+        raise AssertionError(
+            f"job {job_id} still {seen.get('status')}: {seen.get('progress')} {seen.get('events')}"
+        ) from exc
+    job = seen
+    assert job["status"] == "succeeded", job["error"]
+    assert job["progress"]["phase"] == "done" and job["events"]
+    number = job["model_version"]
+    assert number == 1
+    promoted = api.post(f"models/{model}/versions/{number}/promote", {"alias": "production"})
+    assert promoted.status_code == 200, promoted.content
+    version = api.get(f"models/{model}/versions/{number}").json()
+    assert version["aliases"] == ["production"]
+    assert version["metrics"]["headline"]["name"] == version["headline_metric"]
+    return version
+
+
+def _test_rows(tenant, dataset: str) -> tuple[list[str], list[list[str] | None]]:
+    """Texts (and stored word tokens) of the version's test split, in the order evaluation used."""
+    with schema_context(tenant.schema_name):
+        version = DatasetVersion.objects.get(dataset__name=dataset, number=1)
+        rows = list(dataset_version_examples(version=version, split="test").values_list("text", "tokens"))
+    connection.set_schema_to_public()
+    return [text for text, _ in rows], [tokens for _, tokens in rows]
+
+
+def _words(text: str) -> list[str]:
+    return [text[start:end] for start, end in word_offsets(text, None)]
+
+
+def _predict_all(api: ApiClient, model: str, texts: list[str]) -> list[dict]:
+    predictions = []
+    for start in range(0, len(texts), 32):
+        response = api.post(f"models/{model}/predict", {"inputs": texts[start : start + 32]})
+        assert response.status_code == 200, response.content
+        body = response.json()
+        assert (body["model"], body["version"]) == (model, 1)
+        predictions += body["predictions"]
+    return predictions
+
+
+def test_classification_journey_on_banking77(live_tenant, celery_worker_process, client, tmp_path):
+    _, raw = api_key_create(tenant=live_tenant, name="journey", scopes=["predict", "data", "train", "read"])
+    api = ApiClient(client, raw)
+    upload = tmp_path / "banking.csv"
+    upload.write_bytes(banking77_csv())
+
+    with upload.open("rb") as fh:
+        uploaded = api.post(
+            "datasets/banking/versions",
+            {"file": fh, "task": "classification", "label_column": "category"},
+            multipart=True,
+        )
+    assert uploaded.status_code == 201, uploaded.content
+    assert len(uploaded.json()["labels"]) == 6 and uploaded.json()["row_count"] == 120
+
+    version = _train_and_promote(api, celery_worker_process, dataset="banking", model="intents")
+    texts, _ = _test_rows(live_tenant, "banking")
+    expected = version["metrics"]["predictions"]
+    assert len(texts) == len(expected) > 0
+
+    answers = _predict_all(api, "intents", texts)
+    assert [a["label"] for a in answers] == [e["label"] for e in expected]
+    assert [a["score"] for a in answers] == pytest.approx([e["score"] for e in expected], abs=1e-4)
+
+    feedback = api.post(
+        "feedback",
+        {
+            "model": "intents",
+            "input": texts[0],
+            "predicted": answers[0],
+            "correct_label": answers[0]["label"],
+            "model_version": 1,
+        },
+    )
+    assert feedback.status_code == 201, feedback.content
+    assert [f["id"] for f in api.get("feedback").json()["results"]] == [feedback.json()["id"]]
+
+
+def test_extraction_journey_on_wnut17(live_tenant, celery_worker_process, client, tmp_path):
+    _, raw = api_key_create(tenant=live_tenant, name="journey", scopes=["admin"])
+    api = ApiClient(client, raw)
+    upload = tmp_path / "wnut.conll"
+    upload.write_bytes(wnut17_conll())
+
+    with upload.open("rb") as fh:
+        uploaded = api.post("datasets/wnut/versions", {"file": fh, "task": "extraction"}, multipart=True)
+    assert uploaded.status_code == 201, uploaded.content
+
+    version = _train_and_promote(api, celery_worker_process, dataset="wnut", model="entities")
+    texts, test_tokens = _test_rows(live_tenant, "wnut")
+    expected = version["metrics"]["predictions"]
+    assert len(texts) == len(expected) > 0
+
+    answers = _predict_all(api, "entities", texts)
+
+    def spans(entities):
+        return [(e["start"], e["end"], e["label"]) for e in entities]
+
+    for answer, text in zip(answers, texts, strict=True):
+        assert all(e["text"] == text[e["start"] : e["end"]] for e in answer["entities"])
+    assert [spans(a["entities"]) for a in answers] == [spans(e["entities"]) for e in expected]
+    scores = [e["score"] for a in answers for e in a["entities"]]
+    assert scores == pytest.approx([e["score"] for x in expected for e in x["entities"]], abs=1e-4)
+    assert all(_words(text) == tokens for text, tokens in zip(texts, test_tokens, strict=True))
+
+    with schema_context(live_tenant.schema_name):
+        assert (
+            ModelVersion.objects.get(model__name="entities", number=1).dataset_version.dataset.name == "wnut"
+        )
+    connection.set_schema_to_public()
+    span = (answers[0]["entities"] or [{"start": 0, "end": 1, "label": "person"}])[0]
+    feedback = api.post(
+        "feedback",
+        {
+            "model": "entities",
+            "input": texts[0],
+            "correct_entities": [{k: span[k] for k in ("start", "end", "label")}],
+        },
+    )
+    assert feedback.status_code == 201, feedback.content
