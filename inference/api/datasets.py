@@ -78,7 +78,9 @@ class DatasetVersionUploadApi(ApiView):
         responses=responses({201: DatasetVersionSerializer}, 404, 409),
     )
     def post(self, request, name: str):
-        data = self._valid_input(request)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
         try:
             version = dataset_upload(
                 name=name,
@@ -96,11 +98,6 @@ class DatasetVersionUploadApi(ApiView):
                 exc.message, code="validation_failed", details={"reason": exc.code, **exc.report}
             ) from exc
         return Response(DatasetVersionSerializer(version).data, status=status.HTTP_201_CREATED)
-
-    def _valid_input(self, request) -> dict:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
 
 
 class DatasetListApi(ApiView):
