@@ -145,12 +145,16 @@ def model_version_promote(
 
 
 def model_rollback(*, model: Model, alias: str = "production", actor: str = "") -> ModelAlias:
-    """Move an alias back to the version it pointed at before its latest change."""
+    """Move an alias back to the version it replaced when its current version was promoted."""
     with transaction.atomic():
         current = ModelAlias.objects.select_for_update().filter(model=model, alias=alias).select_related("version").first()
         if current is None:
             raise Conflict(f"'{model.name}' has no {alias} version to roll back.", code="nothing_to_roll_back")
-        last = AliasChange.objects.filter(model=model, alias=alias, to_version=current.version.number).first()
+        # Walk back along promotions: after rolling back from v3 to v2, the next rollback goes to
+        # whatever v2 replaced when it was promoted, never forward to v3 again.
+        last = AliasChange.objects.filter(
+            model=model, alias=alias, action="promote", to_version=current.version.number
+        ).first()
         previous_number = last.from_version if last else None
         if previous_number is None:
             raise Conflict(
