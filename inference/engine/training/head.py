@@ -28,7 +28,8 @@ class HeadTraining:
         out: list = [None] * len(segments)
         pad_id = self.tokenizer.pad_token_id or 0
         done = 0
-        with torch.inference_mode():
+        # no_grad, not inference_mode: the cached tensors later feed an autograd graph (the head).
+        with torch.no_grad():
             for chunk in length_chunks([len(s.input_ids) for s in segments], FEATURE_CHUNK):
                 ids, mask = pad([segments[i].input_ids for i in chunk], pad_id)
                 feats = model.features(ids, mask)
