@@ -12,7 +12,8 @@ API_PREFIX = "/api/"
 
 
 class ProbeMiddleware:
-    """Answer /healthz and /readyz for any Host header (load balancers probe by IP)."""
+    """Answer /healthz and /readyz for any Host header (load balancers probe by IP), and the
+    operator-only serving statistics of this process (``/metrics/serving``)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -23,6 +24,10 @@ class ProbeMiddleware:
         if request.path == "/readyz":
             body = probes.readiness()
             return JsonResponse(body, status=200 if body["status"] == "ok" else 503)
+        if request.path == probes.SERVING_STATS_PATH:
+            if not probes.may_read_serving_stats(request):
+                return JsonResponse({"error": {"code": "forbidden", "message": "Operators only.", "details": None}}, status=403)
+            return JsonResponse(probes.serving_stats())
         return self.get_response(request)
 
 

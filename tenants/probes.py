@@ -24,7 +24,11 @@ def _check(fn) -> dict:
     try:
         fn()
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready", reported by type only
-        return {"ok": False, "error": type(exc).__name__, "ms": round((time.perf_counter() - started) * 1000, 1)}
+        return {
+            "ok": False,
+            "error": type(exc).__name__,
+            "ms": round((time.perf_counter() - started) * 1000, 1),
+        }
     return {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 1)}
 
 
@@ -39,3 +43,29 @@ def _redis() -> None:
         client.ping()
     finally:
         client.close()
+
+
+# --- Serving statistics of this web process (operators only) -------------------------------------
+
+SERVING_STATS_PATH = "/metrics/serving"
+LOOPBACK = {"127.0.0.1", "::1"}
+
+
+def may_read_serving_stats(request) -> bool:
+    """Loopback callers (a sidecar, the node's own scraper) or the bearer of SCALPEL_METRICS_TOKEN."""
+    import hmac
+
+    token = getattr(settings, "SCALPEL_METRICS_TOKEN", "")
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if token and hmac.compare_digest(header, f"Bearer {token}"):
+        return True
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
+    return not forwarded and request.META.get("REMOTE_ADDR") in LOOPBACK
+
+
+def serving_stats() -> dict:
+    """Loaded model versions, their memory, shared bases, cache hits/misses/evictions, micro-batches, RSS."""
+    from inference.services.runtime_cache import runtime_cache
+    from inference.services.serving import usage_buffer_stats
+
+    return {"runtime_cache": runtime_cache().stats(), "usage": usage_buffer_stats()}

@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from inference.services import serving
 from tenants.selectors import usage_list
 
 from .base import ApiView
@@ -26,6 +27,7 @@ class UsageApi(ApiView):
 
     @extend_schema(operation_id="usage_list", responses=responses({200: OutputSerializer}))
     def get(self, request):
+        serving.usage_flush()  # counts buffered by this process are part of the answer
         # Public-schema rows: filtered by the key's tenant in the selector.
         rows = usage_list(tenant=request.user.tenant).order_by("-day", "key_prefix")[:400]
         return Response(self.OutputSerializer({"results": rows}).data)

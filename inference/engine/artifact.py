@@ -4,6 +4,8 @@ Layout by method (every file is listed in the manifest; nothing else in the dire
   full: config.json + model.safetensors (fine-tuned encoder) + head.safetensors + tokenizer files
   lora: adapter_config.json + adapter_model.safetensors + head.safetensors + tokenizer files
   head: head.safetensors only (the frozen base is loaded from the base model directory at serving time)
+A ``runtime`` entry (name, agreement, latency) says how the version is served; a ``full`` version
+served by onnxruntime also carries its graph (``model.onnx`` or ``model.int8.onnx``).
 """
 
 from __future__ import annotations
@@ -47,8 +49,18 @@ def _contiguous(state: dict) -> dict:
     return {k: v.detach().contiguous().clone() for k, v in state.items()}
 
 
-def save(trained: TrainedModel, directory: str, *, extra_manifest: dict | None = None) -> dict:
-    """Write the artifact for ``trained`` into ``directory`` (created if needed) and return its manifest."""
+def save(
+    trained: TrainedModel,
+    directory: str,
+    *,
+    extra_manifest: dict | None = None,
+    extra_files: list[str] | None = None,
+) -> dict:
+    """Write the artifact for ``trained`` into ``directory`` (created if needed) and return its manifest.
+
+    ``extra_files`` are files already written into ``directory`` (the ONNX graph of the chosen
+    runtime) that belong to the artifact: they are listed, with their checksums, like the others.
+    """
     from safetensors.torch import save_file
 
     from .basemodels import fingerprint
@@ -73,6 +85,10 @@ def save(trained: TrainedModel, directory: str, *, extra_manifest: dict | None =
         written += [ADAPTER_FILE, ADAPTER_CONFIG_FILE]
     elif trained.method != "head":
         raise ArtifactError(f"cannot save method {trained.method!r}")
+    for name in extra_files or []:
+        if not (root / name).is_file():
+            raise ArtifactError(f"extra file {name} is not in {directory}")
+        written.append(name)
     if trained.method in ("full", "lora"):
         for name in trained.tokenizer.save_pretrained(str(root)):
             written.append(os.path.relpath(name, root))

@@ -7,7 +7,10 @@ character spans with ``words.tags_to_spans`` (the one place spans and tags meet)
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import json
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +27,8 @@ from .words import tags_to_spans, word_offsets
 
 if TYPE_CHECKING:
     from .training import TrainedModel
+
+logger = logging.getLogger("scalpel.engine.runtime")
 
 DEFAULT_TOP_K = 5
 BATCH_SIZE = 32
@@ -114,6 +119,20 @@ def param_bytes(params) -> int:
     return total
 
 
+_lock_guard = threading.Lock()
+
+
+def _tokenizer_lock(tokenizer) -> threading.Lock:
+    """One lock per tokenizer object: head versions share the base's tokenizer across predictors."""
+    with _lock_guard:
+        lock = getattr(tokenizer, "_scalpel_lock", None)
+        if lock is None:
+            lock = threading.Lock()
+            with contextlib.suppress(AttributeError):
+                tokenizer._scalpel_lock = lock
+        return lock
+
+
 class Predictor:
     """A trained model ready to answer; ``predict`` is safe to call from many threads at once."""
 
@@ -139,8 +158,11 @@ class Predictor:
         self.tags = tag_names(self.labels) if task == "extraction" else None
         self._private_bytes = private_bytes
         # Fast tokenizers are Rust objects that raise "Already borrowed" when two threads use one at once.
-        self._tokenizer_lock = threading.Lock()
+        self._tokenizer_lock = _tokenizer_lock(tokenizer)
         self._pad_id = tokenizer.pad_token_id or 0
+        # Rows per forward call; 1 means every text runs alone (no padding, no neighbours).
+        self.batch_size = BATCH_SIZE
+        self.runtime = "torch"
 
     def memory_bytes(self) -> int:
         """Approximate bytes of parameters held by this predictor alone (a shared base is not counted)."""
@@ -150,13 +172,17 @@ class Predictor:
 
     # -- raw scores -------------------------------------------------------------------------------
 
+    def _logits(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The backend: (batch, labels) or (batch, tokens, tags) logits. Subclasses run other engines."""
+        return self.model(ids, mask)
+
     def _forward(self, segments: list[Segment]) -> list[torch.Tensor]:
         """Probabilities per segment (softmax/sigmoid), computed in length-sorted chunks."""
         out: list[torch.Tensor | None] = [None] * len(segments)
         with torch.inference_mode():
-            for chunk in length_chunks([len(s.input_ids) for s in segments], BATCH_SIZE):
+            for chunk in length_chunks([len(s.input_ids) for s in segments], self.batch_size):
                 ids, mask = pad([segments[i].input_ids for i in chunk], self._pad_id)
-                logits = self.model(ids, mask).float()
+                logits = self._logits(ids, mask).float()
                 probs = torch.sigmoid(logits) if self.task == "multilabel" else torch.softmax(logits, dim=-1)
                 for row, i in enumerate(chunk):
                     out[i] = probs[row, : int(mask[row].sum())] if self.task == "extraction" else probs[row]
@@ -198,17 +224,27 @@ class Predictor:
     ) -> list[dict]:
         """Answers in input order; ``tokens`` (extraction) gives each text's words when pre-tokenised."""
         texts = list(texts)
+        return self.answers(texts, self.scores(texts, tokens), top_k=top_k)
+
+    def scores(self, texts: list[str], tokens: list[list[str]] | None = None):
+        """Raw scores for ``texts``: a (n, labels) tensor, or per text (word offsets, tag probabilities).
+
+        Rows belong to texts one to one, so scores of several requests can be computed together
+        (micro-batching) and split again before ``answers`` shapes each request.
+        """
         if tokens is not None and len(tokens) != len(texts):
             raise ValueError(f"got {len(tokens)} token lists for {len(texts)} texts")
         if self.task == "extraction":
-            return [
-                self._entities(text, offs, p)
-                for text, (offs, p) in zip(texts, self.word_probs(texts, tokens), strict=True)
-            ]
-        probs = self.sequence_probs(texts)
+            return self.word_probs(texts, tokens)
+        return self.sequence_probs(texts)
+
+    def answers(self, texts: list[str], scores, *, top_k: int | None = None) -> list[dict]:
+        """Shape raw ``scores`` (from ``scores``) into the API's answers, in input order."""
+        if self.task == "extraction":
+            return [self._entities(text, offs, p) for text, (offs, p) in zip(texts, scores, strict=True)]
         k = DEFAULT_TOP_K if top_k is None else max(int(top_k), 1)
         answers = []
-        for row in probs.tolist():
+        for row in scores.tolist():
             ranked = sorted(zip(self.labels, row, strict=True), key=lambda x: -x[1])
             if self.task == "classification":
                 answers.append(
@@ -247,6 +283,28 @@ class Predictor:
         return {"entities": entities}
 
 
+class OnnxPredictor(Predictor):
+    """A Predictor whose forward pass is an onnxruntime session; every answer is shaped by Predictor.
+
+    ``head`` set: the session is the process-wide shared base encoder (``pooled`` or ``hidden``
+    states) and this version's own linear head runs in torch on its output. int8 graphs run one
+    text per call (see ``onnx_export``), so an answer never depends on its batch neighbours.
+    """
+
+    def __init__(self, *, session, output: str, int8: bool, head: nn.Module | None = None, **kwargs):
+        super().__init__(model=None, **kwargs)
+        self.session, self.output, self.head = session, output, head
+        self.runtime = "onnx-int8" if int8 else "onnx"
+        if int8:
+            self.batch_size = 1
+
+    def _logits(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        from .onnx_export import as_numpy
+
+        out = torch.from_numpy(self.session.run([self.output], as_numpy(ids, mask))[0])
+        return self.head(out) if self.head is not None else out
+
+
 # -- loading ---------------------------------------------------------------------------------------
 
 _bases: dict[tuple[str, str], tuple[nn.Module, object]] = {}
@@ -271,6 +329,12 @@ def shared_base(base_model_dir: str, expected_fingerprint: str | None = None) ->
         return _bases[key]
 
 
+def shared_base_count() -> int:
+    """Shared torch base encoders loaded in this process (LoRA and torch-served head versions)."""
+    with _bases_lock:
+        return len(_bases)
+
+
 def twin_sharing_weights(encoder: nn.Module) -> nn.Module:
     """A structural copy of ``encoder`` whose parameters and buffers are the very same tensors.
 
@@ -281,13 +345,55 @@ def twin_sharing_weights(encoder: nn.Module) -> nn.Module:
     return copy.deepcopy(encoder, memo)
 
 
-def _head_into(model: TaskModel, path: Path) -> None:
+def _head_state(path: Path) -> dict:
     state = load_file(str(path))
-    model.head.load_state_dict({"weight": state["weight"], "bias": state["bias"]})
+    return {"weight": state["weight"], "bias": state["bias"]}
 
 
-def load(directory: str, *, base_model_dir: str | None = None, verify_checksums: bool = True) -> Predictor:
-    """Load an artifact written by ``artifact.save``; only files listed in its manifest are read."""
+def _head_into(model: TaskModel, path: Path) -> None:
+    model.head.load_state_dict(_head_state(path))
+
+
+_tokenizers: dict[tuple[str, str], object] = {}
+_hidden: dict[str, int] = {}
+
+
+def shared_base_tokenizer(base_model_dir: str, expected_fingerprint: str | None = None):
+    """(fingerprint, tokenizer) of a base dir, loaded once per process, without loading its weights."""
+    fp = basemodels.fingerprint(base_model_dir)
+    if expected_fingerprint and fp != expected_fingerprint:
+        raise _artifact.ArtifactError(
+            f"base model in {base_model_dir} (fingerprint {fp[:12]}) is not the one this model was "
+            f"trained on (fingerprint {expected_fingerprint[:12]})"
+        )
+    key = (str(Path(base_model_dir).resolve()), fp)
+    with _bases_lock:
+        if key not in _tokenizers:
+            _tokenizers[key] = basemodels.load_tokenizer(base_model_dir)
+        return fp, _tokenizers[key]
+
+
+def _hidden_size(base_model_dir: str) -> int:
+    if base_model_dir not in _hidden:
+        config = json.loads((Path(base_model_dir) / "config.json").read_text())
+        _hidden[base_model_dir] = int(config.get("hidden_size") or config.get("dim"))
+    return _hidden[base_model_dir]
+
+
+def load(
+    directory: str,
+    *,
+    base_model_dir: str | None = None,
+    verify_checksums: bool = True,
+    runtime: str | None = None,
+    onnx_cache_dir: str | None = None,
+) -> Predictor:
+    """Load an artifact written by ``artifact.save``; only files listed in its manifest are read.
+
+    The runtime recorded in the manifest (``onnx-int8``, ``onnx`` or ``torch``; older artifacts have
+    none and are torch) is used unless ``runtime`` overrides it; torch is the fallback when
+    onnxruntime is not installed.
+    """
     root = Path(directory)
     manifest = _artifact.load_manifest(directory)
     if verify_checksums:
@@ -302,6 +408,52 @@ def load(directory: str, *, base_model_dir: str | None = None, verify_checksums:
     task, labels, method = manifest["task"], manifest["labels"], manifest["method"]
     num_outputs = len(tag_names(labels)) if task == "extraction" else len(labels)
     token_level = task == "extraction"
+    chosen = runtime or (manifest.get("runtime") or {}).get("name") or "torch"
+    if chosen in ("onnx", "onnx-int8"):
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            logger.warning("onnxruntime is not installed: serving %s with torch", directory)
+            chosen = "torch"
+    if chosen in ("onnx", "onnx-int8"):
+        common = {
+            "task": task,
+            "labels": labels,
+            "method": method,
+            "max_length": manifest["max_length"],
+            "threshold": manifest.get("threshold"),
+        }
+        int8 = chosen == "onnx-int8"
+        if method == "full":
+            from .onnx_export import MODEL_FP32, MODEL_INT8, session
+
+            graph = path(MODEL_INT8 if int8 else MODEL_FP32)
+            return OnnxPredictor(
+                session=session(graph),
+                output="token_logits" if token_level else "logits",
+                int8=int8,
+                tokenizer=basemodels.load_tokenizer(str(path(_artifact.TOKENIZER_FILE).parent)),
+                private_bytes=graph.stat().st_size,
+                **common,
+            )
+        if method == "head":
+            from .onnx_export import shared_encoder
+
+            base_dir = base_model_dir or _default_base_for(manifest)
+            _, base_tokenizer = shared_base_tokenizer(base_dir, manifest["base_model"].get("fingerprint"))
+            head = nn.Linear(_hidden_size(base_dir), num_outputs)
+            head.load_state_dict(_head_state(path(_artifact.HEAD_FILE)))
+            head.eval().requires_grad_(False)
+            return OnnxPredictor(
+                session=shared_encoder(base_dir, "int8" if int8 else "fp32", onnx_cache_dir),
+                output="hidden" if token_level else "pooled",
+                int8=int8,
+                head=head,
+                tokenizer=base_tokenizer,
+                private_bytes=param_bytes(head.parameters()),
+                **common,
+            )
+        raise _artifact.ArtifactError(f"runtime {chosen!r} does not serve method {method!r} ({directory})")
     if method == "full":
         encoder = basemodels.encoder_from_config(str(path(_artifact.CONFIG_FILE).parent))
         encoder.load_state_dict(load_file(str(path(_artifact.MODEL_FILE))))

@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from inference.engine import artifact, evaluation, runtime
+from inference.engine import artifact, evaluation, onnx_export
 from inference.engine.training import TrainingSession
 from inference.models import TrainingJob
 from inference.selectors.datasets import dataset_version_to_examples
@@ -115,7 +115,12 @@ def _readable_error(exc: Exception) -> str:
 
 def _finish(job: TrainingJob, status: str, *, error: str = "", code: str = "", **fields) -> None:
     TrainingJob.objects.filter(pk=job.pk).update(
-        status=status, error=error, error_code=code, finished_at=timezone.now(), heartbeat_at=timezone.now(), **fields
+        status=status,
+        error=error,
+        error_code=code,
+        finished_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+        **fields,
     )
 
 
@@ -126,7 +131,11 @@ def _train_evaluate_register(job: TrainingJob) -> None:
     if base is None:
         raise ValueError(f"The base model '{job.base_model_id}' is no longer available.")
     examples = dataset_version_to_examples(version)
-    deadline = job.started_at.timestamp() + job.time_budget_seconds if job.started_at else time.time() + job.time_budget_seconds
+    deadline = (
+        job.started_at.timestamp() + job.time_budget_seconds
+        if job.started_at
+        else time.time() + job.time_budget_seconds
+    )
 
     session = TrainingSession(
         examples,
@@ -167,8 +176,28 @@ def _train_evaluate_register(job: TrainingJob) -> None:
     job_event(job, "Evaluating on the test split and training the baseline.")
     test = [ex for ex in examples if ex.split == "test"]
     if not test:
-        raise ValueError("The dataset version has no test examples, so the model cannot be evaluated honestly.")
-    predictor = runtime.predictor_from_trained(trained)
+        raise ValueError(
+            "The dataset version has no test examples, so the model cannot be evaluated honestly."
+        )
+    with tempfile.TemporaryDirectory(prefix="scalpel-artifact-") as tmp:
+        _evaluate_save_register(job, trained, session, examples, test, deadline, tmp)
+
+
+def _evaluate_save_register(job, trained, session, examples, test, deadline, tmp) -> None:
+    version = job.dataset_version
+    dataset = version.dataset
+    # The serving runtime is chosen before evaluating, and evaluation runs on it: the version's
+    # reported metrics and predictions are those of the runtime that will answer its requests.
+    job_event(job, "Choosing the serving runtime (ONNX export, int8 agreement on the validation split).")
+    predictor, runtime_info = onnx_export.choose_runtime(
+        trained,
+        tmp,
+        [ex.text for ex in session.validation],
+        required=settings.SCALPEL_INT8_MIN_AGREEMENT,
+        cache_dir=settings.SCALPEL_ONNX_CACHE_DIR,
+        latency_texts=[ex.text for ex in test],
+    )
+    job_event(job, f"Serving runtime: {runtime_info['name']} ({runtime_info.get('reason', '')}).")
     report = evaluation.evaluate(
         predictor,
         test,
@@ -181,19 +210,33 @@ def _train_evaluate_register(job: TrainingJob) -> None:
     _check_stop(job, deadline)
 
     _write_progress(job, {**_progress_of(job), "phase": "saving"})
-    with tempfile.TemporaryDirectory(prefix="scalpel-artifact-") as tmp:
-        manifest = artifact.save(
-            trained,
-            tmp,
-            extra_manifest={"dataset_hash": version.content_hash, "training_job": job.pk, "model_name": job.model_name},
+    manifest = artifact.save(
+        trained,
+        tmp,
+        extra_files=onnx_export.runtime_files(runtime_info),
+        extra_manifest={
+            "dataset_hash": version.content_hash,
+            "training_job": job.pk,
+            "model_name": job.model_name,
+            "runtime": runtime_info,
+        },
+    )
+    with transaction.atomic():
+        job.refresh_from_db(fields=["status", "cancel_requested"])
+        if job.cancel_requested:
+            raise JobStopped(
+                TrainingJob.Status.CANCELLED, "Cancelled by a user before the model was saved.", "cancelled"
+            )
+        model_version = model_version_create(
+            job=job,
+            local_dir=tmp,
+            manifest=manifest,
+            evaluation=report,
+            runtime=runtime_info["name"],
+            runtime_info=runtime_info,
         )
-        with transaction.atomic():
-            job.refresh_from_db(fields=["status", "cancel_requested"])
-            if job.cancel_requested:
-                raise JobStopped(TrainingJob.Status.CANCELLED, "Cancelled by a user before the model was saved.", "cancelled")
-            model_version = model_version_create(job=job, local_dir=tmp, manifest=manifest, evaluation=report)
-            _finish(job, TrainingJob.Status.SUCCEEDED, model_version=model_version)
-            TrainingJob.objects.filter(pk=job.pk).update(progress={**_progress_of(job), "phase": "done"})
+        _finish(job, TrainingJob.Status.SUCCEEDED, model_version=model_version)
+        TrainingJob.objects.filter(pk=job.pk).update(progress={**_progress_of(job), "phase": "done"})
     headline = report.get("headline", {})
     baseline = (report.get("baseline") or {}).get("headline", {})
     job_event(
@@ -233,9 +276,9 @@ def recover_stalled_jobs() -> list[tuple[int, str]]:
     outcomes = []
     for job in TrainingJob.objects.filter(status=TrainingJob.Status.RUNNING, heartbeat_at__lt=stale_before):
         if job.attempts < settings.SCALPEL_JOB_MAX_ATTEMPTS:
-            moved = TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.RUNNING, heartbeat_at=job.heartbeat_at).update(
-                status=TrainingJob.Status.QUEUED, worker="", progress={"phase": "queued"}
-            )
+            moved = TrainingJob.objects.filter(
+                pk=job.pk, status=TrainingJob.Status.RUNNING, heartbeat_at=job.heartbeat_at
+            ).update(status=TrainingJob.Status.QUEUED, worker="", progress={"phase": "queued"})
             if moved:
                 job_event(
                     job,
@@ -252,8 +295,13 @@ def recover_stalled_jobs() -> list[tuple[int, str]]:
                 f"The worker running this job stopped responding {job.attempts} time(s) (it may have run out of "
                 "memory or been restarted). Try again; if it keeps failing, use a smaller batch size or the 'lora' method."
             )
-            moved = TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.RUNNING, heartbeat_at=job.heartbeat_at).update(
-                status=TrainingJob.Status.FAILED, error=reason, error_code="worker_lost", finished_at=timezone.now()
+            moved = TrainingJob.objects.filter(
+                pk=job.pk, status=TrainingJob.Status.RUNNING, heartbeat_at=job.heartbeat_at
+            ).update(
+                status=TrainingJob.Status.FAILED,
+                error=reason,
+                error_code="worker_lost",
+                finished_at=timezone.now(),
             )
             if moved:
                 job_event(job, reason, level="error")

@@ -1,11 +1,18 @@
 """The process-wide cache of loaded model versions: LRU within a memory budget, loaded once.
 
 A version is keyed by its tenant schema, id and manifest checksum, so two tenants can never
-share an entry and a changed artifact is never served from a stale copy.
+share an entry and a changed artifact is never served from a stale copy. Each entry is wrapped in
+a micro-batcher (``engine/batching.py``): concurrent requests to one version run as one batch.
+
+Memory: ``head`` versions hold only their linear head (KBs) on one shared base encoder per process
+and precision; LoRA versions hold their adapter on the shared torch base; ``full`` versions hold
+their own ONNX graph (int8 about 23 MB) or torch weights. Shared bases are reported apart from the
+per-version bytes, and ``stats()`` adds the process's resident memory.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -13,7 +20,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from inference.engine import artifact, runtime
+from inference.engine import artifact, onnx_export, runtime
+from inference.engine.batching import MicroBatcher
 from inference.models import ModelVersion
 from tenants.selectors import base_model_dir, base_model_get
 
@@ -22,21 +30,27 @@ from .errors import ServiceError
 
 @dataclass
 class CachedRuntime:
-    predictor: runtime.Predictor
+    predictor: MicroBatcher
     bytes: int
     loaded_at: float
     load_seconds: float
+    runtime: str = "torch"
+    method: str = ""
 
 
 class RuntimeCache:
-    def __init__(self, budget_bytes: int):
+    def __init__(self, budget_bytes: int, *, wait_ms: float | None = None, max_texts: int | None = None):
         self.budget_bytes = budget_bytes
+        self.wait_ms = settings.SCALPEL_MICROBATCH_WAIT_MS if wait_ms is None else wait_ms
+        self.max_texts = max_texts or settings.SCALPEL_MICROBATCH_MAX_TEXTS
         self._entries: OrderedDict[tuple, CachedRuntime] = OrderedDict()
         self._lock = threading.Lock()
         self._loading: dict[tuple, threading.Lock] = {}
         self.hits = self.misses = self.evictions = 0
+        self.load_seconds_total = 0.0
+        self.last_load_seconds: float | None = None
 
-    def get(self, *, schema: str, version: ModelVersion) -> runtime.Predictor:
+    def get(self, *, schema: str, version: ModelVersion) -> MicroBatcher:
         key = (schema, version.pk, version.artifact_checksum)
         with self._lock:
             entry = self._entries.get(key)
@@ -53,11 +67,16 @@ class RuntimeCache:
                     self._entries.move_to_end(key)
                     self.hits += 1
                     return entry.predictor
-            self.misses += 1
-            entry = self._load(version)
+                self.misses += 1
+            try:
+                entry = self._load(version)
+            finally:
+                with self._lock:
+                    self._loading.pop(key, None)
             with self._lock:
                 self._entries[key] = entry
-                self._loading.pop(key, None)
+                self.load_seconds_total += entry.load_seconds
+                self.last_load_seconds = entry.load_seconds
                 self._evict()
             return entry.predictor
 
@@ -77,12 +96,25 @@ class RuntimeCache:
         base = base_model_get(model_id=version.base_model_id)
         base_dir = base_model_dir(base) if base else None
         try:
-            predictor = runtime.load(directory, base_model_dir=base_dir, verify_checksums=True)
+            predictor = runtime.load(
+                directory,
+                base_model_dir=base_dir,
+                verify_checksums=True,
+                onnx_cache_dir=str(settings.SCALPEL_ONNX_CACHE_DIR),
+            )
         except artifact.ArtifactError as exc:
             raise ServiceError(
                 f"{version} cannot be loaded: {exc}", code="artifact_corrupt", status=500
             ) from exc
-        return CachedRuntime(predictor, predictor.memory_bytes(), time.time(), time.perf_counter() - started)
+        batcher = MicroBatcher(predictor, wait_ms=self.wait_ms, max_texts=self.max_texts)
+        return CachedRuntime(
+            batcher,
+            predictor.memory_bytes(),
+            time.time(),
+            time.perf_counter() - started,
+            runtime=predictor.runtime,
+            method=predictor.method,
+        )
 
     def _evict(self) -> None:
         total = sum(e.bytes for e in self._entries.values())
@@ -92,19 +124,52 @@ class RuntimeCache:
             self.evictions += 1
 
     def stats(self) -> dict:
+        """What this process serves: loaded versions, their bytes, shared bases, hits, RSS."""
         with self._lock:
-            return {
-                "loaded": len(self._entries),
-                "bytes": sum(e.bytes for e in self._entries.values()),
+            entries = list(self._entries.values())
+            out = {
+                "loaded": len(entries),
+                "bytes": sum(e.bytes for e in entries),
                 "budget_bytes": self.budget_bytes,
                 "hits": self.hits,
                 "misses": self.misses,
                 "evictions": self.evictions,
+                "load_seconds_total": round(self.load_seconds_total, 3),
+                "last_load_seconds": self.last_load_seconds,
             }
+        by_runtime: dict[str, int] = {}
+        for e in entries:
+            label = f"{e.method}/{e.runtime}"
+            by_runtime[label] = by_runtime.get(label, 0) + 1
+        out["by_method_runtime"] = by_runtime
+        batches = requests = 0
+        for e in entries:
+            s = e.predictor.stats()
+            batches, requests = batches + s["batches"], requests + s["requests"]
+        out["microbatch"] = {
+            "wait_ms": self.wait_ms,
+            "batches": batches,
+            "requests": requests,
+            "mean_batch_requests": round(requests / batches, 2) if batches else None,
+        }
+        out.update(onnx_export.shared_encoder_stats())
+        out["shared_torch_bases"] = runtime.shared_base_count()
+        out["rss_bytes"] = process_rss_bytes()
+        out["pid"] = os.getpid()
+        return out
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+
+def process_rss_bytes() -> int | None:
+    """Resident memory of this process (Linux /proc; None elsewhere)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 _cache: RuntimeCache | None = None

@@ -8,6 +8,7 @@ from django.db.models import Max, Sum
 from django.shortcuts import render
 from django.utils import timezone
 
+from inference.services import serving
 from tenants.selectors import api_key_list, usage_list
 
 from .. import charts
@@ -17,6 +18,7 @@ DAYS = 30
 
 def usage_page(request):
     today = timezone.now().date()
+    serving.usage_flush()  # counts this process still buffers belong on the page
     rows = usage_list(tenant=request.tenant).filter(day__gt=today - timedelta(days=DAYS))
     per_day = {r["day"]: r for r in rows.values("day").annotate(requests=Sum("requests"), texts=Sum("texts"))}
     names = {k.prefix: k for k in api_key_list(tenant=request.tenant)}

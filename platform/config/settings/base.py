@@ -173,6 +173,16 @@ SCALPEL_PREDICT_MAX_BATCH = env.int("SCALPEL_PREDICT_MAX_BATCH", default=64)
 SCALPEL_PREDICT_MAX_TEXT_LENGTH = env.int("SCALPEL_PREDICT_MAX_TEXT_LENGTH", default=10_000)
 SCALPEL_RUNTIME_CACHE_BYTES = env.int("SCALPEL_RUNTIME_CACHE_BYTES", default=4 * 1024**3)
 SCALPEL_MICROBATCH_WAIT_MS = env.float("SCALPEL_MICROBATCH_WAIT_MS", default=2.0)
+# Most texts one micro-batch (several concurrent requests to one version) may hold.
+SCALPEL_MICROBATCH_MAX_TEXTS = env.int("SCALPEL_MICROBATCH_MAX_TEXTS", default=128)
+# int8 serves a version only when its labels equal fp32's on this share of the validation split.
+SCALPEL_INT8_MIN_AGREEMENT = env.float("SCALPEL_INT8_MIN_AGREEMENT", default=0.995)
+# ONNX graphs of shared base encoders (exported once per machine, keyed by the base's fingerprint).
+SCALPEL_ONNX_CACHE_DIR = Path(env.str("SCALPEL_ONNX_CACHE_DIR", default=str(DATA_DIR / "onnx-cache")))
+# Bearer token for GET /metrics/serving from other hosts (loopback callers need none).
+SCALPEL_METRICS_TOKEN = env.str("SCALPEL_METRICS_TOKEN", default="")
+# Usage counters are buffered in memory and written at most this many seconds later (0: every request).
+SCALPEL_USAGE_FLUSH_SECONDS = env.float("SCALPEL_USAGE_FLUSH_SECONDS", default=1.0)
 SCALPEL_RATE_LIMIT_PER_KEY_PER_MINUTE = env.int("SCALPEL_RATE_LIMIT_PER_KEY_PER_MINUTE", default=6000)
 SCALPEL_RATE_LIMIT_PER_TENANT_PER_MINUTE = env.int("SCALPEL_RATE_LIMIT_PER_TENANT_PER_MINUTE", default=20000)
 

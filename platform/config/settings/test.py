@@ -12,3 +12,6 @@ WHITENOISE_AUTOREFRESH = True
 # Tests and the worker processes they start share one media folder, apart from dev data.
 MEDIA_ROOT = DATA_DIR / "test-media"
 SCALPEL_ARTIFACT_CACHE_DIR = DATA_DIR / "test-artifact-cache"
+# Usage rows are written with each request, inside the test's transaction (the buffered writer has
+# its own test against committed data).
+SCALPEL_USAGE_FLUSH_SECONDS = 0
