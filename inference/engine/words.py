@@ -10,15 +10,20 @@ import re
 
 from .types import Span
 
-_WORD = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+# Words as people and pre-tokenised corpora see them: links, @mentions and #hashtags stay whole,
+# as do words with inner apostrophes or hyphens ("don't", "e-mail"), clitics ("'s"), HTML entities
+# numbers ("30,000", "7:30") and runs of punctuation ("...", ":)").
+_WORD = re.compile(
+    r"https?://\S+|www\.\S+|&\w+;|[@#]\w+|\d+(?:[.,:]\d+)+%?|['’]\w+|\w+(?:['’-]\w+)*|[^\w\s]+", re.UNICODE
+)
 
 
 def word_offsets(text: str, tokens: list[str] | None = None) -> list[tuple[int, int]]:
     """Character offsets of the words of ``text``.
 
     With ``tokens`` (a pre-tokenised source whose text is the tokens joined by single
-    spaces) the words are exactly those tokens; otherwise words are runs of word characters
-    and single punctuation marks.
+    spaces) the words are exactly those tokens; otherwise ``_WORD`` segments the raw text,
+    exactly as serving will.
     """
     if tokens is not None:
         offsets, pos = [], 0
