@@ -77,12 +77,11 @@ def bio_problems(tags: list[str]) -> list[str]:
     for i, tag in enumerate(tags):
         if tag != "O" and not re.fullmatch(r"[BI]-\S+", tag):
             problems.append(f"token {i + 1}: tag '{tag}' is not O, B-<type> or I-<type>")
-        elif tag.startswith("I-"):
-            if prev == "O" or prev[2:] != tag[2:]:
-                problems.append(
-                    f"token {i + 1}: '{tag}' continues an entity that was not started "
-                    f"(previous tag '{prev}'); it should be 'B-{tag[2:]}'"
-                )
+        elif tag.startswith("I-") and (prev == "O" or prev[2:] != tag[2:]):
+            problems.append(
+                f"token {i + 1}: '{tag}' continues an entity that was not started "
+                f"(previous tag '{prev}'); it should be 'B-{tag[2:]}'"
+            )
         prev = tag
     return problems
 
