@@ -19,10 +19,10 @@ def pytest_configure(config):
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """The test database plus two tenants that every test may use (created once, committed)."""
+    from django.db import connection
+
     from tenants import services
     from tenants.selectors import tenant_get
-
-    from django.db import connection
 
     with django_db_blocker.unblock():
         if not connection.settings_dict["NAME"].startswith("test_"):

@@ -14,9 +14,9 @@ def banking77_slice(labels: int = 6, per_label: int = 20) -> bytes:
     rows: dict[str, list[str]] = defaultdict(list)
     with (DATASETS / "banking77" / "train.csv").open(newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
-            if row["category"] in rows or len(rows) < labels:
-                if len(rows[row["category"]]) < per_label:
-                    rows[row["category"]].append(row["text"])
+            wanted = row["category"] in rows or len(rows) < labels
+            if wanted and len(rows[row["category"]]) < per_label:
+                rows[row["category"]].append(row["text"])
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["text", "category"])

@@ -5,6 +5,7 @@ import os
 os.environ.setdefault("SCALPEL_ENV", "test")
 
 from .base import *  # noqa: E402,F403
+from .base import DATA_DIR  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SCALPEL_JOB_HEARTBEAT_TIMEOUT_SECONDS = 20
