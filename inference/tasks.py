@@ -40,3 +40,19 @@ def recover_stalled_jobs() -> int:
         with tenant_context(tenant):
             count += len(pipeline.recover_stalled_jobs())
     return count
+
+
+@shared_task(name="inference.tasks.purge_prediction_logs", time_limit=600, soft_time_limit=540)
+def purge_prediction_logs() -> int:
+    """Beat task: delete logged predictions older than each tenant's retention period."""
+    from django.utils import timezone
+
+    from inference.models import PredictionLog
+    from tenants.selectors import tenant_list
+
+    deleted = 0
+    for tenant in tenant_list():
+        cutoff = timezone.now() - timezone.timedelta(days=tenant.prediction_log_retention_days)
+        with tenant_context(tenant):
+            deleted += PredictionLog.objects.filter(created_at__lt=cutoff).delete()[0]
+    return deleted

@@ -207,6 +207,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "inference.tasks.recover_stalled_jobs",
         "schedule": env.float("SCALPEL_SWEEP_INTERVAL_SECONDS", default=30.0),
     },
+    "purge-prediction-logs": {"task": "inference.tasks.purge_prediction_logs", "schedule": 3600.0},
 }
 
 REST_FRAMEWORK = {
