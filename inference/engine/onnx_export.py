@@ -133,15 +133,36 @@ def _quantize_dynamic(quantize_dynamic, QuantType, fp32_path, int8_path) -> None
 
 
 def session(path: str | Path, threads: int | None = None):
-    """An onnxruntime CPU session with a bounded intra-op pool (sessions are thread-safe to run)."""
+    """An onnxruntime CPU session with a bounded intra-op pool (sessions are thread-safe to run).
+
+    int8 graphs get ``threads=1`` and run one text per call, several calls at once (``row_pool``):
+    for one short text, intra-op threads mostly wait on each other. The pool's threads never spin
+    waiting for work, which would take the cores from the web threads that feed them.
+    """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = int(threads or os.environ.get("SCALPEL_ONNX_THREADS") or _cores())
     options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
     return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+
+
+_pool = None
+_pool_lock = threading.Lock()
+
+
+def row_pool():
+    """Process-wide threads (one per core) that run int8 texts side by side."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _pool = ThreadPoolExecutor(max_workers=_cores(), thread_name_prefix="onnx-row")
+        return _pool
 
 
 def _cores() -> int:
@@ -190,7 +211,7 @@ def shared_encoder(base_model_dir: str, precision: str, cache_dir: str | Path | 
     with _shared_lock:
         if key not in _shared:
             path = shared_encoder_path(base_model_dir, precision, cache_dir)
-            _shared[key] = (session(path), path.stat().st_size)
+            _shared[key] = (session(path, threads=1 if precision == "int8" else None), path.stat().st_size)
         return _shared[key][0]
 
 
@@ -350,7 +371,7 @@ def _onnx_candidates(trained, directory: Path, cache_dir) -> dict:
         output = "token_logits" if model.token_level else "logits"
         for name, path, is_int8 in (("onnx", fp32, False), ("onnx-int8", int8, True)):
             out[name] = rt.OnnxPredictor(
-                session=session(path),
+                session=session(path, threads=1 if is_int8 else None),
                 output=output,
                 int8=is_int8,
                 private_bytes=path.stat().st_size,

@@ -179,14 +179,20 @@ class Predictor:
     def _forward(self, segments: list[Segment]) -> list[torch.Tensor]:
         """Probabilities per segment (softmax/sigmoid), computed in length-sorted chunks."""
         out: list[torch.Tensor | None] = [None] * len(segments)
-        with torch.inference_mode():
-            for chunk in length_chunks([len(s.input_ids) for s in segments], self.batch_size):
-                ids, mask = pad([segments[i].input_ids for i in chunk], self._pad_id)
-                logits = self._logits(ids, mask).float()
-                probs = torch.sigmoid(logits) if self.task == "multilabel" else torch.softmax(logits, dim=-1)
-                for row, i in enumerate(chunk):
-                    out[i] = probs[row, : int(mask[row].sum())] if self.task == "extraction" else probs[row]
+        for chunk in length_chunks([len(s.input_ids) for s in segments], self.batch_size):
+            for i, p in zip(chunk, self._chunk_probs([segments[i] for i in chunk]), strict=True):
+                out[i] = p
         return out  # type: ignore[return-value]
+
+    def _chunk_probs(self, segments: list[Segment]) -> list[torch.Tensor]:
+        """Probabilities of one padded batch: a row per sequence, or per token for extraction."""
+        with torch.inference_mode():
+            ids, mask = pad([s.input_ids for s in segments], self._pad_id)
+            logits = self._logits(ids, mask).float()
+            probs = torch.sigmoid(logits) if self.task == "multilabel" else torch.softmax(logits, dim=-1)
+            if self.task == "extraction":
+                return [probs[row, : int(mask[row].sum())] for row in range(len(segments))]
+            return list(probs)
 
     def sequence_probs(self, texts: list[str]) -> torch.Tensor:
         """(n_texts, n_labels) label probabilities for classification/multilabel."""
@@ -297,6 +303,14 @@ class OnnxPredictor(Predictor):
         self.runtime = "onnx-int8" if int8 else "onnx"
         if int8:
             self.batch_size = 1
+
+    def _forward(self, segments: list[Segment]) -> list[torch.Tensor]:
+        if self.batch_size != 1 or len(segments) < 2:
+            return super()._forward(segments)
+        # int8 runs text by text on single-threaded sessions: spread the texts over the cores.
+        from .onnx_export import row_pool
+
+        return list(row_pool().map(lambda seg: self._chunk_probs([seg])[0], segments))
 
     def _logits(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         from .onnx_export import as_numpy
@@ -429,7 +443,7 @@ def load(
 
             graph = path(MODEL_INT8 if int8 else MODEL_FP32)
             return OnnxPredictor(
-                session=session(graph),
+                session=session(graph, threads=1 if int8 else None),
                 output="token_logits" if token_level else "logits",
                 int8=int8,
                 tokenizer=basemodels.load_tokenizer(str(path(_artifact.TOKENIZER_FILE).parent)),

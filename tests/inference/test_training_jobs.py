@@ -75,6 +75,11 @@ def test_worker_trains_classification_and_the_metrics_match_its_own_predictions(
         served = predict(model_name="router", inputs=[ex.text for ex in test])
         assert [p["label"] for p in served["predictions"]] == predicted
         assert served["version"] == 1
+        # The runtime chosen at training time is recorded on the version and in its manifest, and serves.
+        assert mv.runtime in ("onnx-int8", "onnx", "torch") and served["runtime"] == mv.runtime
+        assert mv.artifact_manifest["runtime"]["name"] == mv.runtime == mv.runtime_info["name"]
+        if mv.runtime == "onnx-int8":
+            assert mv.runtime_info["agreement"]["onnx_int8_vs_onnx"] >= 0.995
 
 
 def test_worker_trains_extraction_and_entity_f1_matches_seqeval(live_tenant, celery_worker_process):
