@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from django.http import JsonResponse
 from django.shortcuts import render
 from django_tenants.middleware.main import TenantMainMiddleware
@@ -26,13 +28,34 @@ class ProbeMiddleware:
             return JsonResponse(body, status=200 if body["status"] == "ok" else 503)
         if request.path == probes.SERVING_STATS_PATH:
             if not probes.may_read_serving_stats(request):
-                return JsonResponse({"error": {"code": "forbidden", "message": "Operators only.", "details": None}}, status=403)
+                return JsonResponse(
+                    {"error": {"code": "forbidden", "message": "Operators only.", "details": None}},
+                    status=403,
+                )
             return JsonResponse(probes.serving_stats())
         return self.get_response(request)
 
 
 class TenantHostMiddleware(TenantMainMiddleware):
-    """django-tenants' host → schema resolution; unknown hosts are a plain 404."""
+    """django-tenants' host → schema resolution; unknown hosts are a plain 404.
+
+    The public hosts always map to the public tenant (it cannot be suspended or moved), so that
+    lookup is kept per process: API calls, which arrive on a public host, skip one query each.
+    """
+
+    _public: dict[str, object] = {}
+
+    def get_tenant(self, domain_model, hostname):
+        from django.conf import settings
+
+        if hostname not in settings.SCALPEL_PUBLIC_HOSTS:
+            return super().get_tenant(domain_model, hostname)
+        tenant = self._public.get(hostname)
+        if tenant is None:
+            tenant = super().get_tenant(domain_model, hostname)
+            if tenant.schema_name == "public":
+                self._public[hostname] = tenant
+        return copy.copy(tenant)  # the middleware sets attributes on it per request
 
 
 class SuspendedTenantMiddleware:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from inference.models import AliasChange, Model, ModelAlias, ModelVersion
 
@@ -24,7 +24,9 @@ def model_version_get(*, model: Model, number: int) -> ModelVersion | None:
 
 
 def model_aliases(*, model: Model) -> dict[str, int]:
-    return {a.alias: a.version.number for a in ModelAlias.objects.filter(model=model).select_related("version")}
+    return {
+        a.alias: a.version.number for a in ModelAlias.objects.filter(model=model).select_related("version")
+    }
 
 
 def model_version_resolve(*, model: Model, ref: int | str | None = None) -> ModelVersion | None:
@@ -42,3 +44,21 @@ def model_version_resolve(*, model: Model, ref: int | str | None = None) -> Mode
 
 def alias_history(*, model: Model) -> QuerySet[AliasChange]:
     return model.alias_changes.all()
+
+
+def model_version_for_serving(*, name: str, ref: int | str | None = None) -> ModelVersion | None:
+    """``model_version_resolve`` by model name in ONE query (the predict path's hot read), model joined.
+
+    None when there is no such model or version; the caller asks again for a precise error.
+    """
+    versions = ModelVersion.objects.select_related("model").filter(model__name=name)
+    if ref is None or ref == "":
+        production = ModelAlias.objects.filter(version=OuterRef("pk"), alias="production")
+        return (
+            versions.annotate(in_production=Exists(production)).order_by("-in_production", "-number").first()
+        )
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+        return versions.filter(number=int(ref)).first()
+    if ref == "latest":
+        return versions.order_by("-number").first()
+    return versions.filter(aliases__alias=ref).first()

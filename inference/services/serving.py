@@ -13,7 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from inference.models import Model, PredictionLog
-from inference.selectors.registry import model_version_resolve
+from inference.selectors.registry import model_version_for_serving
 
 from .errors import NotFound, ServiceError
 from .runtime_cache import runtime_cache
@@ -57,10 +57,10 @@ def predict(
 ) -> dict:
     """Answer ``inputs`` with a version of the tenant's model (production, else the newest)."""
     _validate_inputs(inputs, top_k)
-    model = Model.objects.filter(name=model_name).first()
+    resolved = model_version_for_serving(name=model_name, ref=version)
+    model = resolved.model if resolved is not None else Model.objects.filter(name=model_name).first()
     if model is None:
         raise NotFound(f"There is no model named '{model_name}'.")
-    resolved = model_version_resolve(model=model, ref=version)
     if resolved is None:
         if version in (None, ""):
             raise ServiceError(
