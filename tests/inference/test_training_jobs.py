@@ -144,8 +144,10 @@ def test_time_budget_ends_a_runaway_job_with_a_clear_reason(live_tenant, celery_
             task="classification",
             label_column="category",
         )
+        # "full": a head (what auto picks here) trains in well under a second whatever the epochs.
         job = training_job_start(
-            dataset="intents", model_name="router", hyperparameters={"epochs": 200}, time_budget_seconds=8
+            dataset="intents", model_name="router", method="full", hyperparameters={"epochs": 200},
+            time_budget_seconds=8,
         )
         final = _wait_final(job.pk, timeout=120, process=celery_worker_process)
         assert final.status == "failed"
@@ -168,7 +170,10 @@ def test_a_sigkilled_workers_job_is_recovered_and_completes(live_tenant, setting
                 task="classification",
                 label_column="category",
             )
-            job = training_job_start(dataset="intents", model_name="router", hyperparameters={"epochs": 6})
+            # "full": the job must still be training when the worker is killed (a head is done at once).
+            job = training_job_start(
+                dataset="intents", model_name="router", method="full", hyperparameters={"epochs": 6}
+            )
             wait_for(
                 lambda: _job(job.pk).progress.get("phase") == "training",
                 timeout=120,
