@@ -92,3 +92,5 @@ def celery_worker_process(live_db):
     proc = start_worker()
     yield proc
     stop_worker(proc)
+    # A task cut short by the stop goes back to the queue; it must not reach the next test's worker.
+    app.control.purge()

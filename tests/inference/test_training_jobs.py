@@ -20,6 +20,9 @@ from tests.support import start_worker, stop_worker, wait_for
 
 pytestmark = pytest.mark.slow
 
+# A run that outlasts any test: many epochs and no early stopping.
+LONG_RUN = {"epochs": 500, "early_stopping_patience": 500}
+
 
 def _job(job_id: int) -> TrainingJob:
     return TrainingJob.objects.get(pk=job_id)
@@ -118,7 +121,9 @@ def test_cancel_stops_a_running_job_within_seconds_and_frees_the_worker(live_ten
             task="classification",
             label_column="category",
         )
-        long_job = training_job_start(dataset="intents", model_name="router", hyperparameters={"epochs": 200})
+        long_job = training_job_start(
+            dataset="intents", model_name="router", method="full", hyperparameters=LONG_RUN
+        )
         wait_for(
             lambda: _job(long_job.pk).progress.get("phase") == "training",
             timeout=120,
@@ -146,7 +151,7 @@ def test_time_budget_ends_a_runaway_job_with_a_clear_reason(live_tenant, celery_
         )
         # "full": a head (what auto picks here) trains in well under a second whatever the epochs.
         job = training_job_start(
-            dataset="intents", model_name="router", method="full", hyperparameters={"epochs": 200},
+            dataset="intents", model_name="router", method="full", hyperparameters=LONG_RUN,
             time_budget_seconds=8,
         )
         final = _wait_final(job.pk, timeout=120, process=celery_worker_process)
@@ -171,13 +176,15 @@ def test_a_sigkilled_workers_job_is_recovered_and_completes(live_tenant, setting
                 label_column="category",
             )
             # "full": the job must still be training when the worker is killed (a head is done at once).
+            # Long enough to be killed mid-training (no early stop); the retry below is made short.
             job = training_job_start(
-                dataset="intents", model_name="router", method="full", hyperparameters={"epochs": 6}
+                dataset="intents", model_name="router", method="full", hyperparameters=LONG_RUN
             )
             wait_for(
-                lambda: _job(job.pk).progress.get("phase") == "training",
+                lambda: (_job(job.pk).progress.get("step") or 0) > 0,
                 timeout=120,
                 message="training to start",
+                process=worker,
             )
             os.killpg(worker.pid, signal.SIGKILL)
             worker.wait()
@@ -187,6 +194,8 @@ def test_a_sigkilled_workers_job_is_recovered_and_completes(live_tenant, setting
             assert pipeline.recover_stalled_jobs() == [(job.pk, "requeued")]
             assert _job(job.pk).status == "queued"
             assert _job(job.pk).events.filter(message__contains="stopped responding").exists()
+            # The retry reads its settings from the row: make it quick so the test can see it finish.
+            TrainingJob.objects.filter(pk=job.pk).update(hyperparameters={"epochs": 1})
     finally:
         stop_worker(worker)
     worker = start_worker("training")
