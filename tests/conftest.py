@@ -38,6 +38,14 @@ def django_db_setup(django_db_setup, django_db_blocker):
                 services.tenant_create(
                     slug=slug, name=slug.title(), admin_email=f"admin@{slug}.example", admin_password="pw-" + slug
                 )
+    yield
+    # Background threads (heartbeats, usage flushes) may still hold connections to the test
+    # database; close them so it can be dropped cleanly.
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 @pytest.fixture(autouse=True)
