@@ -24,6 +24,13 @@ pytestmark = pytest.mark.slow
 LONG_RUN = {"epochs": 500, "early_stopping_patience": 500}
 
 
+def _upload_intents():
+    """Six banking77 intents × 20 examples, uploaded as the dataset "intents"."""
+    return dataset_upload(
+        name="intents", file=banking77_slice(), filename="intents.csv", task="classification", label_column="category"
+    )
+
+
 def _job(job_id: int) -> TrainingJob:
     return TrainingJob.objects.get(pk=job_id)
 
@@ -41,13 +48,7 @@ def test_worker_trains_classification_and_the_metrics_match_its_own_predictions(
     live_tenant, celery_worker_process
 ):
     with tenant_context(live_tenant):
-        version = dataset_upload(
-            name="intents",
-            file=banking77_slice(),
-            filename="intents.csv",
-            task="classification",
-            label_column="category",
-        )
+        version = _upload_intents()
         job = training_job_start(dataset="intents", model_name="router", method="full", hyperparameters={"epochs": 3})
         job = _wait_final(job.pk, process=celery_worker_process)
         assert job.status == "succeeded", (job.error, list(job.events.values_list("message", flat=True)))
@@ -114,13 +115,7 @@ def test_worker_trains_extraction_and_entity_f1_matches_seqeval(live_tenant, cel
 
 def test_cancel_stops_a_running_job_within_seconds_and_frees_the_worker(live_tenant, celery_worker_process):
     with tenant_context(live_tenant):
-        dataset_upload(
-            name="intents",
-            file=banking77_slice(),
-            filename="i.csv",
-            task="classification",
-            label_column="category",
-        )
+        _upload_intents()
         long_job = training_job_start(
             dataset="intents", model_name="router", method="full", hyperparameters=LONG_RUN
         )
@@ -142,13 +137,7 @@ def test_cancel_stops_a_running_job_within_seconds_and_frees_the_worker(live_ten
 
 def test_time_budget_ends_a_runaway_job_with_a_clear_reason(live_tenant, celery_worker_process):
     with tenant_context(live_tenant):
-        dataset_upload(
-            name="intents",
-            file=banking77_slice(),
-            filename="i.csv",
-            task="classification",
-            label_column="category",
-        )
+        _upload_intents()
         # "full": a head (what auto picks here) trains in well under a second whatever the epochs.
         job = training_job_start(
             dataset="intents", model_name="router", method="full", hyperparameters=LONG_RUN,
@@ -168,13 +157,7 @@ def test_a_sigkilled_workers_job_is_recovered_and_completes(live_tenant, setting
     worker = start_worker("training")
     try:
         with tenant_context(live_tenant):
-            dataset_upload(
-                name="intents",
-                file=banking77_slice(),
-                filename="i.csv",
-                task="classification",
-                label_column="category",
-            )
+            _upload_intents()
             # "full": the job must still be training when the worker is killed (a head is done at once).
             # Long enough to be killed mid-training (no early stop); the retry below is made short.
             job = training_job_start(
