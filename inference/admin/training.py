@@ -9,7 +9,7 @@ from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 
 from inference.engine.training.plan import METHODS
 from inference.models import Dataset, TrainingJob, TrainingJobEvent
@@ -175,6 +175,3 @@ class TrainingJobAdmin(admin.ModelAdmin):
             except ServiceError as exc:
                 self.message_user(request, exc.message, messages.WARNING)
 
-
-def events_html(job: TrainingJob):
-    return format_html_join("", "<div>{} {}</div>", ((e.created_at.strftime("%H:%M:%S"), e.message) for e in job.events.all()))

@@ -16,7 +16,7 @@ from django.utils import timezone
 from inference.models import AliasChange, Model, ModelAlias, ModelVersion, TrainingJob
 from inference.storage import is_under_tenant, tenant_path
 
-from .errors import Conflict, NotFound, ServiceError
+from .errors import Conflict, ServiceError
 
 
 def artifact_store(*, local_dir: str, model_name: str, number: int) -> tuple[str, int]:
@@ -233,10 +233,3 @@ def local_artifact_dir(version: ModelVersion) -> str:
                 dst.write(src.read())
         os.replace(tmp, cache)
     return str(cache)
-
-
-def model_version_get_or_404(*, model_name: str, number: int) -> ModelVersion:
-    version = ModelVersion.objects.select_related("model").filter(model__name=model_name, number=number).first()
-    if version is None:
-        raise NotFound(f"Model '{model_name}' has no version {number}.")
-    return version

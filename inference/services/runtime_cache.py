@@ -50,23 +50,28 @@ class RuntimeCache:
         self.load_seconds_total = 0.0
         self.last_load_seconds: float | None = None
 
+    def _hit(self, key: tuple) -> MicroBatcher | None:
+        """The loaded entry for ``key``, marked most recently used (call with the lock held)."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        self._entries.move_to_end(key)
+        self.hits += 1
+        return entry.predictor
+
     def get(self, *, schema: str, version: ModelVersion) -> MicroBatcher:
         key = (schema, version.pk, version.artifact_checksum)
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
-                self._entries.move_to_end(key)
-                self.hits += 1
-                return entry.predictor
+            hit = self._hit(key)
+            if hit is not None:
+                return hit
             load_lock = self._loading.setdefault(key, threading.Lock())
         # One thread loads a cold version; the others wait for it instead of loading it again.
         with load_lock:
             with self._lock:
-                entry = self._entries.get(key)
-                if entry is not None:
-                    self._entries.move_to_end(key)
-                    self.hits += 1
-                    return entry.predictor
+                hit = self._hit(key)
+                if hit is not None:
+                    return hit
                 self.misses += 1
             try:
                 entry = self._load(version)

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from inference.engine.training.plan import METHODS, validate_hyperparameters
-from inference.models import Dataset, DatasetVersion, Model, TrainingJob, TrainingJobEvent
+from inference.models import Dataset, Model, TrainingJob, TrainingJobEvent
 from tenants.selectors import base_model_get
 
 from .errors import Conflict, NotFound, ServiceError
@@ -162,6 +162,3 @@ def training_job_retry(*, job: TrainingJob, actor: str = "") -> TrainingJob:
 def job_event(job: TrainingJob, message: str, level: str = "info") -> TrainingJobEvent:
     return TrainingJobEvent.objects.create(job=job, message=message, level=level)
 
-
-def dataset_version_for_job(job: TrainingJob) -> DatasetVersion:
-    return job.dataset_version
