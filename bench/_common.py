@@ -83,10 +83,32 @@ def django_setup() -> None:
 
 
 def tenant_ensure(slug: str):
+    """The bench tenant, recreated empty when the database's models have no files in this data folder.
+
+    The benchmark database outlives a checkout (another clone, a wiped ``.scalpel/``): its rows would
+    then point at artifacts that are not here, so the stale tenant is dropped and built again.
+    """
     from tenants import services
     from tenants.selectors import tenant_get
 
-    return tenant_get(slug=slug) or services.tenant_create(slug=slug, name=slug)
+    tenant = tenant_get(slug=slug)
+    if tenant is not None and _has_missing_artifacts(tenant):
+        print(f"  {slug}: its models' files are not in this data folder; rebuilding the tenant", flush=True)
+        tenant.auto_drop_schema = True
+        tenant.delete(force_drop=True)
+        tenant = None
+    return tenant or services.tenant_create(slug=slug, name=slug)
+
+
+def _has_missing_artifacts(tenant) -> bool:
+    from django.core.files.storage import default_storage
+    from django_tenants.utils import tenant_context
+
+    from inference.models import ModelVersion
+
+    with tenant_context(tenant):
+        paths = ModelVersion.objects.values_list("artifact_path", flat=True)
+        return any(not default_storage.exists(f"{path}/manifest.json") for path in paths)
 
 
 def api_key_for(tenant) -> str:
