@@ -8,11 +8,21 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework import authentication, permissions
 
+from . import generations
 from .api_errors import ApiError
 from .models import ApiKey
-from .services import api_key_check
+from .services import api_key_check, api_key_digest
 
 LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+# Keys with their tenants, by the digest of the secret, valid while no key or tenant has changed
+# (see ``generations``). The cached rows are shared by threads: read them, never write them.
+_keys = generations.GenerationCache(ttl_seconds=60)
+
+
+def api_key_lookup(raw_key: str) -> ApiKey | None:
+    """``api_key_check`` from memory when nothing changed since this process last read the key."""
+    return _keys.get_or_load(api_key_digest(raw_key), generations.API_KEYS, lambda: api_key_check(raw_key))
 
 
 class ApiClient:
@@ -42,7 +52,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         scheme, _, raw_key = header.partition(" ")
         if scheme.lower() != "bearer" or not raw_key.strip():
             raise ApiError("invalid_api_key", "Send your API key as 'Authorization: Bearer <key>'.", status_code=401)
-        key = api_key_check(raw_key.strip())
+        key = api_key_lookup(raw_key.strip())
         if key is None:
             raise ApiError("invalid_api_key", "This API key is not valid.", status_code=401)
         now = timezone.now()
@@ -64,6 +74,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         request._request.tenant = tenant
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
             ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+            key.last_used_at = now  # the cached copy too, so that the next minute's requests skip the write
         return ApiClient(key), key
 
     def authenticate_header(self, request):

@@ -5,3 +5,8 @@ class TenantsConfig(AppConfig):
     name = "tenants"
     verbose_name = "Platform"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import signals
+
+        signals.connect()

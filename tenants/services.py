@@ -102,7 +102,7 @@ def tenant_reactivate(*, tenant: Tenant, actor: str = "system") -> Tenant:
 KEY_PREFIX_LEN = 8
 
 
-def _hash_key(raw_key: str) -> str:
+def api_key_digest(raw_key: str) -> str:
     # Keys are 256-bit random secrets, so a plain SHA-256 is as strong as a slow hash here and
     # keeps authentication off the hot path's profile.
     return hashlib.sha256(raw_key.encode()).hexdigest()
@@ -131,7 +131,7 @@ def api_key_create(
         tenant=tenant,
         name=name,
         prefix=prefix,
-        key_hash=_hash_key(raw_key),
+        key_hash=api_key_digest(raw_key),
         scopes=sorted(set(scopes)),
         expires_at=expires_at,
         created_by=created_by,
@@ -152,7 +152,7 @@ def api_key_check(raw_key: str) -> ApiKey | None:
     if len(parts) < 3 or parts[0] != "scl" or len(parts[1]) != KEY_PREFIX_LEN:
         return None
     key = ApiKey.objects.select_related("tenant").filter(prefix=parts[1]).first()
-    if key is None or not hmac.compare_digest(key.key_hash, _hash_key(raw_key)):
+    if key is None or not hmac.compare_digest(key.key_hash, api_key_digest(raw_key)):
         return None
     return key
 

@@ -12,8 +12,9 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from inference.models import Model, PredictionLog
+from inference.models import Model, ModelVersion, PredictionLog
 from inference.selectors.registry import model_version_for_serving
+from tenants import generations
 
 from .errors import NotFound, ServiceError
 from .runtime_cache import runtime_cache
@@ -47,6 +48,20 @@ def _validate_inputs(inputs, top_k) -> None:
         raise ServiceError('"top_k" must be a positive integer.', details={"top_k": top_k})
 
 
+# Resolved versions (model joined) by tenant schema, model name and version reference, valid while
+# the tenant's registry is unchanged (see ``tenants.generations``). Shared by threads: read only.
+_resolved = generations.GenerationCache(ttl_seconds=60)
+
+
+def _version_for_serving(name: str, ref) -> ModelVersion | None:
+    schema = connection.schema_name
+    return _resolved.get_or_load(
+        (schema, name, str(ref) if ref not in (None, "") else ""),
+        generations.registry_counter(schema),
+        lambda: model_version_for_serving(name=name, ref=ref),
+    )
+
+
 def predict(
     *,
     model_name: str,
@@ -57,7 +72,7 @@ def predict(
 ) -> dict:
     """Answer ``inputs`` with a version of the tenant's model (production, else the newest)."""
     _validate_inputs(inputs, top_k)
-    resolved = model_version_for_serving(name=model_name, ref=version)
+    resolved = _version_for_serving(model_name, version)
     model = resolved.model if resolved is not None else Model.objects.filter(name=model_name).first()
     if model is None:
         raise NotFound(f"There is no model named '{model_name}'.")

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from inference.models import Dataset, DatasetVersion, Feedback, TrainingJob
+from tenants import services
 from tenants.models import ApiKey
 
 from .conftest import ApiClient, csv_file
@@ -113,7 +114,8 @@ def test_no_key_is_401(endpoint, client, a_objects):
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=IDS)
 def test_a_revoked_key_is_401_on_its_next_request(endpoint, client, tenant_a, a_objects):
     raw = raw_key(tenant_a)
-    ApiKey.objects.filter(prefix=raw.split("_")[1]).update(revoked_at=timezone.now())
+    assert ApiClient(client, raw).get("datasets").status_code == 200  # used, so held in memory
+    services.api_key_revoke(key=ApiKey.objects.get(prefix=raw.split("_")[1]))
     response = _request(ApiClient(client, raw), endpoint, a_objects)
     _assert_error(response, 401, "invalid_api_key")
     assert "revoked" in response.json()["error"]["message"]
@@ -122,7 +124,10 @@ def test_a_revoked_key_is_401_on_its_next_request(endpoint, client, tenant_a, a_
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=IDS)
 def test_an_expired_key_is_401(endpoint, client, tenant_a, a_objects):
     raw = raw_key(tenant_a, expires_at=timezone.now() + timedelta(hours=1))
-    ApiKey.objects.filter(prefix=raw.split("_")[1]).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert ApiClient(client, raw).get("datasets").status_code == 200
+    key = ApiKey.objects.get(prefix=raw.split("_")[1])
+    key.expires_at = timezone.now() - timedelta(seconds=1)
+    key.save(update_fields=["expires_at"])
     response = _request(ApiClient(client, raw), endpoint, a_objects)
     _assert_error(response, 401, "invalid_api_key")
     assert "expired" in response.json()["error"]["message"]
