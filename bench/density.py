@@ -116,14 +116,19 @@ def build_models(tenants: int, per_tenant: int) -> list[tuple[object, list[str]]
                     )  # fmt: skip
                     with tempfile.TemporaryDirectory() as tmp:
                         info = dict(seed.runtime_info, synthetic=True)
-                        manifest = artifact.save(trained, tmp, extra_manifest={"runtime": info, "model_name": name})
+                        manifest = artifact.save(
+                            trained, tmp, extra_manifest={"runtime": info, "model_name": name}
+                        )
                         job.model_name = name
                         model_version_create(
                             job=job, local_dir=tmp, manifest=manifest,
                             evaluation={"headline": {"name": "accuracy", "value": None}},
                             runtime=seed.runtime, runtime_info=info,
                         )  # fmt: skip
-                print(f"  {tenant.slug}: {len(missing)} synthetic models in {time.monotonic() - started:.0f}s", flush=True)
+                print(
+                    f"  {tenant.slug}: {len(missing)} synthetic models in {time.monotonic() - started:.0f}s",
+                    flush=True,
+                )
             names = list(Model.objects.order_by("name").values_list("name", flat=True))[:per_tenant]
         out.append((tenant, names))
     return out
@@ -176,7 +181,12 @@ def main() -> None:
     rng.shuffle(hot)
     texts = [r["text"] for r in banking_rows("test.csv")]
 
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.base", "DJANGO_DEBUG": "0", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.base",
+        "DJANGO_DEBUG": "0",
+        "PYTHONUNBUFFERED": "1",
+    }
     port = free_port()
     work = Path(settings.DATA_DIR) / "bench-density"
     work.mkdir(parents=True, exist_ok=True)
@@ -194,14 +204,27 @@ def main() -> None:
         single_key, single_model = every[0]
         for text in texts[:5]:  # loads the shared base encoder and the single model
             one(conn, port, single_key, single_model, text)
-        cold = [one(conn, port, k, m, texts[i % len(texts)]) for i, (k, m) in enumerate(hot) if m != single_model or k != single_key]
+        cold = [
+            one(conn, port, k, m, texts[i % len(texts)])
+            for i, (k, m) in enumerate(hot)
+            if m != single_model or k != single_key
+        ]
         weights = zipf_weights(len(hot))
         single, mixed = [], []
         for _ in range(rounds):
-            single.append(median([one(conn, port, single_key, single_model, texts[i % len(texts)]) for i in range(n_req)]))
+            single.append(
+                median(
+                    [one(conn, port, single_key, single_model, texts[i % len(texts)]) for i in range(n_req)]
+                )
+            )
             picks = rng.choices(range(len(hot)), weights=weights, k=n_req)
-            mixed.append(median([one(conn, port, *hot[p], texts[i % len(texts)]) for i, p in enumerate(picks)]))
-            print(f"  single model p50 {single[-1]:.2f} ms, Zipf over {len(hot)} p50 {mixed[-1]:.2f} ms", flush=True)
+            mixed.append(
+                median([one(conn, port, *hot[p], texts[i % len(texts)]) for i, p in enumerate(picks)])
+            )
+            print(
+                f"  single model p50 {single[-1]:.2f} ms, Zipf over {len(hot)} p50 {mixed[-1]:.2f} ms",
+                flush=True,
+            )
         rss_hot = rss_bytes(server.pid)
         rest = [x for x in every if x not in set(hot) and x != (single_key, single_model)]
         cold_rest = [one(conn, port, k, m, texts[i % len(texts)]) for i, (k, m) in enumerate(rest)]
@@ -234,7 +257,9 @@ def main() -> None:
         "server_stats": {k: cache.get(k) for k in ("loaded", "bytes", "evictions", "hits", "misses", "shared_encoders",
                                                      "shared_encoder_bytes", "by_method_runtime", "rss_bytes")},
     }  # fmt: skip
-    fig["ratios"] = {"zipf_hot_p50_over_single_p50": round(fig["zipf_hot_p50_ms"] / fig["single_model_p50_ms"], 3)}
+    fig["ratios"] = {
+        "zipf_hot_p50_over_single_p50": round(fig["zipf_hot_p50_ms"] / fig["single_model_p50_ms"], 3)
+    }
     fig["targets"] = {
         "hot_p50_at_most_1.3x_single": fig["ratios"]["zipf_hot_p50_over_single_p50"] <= 1.3,
         "cold_first_request_at_most_250ms": fig["cold_first_request_all_ms"]["max"] <= 250,

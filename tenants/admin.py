@@ -21,7 +21,10 @@ class OperatorAdminSite(admin.AdminSite):
     def get_urls(self):
         from django.urls import path
 
-        return [path("operations/", self.admin_view(self.operations_view), name="operations"), *super().get_urls()]
+        return [
+            path("operations/", self.admin_view(self.operations_view), name="operations"),
+            *super().get_urls(),
+        ]
 
     def operations_view(self, request):
         """Every tenant's training jobs and the queues' depth, on one page."""
@@ -45,8 +48,12 @@ operator_site.register(Group, GroupAdmin)
 
 class TenantCreateForm(forms.ModelForm):
     # A plain field, so the slug rules below give their own message instead of Django's generic one.
-    slug = forms.CharField(max_length=100, help_text="3–40 lowercase letters, digits or hyphens; the tenant's subdomain.")
-    admin_email = forms.EmailField(required=False, help_text="First user of the tenant's own admin and dashboard.")
+    slug = forms.CharField(
+        max_length=100, help_text="3–40 lowercase letters, digits or hyphens; the tenant's subdomain."
+    )
+    admin_email = forms.EmailField(
+        required=False, help_text="First user of the tenant's own admin and dashboard."
+    )
     admin_password = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False))
 
     class Meta:
@@ -125,7 +132,9 @@ class TenantAdmin(admin.ModelAdmin):
             raise
         obj.pk = tenant.pk
         obj.schema_name = tenant.schema_name
-        self.message_user(request, f"Tenant '{tenant.slug}' is ready at http://{services.tenant_domain(tenant.slug)}/")
+        self.message_user(
+            request, f"Tenant '{tenant.slug}' is ready at http://{services.tenant_domain(tenant.slug)}/"
+        )
 
     @admin.display(description="Domain")
     def primary_domain(self, obj):
@@ -135,7 +144,9 @@ class TenantAdmin(admin.ModelAdmin):
     @admin.action(description="Suspend selected tenants (their data is kept)")
     def suspend(self, request, queryset):
         for tenant in queryset:
-            services.tenant_suspend(tenant=tenant, reason="Suspended by an operator", actor=request.user.get_username())
+            services.tenant_suspend(
+                tenant=tenant, reason="Suspended by an operator", actor=request.user.get_username()
+            )
         self.message_user(request, f"Suspended {queryset.count()} tenant(s).")
 
     @admin.action(description="Reactivate selected tenants")
@@ -178,7 +189,16 @@ class BaseModelAdmin(admin.ModelAdmin):
 
 @admin.register(ApiKey, site=operator_site)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ["prefix", "name", "tenant", "scopes", "created_at", "expires_at", "revoked_at", "last_used_at"]
+    list_display = [
+        "prefix",
+        "name",
+        "tenant",
+        "scopes",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    ]
     list_filter = ["tenant"]
     readonly_fields = ["tenant", "prefix", "key_hash", "created_at", "created_by", "last_used_at"]
     actions = ["revoke"]

@@ -51,7 +51,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         scheme, _, raw_key = header.partition(" ")
         if scheme.lower() != "bearer" or not raw_key.strip():
-            raise ApiError("invalid_api_key", "Send your API key as 'Authorization: Bearer <key>'.", status_code=401)
+            raise ApiError(
+                "invalid_api_key", "Send your API key as 'Authorization: Bearer <key>'.", status_code=401
+            )
         key = api_key_lookup(raw_key.strip())
         if key is None:
             raise ApiError("invalid_api_key", "This API key is not valid.", status_code=401)

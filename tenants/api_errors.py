@@ -59,7 +59,9 @@ def exception_handler(exc, context):
     if isinstance(exc, ServiceError):
         exc = _from_service_error(exc)
     if isinstance(exc, ApiError):
-        return Response(error_body(exc.error_code, exc.message, exc.details), status=exc.status_code, headers=exc.headers)
+        return Response(
+            error_body(exc.error_code, exc.message, exc.details), status=exc.status_code, headers=exc.headers
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -83,9 +85,13 @@ def exception_handler(exc, context):
     incident = uuid.uuid4().hex[:12]
     request = context.get("request")
     tenant = getattr(getattr(request, "tenant", None), "slug", None)
-    logger.exception("Unhandled API error %s (tenant=%s path=%s)", incident, tenant, getattr(request, "path", None))
+    logger.exception(
+        "Unhandled API error %s (tenant=%s path=%s)", incident, tenant, getattr(request, "path", None)
+    )
     return Response(
-        error_body("internal_error", f"Something went wrong on our side. Quote incident {incident} to support."),
+        error_body(
+            "internal_error", f"Something went wrong on our side. Quote incident {incident} to support."
+        ),
         status=status.HTTP_500_INTERNAL_SERVER_ERROR,
     )
 

@@ -46,11 +46,16 @@ def bootstrap(*, demo: bool = True) -> dict:
     user_model = get_user_model()
     operator = creds.get("operator") or {"username": "operator", "password": secrets.token_urlsafe(12)}
     if not user_model.objects.filter(username=operator["username"]).exists():
-        user_model.objects.create_superuser(username=operator["username"], email="", password=operator["password"])
+        user_model.objects.create_superuser(
+            username=operator["username"], email="", password=operator["password"]
+        )
     creds["operator"] = operator
 
     if demo:
-        demo_creds = creds.get("demo") or {"email": f"admin@{DEMO_SLUG}.example", "password": secrets.token_urlsafe(12)}
+        demo_creds = creds.get("demo") or {
+            "email": f"admin@{DEMO_SLUG}.example",
+            "password": secrets.token_urlsafe(12),
+        }
         tenant = tenant_get(slug=DEMO_SLUG)
         if tenant is None:
             tenant = services.tenant_create(
@@ -64,7 +69,9 @@ def bootstrap(*, demo: bool = True) -> dict:
             with schema_context(tenant.schema_name):
                 if not user_model.objects.filter(username=demo_creds["email"]).exists():
                     user_model.objects.create_superuser(
-                        username=demo_creds["email"], email=demo_creds["email"], password=demo_creds["password"]
+                        username=demo_creds["email"],
+                        email=demo_creds["email"],
+                        password=demo_creds["password"],
                     )
         creds["demo"] = demo_creds
     _save_credentials(creds)

@@ -23,7 +23,9 @@ class Tenant(TenantMixin):
     max_concurrent_training_jobs = models.PositiveIntegerField(default=2)
     max_training_jobs_per_day = models.PositiveIntegerField(default=50)
     max_dataset_rows = models.PositiveIntegerField(default=500_000)
-    rate_limit_per_minute = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: platform default.")
+    rate_limit_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Empty: platform default."
+    )
     prediction_logging = models.BooleanField(default=False)
     prediction_log_retention_days = models.PositiveIntegerField(default=30)
 
@@ -105,7 +107,9 @@ class UsageDay(models.Model):
     """Requests and texts served per tenant, key and day."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="usage_days")
-    api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="usage_days")
+    api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="usage_days"
+    )
     key_prefix = models.CharField(max_length=16, blank=True)
     day = models.DateField()
     requests = models.PositiveBigIntegerField(default=0)
@@ -114,7 +118,9 @@ class UsageDay(models.Model):
     class Meta:
         ordering = ["-day"]
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "key_prefix", "day"], name="usage_unique_tenant_key_day")
+            models.UniqueConstraint(
+                fields=["tenant", "key_prefix", "day"], name="usage_unique_tenant_key_day"
+            )
         ]
 
     def __str__(self) -> str:

@@ -65,7 +65,9 @@ def tenant_create(
         Domain.objects.create(domain=tenant_domain(slug), tenant=tenant, is_primary=True)
         if admin_email:
             tenant_admin_create(tenant=tenant, email=admin_email, password=admin_password)
-        OperatorAuditEntry.objects.create(tenant=tenant, actor=actor, action="tenant_created", details={"slug": slug})
+        OperatorAuditEntry.objects.create(
+            tenant=tenant, actor=actor, action="tenant_created", details={"slug": slug}
+        )
     return tenant
 
 
@@ -84,7 +86,9 @@ def tenant_suspend(*, tenant: Tenant, reason: str = "", actor: str = "system") -
     tenant.status_reason = reason
     tenant.status_changed_at = timezone.now()
     tenant.save(update_fields=["status", "status_reason", "status_changed_at"])
-    OperatorAuditEntry.objects.create(tenant=tenant, actor=actor, action="tenant_suspended", details={"reason": reason})
+    OperatorAuditEntry.objects.create(
+        tenant=tenant, actor=actor, action="tenant_suspended", details={"reason": reason}
+    )
     return tenant
 
 

@@ -14,6 +14,9 @@ def report_worker_context(token: str) -> dict:
 
     Used by readiness tooling and tests to prove a worker runs each task in its sender's tenant.
     """
-    context = {"schema": connection.schema_name, "users": list(get_user_model().objects.values_list("username", flat=True))}
+    context = {
+        "schema": connection.schema_name,
+        "users": list(get_user_model().objects.values_list("username", flat=True)),
+    }
     cache.set(f"worker-context:{token}", context, timeout=300)
     return context

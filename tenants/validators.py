@@ -27,7 +27,9 @@ def validate_tenant_slug(slug: str) -> str:
     if len(slug) > SLUG_MAX:
         raise InvalidSlug(f"The tenant slug '{slug[:50]}' is too long: at most {SLUG_MAX} characters.")
     if slug != slug.lower():
-        raise InvalidSlug(f"The tenant slug '{slug}' has uppercase letters: use lowercase only ('{slug.lower()}').")
+        raise InvalidSlug(
+            f"The tenant slug '{slug}' has uppercase letters: use lowercase only ('{slug.lower()}')."
+        )
     bad = sorted({c for c in slug if not re.fullmatch(r"[a-z0-9-]", c)})
     if bad:
         shown = " ".join(repr(c) for c in bad)
@@ -35,7 +37,9 @@ def validate_tenant_slug(slug: str) -> str:
             f"The tenant slug '{slug}' contains {shown}: only lowercase letters, digits and hyphens are allowed."
         )
     if slug.startswith("-") or slug.endswith("-"):
-        raise InvalidSlug(f"The tenant slug '{slug}' must start and end with a letter or digit, not a hyphen.")
+        raise InvalidSlug(
+            f"The tenant slug '{slug}' must start and end with a letter or digit, not a hyphen."
+        )
     if "--" in slug:
         raise InvalidSlug(f"The tenant slug '{slug}' has two hyphens in a row: use single hyphens.")
     if slug in RESERVED_SLUGS or slug.startswith("pg-"):

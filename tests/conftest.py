@@ -36,7 +36,10 @@ def django_db_setup(django_db_setup, django_db_blocker):
         for slug in ("alpha", "beta"):
             if tenant_get(slug=slug) is None:
                 services.tenant_create(
-                    slug=slug, name=slug.title(), admin_email=f"admin@{slug}.example", admin_password="pw-" + slug
+                    slug=slug,
+                    name=slug.title(),
+                    admin_email=f"admin@{slug}.example",
+                    admin_password="pw-" + slug,
                 )
     yield
     # Background threads (heartbeats, usage flushes) may still hold connections to the test

@@ -73,6 +73,8 @@ def wait_for(predicate, timeout: float = 60, interval: float = 0.2, message: str
         if value:
             return value
         if process is not None and process.poll() is not None:
-            raise AssertionError(f"The worker exited (code {process.returncode}) while waiting for {message}:\n{worker_log_tail()}")
+            raise AssertionError(
+                f"The worker exited (code {process.returncode}) while waiting for {message}:\n{worker_log_tail()}"
+            )
         time.sleep(interval)
     raise AssertionError(f"Timed out after {timeout}s waiting for {message}\n{worker_log_tail()}")

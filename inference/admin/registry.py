@@ -64,8 +64,13 @@ class ModelAdmin(admin.ModelAdmin):
             rows.append(
                 format_html(
                     '<tr><td><a href="{}">v{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
-                    url, v.number, v.headline_metric, _fmt(v.headline_value), _fmt(v.baseline_value),
-                    ", ".join(aliases.get(v.number, [])) or "-", v.created_at.strftime("%Y-%m-%d %H:%M"),
+                    url,
+                    v.number,
+                    v.headline_metric,
+                    _fmt(v.headline_value),
+                    _fmt(v.baseline_value),
+                    ", ".join(aliases.get(v.number, [])) or "-",
+                    v.created_at.strftime("%Y-%m-%d %H:%M"),
                 )  # fmt: skip
             )
         header = "<tr><th>version</th><th>metric</th><th>test</th><th>baseline</th><th>aliases</th><th>created</th></tr>"
@@ -87,7 +92,16 @@ def _fmt(value) -> str:
 
 @admin.register(ModelVersion, site=tenant_admin_site)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "headline_metric", "test_score", "baseline_score", "method", "runtime", "aliases_label", "created_at"]
+    list_display = [
+        "__str__",
+        "headline_metric",
+        "test_score",
+        "baseline_score",
+        "method",
+        "runtime",
+        "aliases_label",
+        "created_at",
+    ]
     list_filter = ["model"]
     actions = ["promote_production", "promote_staging", "force_promote_production"]
     readonly_fields = [
@@ -105,7 +119,11 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         return [
-            path("compare/", self.admin_site.admin_view(self.compare_view), name="inference_modelversion_compare"),
+            path(
+                "compare/",
+                self.admin_site.admin_view(self.compare_view),
+                name="inference_modelversion_compare",
+            ),
             *super().get_urls(),
         ]
 
@@ -169,7 +187,11 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def compare_view(self, request):
         ids = request.GET.getlist("v")
         versions = list(ModelVersion.objects.filter(pk__in=ids).select_related("model"))
-        context = {**self.admin_site.each_context(request), "title": "Compare versions", "opts": self.model._meta}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Compare versions",
+            "opts": self.model._meta,
+        }
         if len(versions) == 2:
             a, b = sorted(versions, key=lambda v: v.number)
             try:

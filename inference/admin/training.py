@@ -38,7 +38,9 @@ class TrainingJobStartForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["base_model"].choices = [(b.id, f"{b.id} · {b.name}") for b in BaseModel.objects.filter(is_active=True)]
+        self.fields["base_model"].choices = [
+            (b.id, f"{b.id} · {b.name}") for b in BaseModel.objects.filter(is_active=True)
+        ]
         self.fields["base_model"].initial = "minilm-l6"
 
     def clean_hyperparameters(self):
@@ -83,7 +85,16 @@ def progress_text(job: TrainingJob) -> str:
 
 @admin.register(TrainingJob, site=tenant_admin_site)
 class TrainingJobAdmin(admin.ModelAdmin):
-    list_display = ["id", "model_name", "dataset_label", "status", "progress_summary", "created_at", "finished_at", "result"]
+    list_display = [
+        "id",
+        "model_name",
+        "dataset_label",
+        "status",
+        "progress_summary",
+        "created_at",
+        "finished_at",
+        "result",
+    ]
     list_filter = ["status", "model_name"]
     inlines = [TrainingJobEventInline]
     actions = ["cancel_jobs", "retry_jobs"]
@@ -122,7 +133,9 @@ class TrainingJobAdmin(admin.ModelAdmin):
                 form.add_error(None, exc.message)
             else:
                 self.message_user(request, f"Training job {job.pk} is queued.")
-                return HttpResponseRedirect(reverse("tenant_admin:inference_trainingjob_change", args=[job.pk]))
+                return HttpResponseRedirect(
+                    reverse("tenant_admin:inference_trainingjob_change", args=[job.pk])
+                )
         context = {
             **self.admin_site.each_context(request),
             "title": "Start training",
@@ -174,4 +187,3 @@ class TrainingJobAdmin(admin.ModelAdmin):
                 self.message_user(request, f"Job {job.pk} retried as job {new.pk}.")
             except ServiceError as exc:
                 self.message_user(request, exc.message, messages.WARNING)
-

@@ -14,10 +14,14 @@ SPLIT_CHOICES = [("train", "train"), ("validation", "validation"), ("test", "tes
 
 
 class Dataset(models.Model):
-    name = models.SlugField(max_length=100, unique=True, help_text="Letters, digits, hyphens and underscores.")
+    name = models.SlugField(
+        max_length=100, unique=True, help_text="Letters, digits, hyphens and underscores."
+    )
     task = models.CharField(max_length=20, choices=TASK_CHOICES)
     label_set = models.JSONField(
-        default=list, blank=True, help_text="Declared labels; uploads with other labels are refused. Empty: any."
+        default=list,
+        blank=True,
+        help_text="Declared labels; uploads with other labels are refused. Empty: any.",
     )
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -39,7 +43,9 @@ class DatasetVersion(models.Model):
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
     content_hash = models.CharField(max_length=64)
     source_file = models.CharField(max_length=500, blank=True, help_text="Storage path of the uploaded file.")
     source_filename = models.CharField(max_length=300, blank=True)
@@ -58,7 +64,9 @@ class DatasetVersion(models.Model):
 
     class Meta:
         ordering = ["dataset", "-number"]
-        constraints = [models.UniqueConstraint(fields=["dataset", "number"], name="dataset_version_unique_number")]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "number"], name="dataset_version_unique_number")
+        ]
 
     def __str__(self) -> str:
         return f"{self.dataset.name} v{self.number}"
@@ -90,14 +98,18 @@ class DatasetUpload(models.Model):
         SUCCEEDED = "succeeded"
         FAILED = "failed"
 
-    dataset = models.ForeignKey(Dataset, null=True, blank=True, on_delete=models.CASCADE, related_name="uploads")
+    dataset = models.ForeignKey(
+        Dataset, null=True, blank=True, on_delete=models.CASCADE, related_name="uploads"
+    )
     dataset_name = models.CharField(max_length=100)
     filename = models.CharField(max_length=300)
     size_bytes = models.PositiveBigIntegerField(default=0)
     options = models.JSONField(default=dict)
     status = models.CharField(max_length=10, choices=Status.choices)
     report = models.JSONField(default=dict)
-    version = models.OneToOneField(DatasetVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="upload")
+    version = models.OneToOneField(
+        DatasetVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="upload"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.CharField(max_length=200, blank=True)
 

@@ -33,7 +33,9 @@ class ModelVersion(models.Model):
     headline_metric = models.CharField(max_length=30, blank=True)
     headline_value = models.FloatField(null=True, blank=True)
     baseline_value = models.FloatField(null=True, blank=True)
-    dataset_version = models.ForeignKey("inference.DatasetVersion", on_delete=models.PROTECT, related_name="model_versions")
+    dataset_version = models.ForeignKey(
+        "inference.DatasetVersion", on_delete=models.PROTECT, related_name="model_versions"
+    )
     dataset_hash = models.CharField(max_length=64)
     base_model_id = models.CharField(max_length=64)
     method = models.CharField(max_length=10)
@@ -41,12 +43,16 @@ class ModelVersion(models.Model):
     library_versions = models.JSONField(default=dict)
     runtime = models.CharField(max_length=20, default="torch")  # torch | onnx | onnx-int8
     runtime_info = models.JSONField(default=dict, blank=True)
-    training_job = models.ForeignKey("inference.TrainingJob", null=True, on_delete=models.SET_NULL, related_name="+")
+    training_job = models.ForeignKey(
+        "inference.TrainingJob", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["model", "-number"]
-        constraints = [models.UniqueConstraint(fields=["model", "number"], name="model_version_unique_number")]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "number"], name="model_version_unique_number")
+        ]
 
     def __str__(self) -> str:
         return f"{self.model.name} v{self.number}"

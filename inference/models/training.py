@@ -16,7 +16,9 @@ class TrainingJob(models.Model):
 
     ACTIVE = (Status.QUEUED, Status.RUNNING)
 
-    dataset_version = models.ForeignKey("inference.DatasetVersion", on_delete=models.PROTECT, related_name="training_jobs")
+    dataset_version = models.ForeignKey(
+        "inference.DatasetVersion", on_delete=models.PROTECT, related_name="training_jobs"
+    )
     model_name = models.SlugField(max_length=100)
     base_model_id = models.CharField(max_length=64)
     method = models.CharField(max_length=10, default="auto")  # as requested: auto | full | lora | head

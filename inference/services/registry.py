@@ -60,7 +60,9 @@ def model_version_create(
     """Register a finished job's artifact and evaluation as the model's next version."""
     dataset = job.dataset_version.dataset
     with transaction.atomic():
-        model, _ = Model.objects.select_for_update().get_or_create(name=job.model_name, defaults={"task": dataset.task})
+        model, _ = Model.objects.select_for_update().get_or_create(
+            name=job.model_name, defaults={"task": dataset.task}
+        )
         number = (model.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
         prefix, size = artifact_store(local_dir=local_dir, model_name=model.name, number=number)
         headline = evaluation.get("headline") or {}
@@ -98,8 +100,12 @@ def promotion_problems(*, version: ModelVersion) -> list[str]:
     if value is None:
         problems.append("it has no evaluation result")
     elif value < minimum:
-        problems.append(f"its {version.headline_metric} {value:.3f} is below the required minimum {minimum:.3f}")
-    current = ModelAlias.objects.filter(model=version.model, alias="production").select_related("version").first()
+        problems.append(
+            f"its {version.headline_metric} {value:.3f} is below the required minimum {minimum:.3f}"
+        )
+    current = (
+        ModelAlias.objects.filter(model=version.model, alias="production").select_related("version").first()
+    )
     margin = settings.SCALPEL_PROMOTION_MAX_REGRESSION
     current_value = current.version.headline_value if current and current.version_id != version.pk else None
     if value is not None and current_value is not None and value < current_value - margin:
@@ -120,7 +126,8 @@ def model_version_promote(
         problems = promotion_problems(version=version)
         if problems:
             raise ServiceError(
-                f"v{version.number} cannot be promoted to production: " + "; ".join(problems)
+                f"v{version.number} cannot be promoted to production: "
+                + "; ".join(problems)
                 + ". Promote it with force if you are sure.",
                 code="promotion_gate_failed",
                 status=409,
@@ -147,9 +154,16 @@ def model_version_promote(
 def model_rollback(*, model: Model, alias: str = "production", actor: str = "") -> ModelAlias:
     """Move an alias back to the version it replaced when its current version was promoted."""
     with transaction.atomic():
-        current = ModelAlias.objects.select_for_update().filter(model=model, alias=alias).select_related("version").first()
+        current = (
+            ModelAlias.objects.select_for_update()
+            .filter(model=model, alias=alias)
+            .select_related("version")
+            .first()
+        )
         if current is None:
-            raise Conflict(f"'{model.name}' has no {alias} version to roll back.", code="nothing_to_roll_back")
+            raise Conflict(
+                f"'{model.name}' has no {alias} version to roll back.", code="nothing_to_roll_back"
+            )
         # Walk back along promotions: after rolling back from v3 to v2, the next rollback goes to
         # whatever v2 replaced when it was promoted, never forward to v3 again.
         last = AliasChange.objects.filter(
@@ -163,13 +177,20 @@ def model_rollback(*, model: Model, alias: str = "production", actor: str = "") 
             )
         previous = model.versions.filter(number=previous_number).first()
         if previous is None:
-            raise Conflict(f"The earlier version v{previous_number} has been deleted.", code="nothing_to_roll_back")
+            raise Conflict(
+                f"The earlier version v{previous_number} has been deleted.", code="nothing_to_roll_back"
+            )
         from_number = current.version.number
         current.version = previous
         current.updated_at = timezone.now()
         current.save(update_fields=["version", "updated_at"])
         AliasChange.objects.create(
-            model=model, alias=alias, from_version=from_number, to_version=previous.number, action="rollback", actor=actor
+            model=model,
+            alias=alias,
+            from_version=from_number,
+            to_version=previous.number,
+            action="rollback",
+            actor=actor,
         )
     return current
 
@@ -201,10 +222,22 @@ def model_versions_compare(*, a: ModelVersion, b: ModelVersion) -> dict:
     rows = []
     for label in sorted(set(la) | set(lb)):
         fa, fb = (la.get(label) or {}).get("f1"), (lb.get(label) or {}).get("f1")
-        rows.append({"label": label, "a": fa, "b": fb, "delta": None if fa is None or fb is None else fb - fa})
+        rows.append(
+            {"label": label, "a": fa, "b": fb, "delta": None if fa is None or fb is None else fb - fa}
+        )
     return {
-        "a": {"number": a.number, "headline": a.metrics.get("headline"), "method": a.method, "dataset_hash": a.dataset_hash},
-        "b": {"number": b.number, "headline": b.metrics.get("headline"), "method": b.method, "dataset_hash": b.dataset_hash},
+        "a": {
+            "number": a.number,
+            "headline": a.metrics.get("headline"),
+            "method": a.method,
+            "dataset_hash": a.dataset_hash,
+        },
+        "b": {
+            "number": b.number,
+            "headline": b.metrics.get("headline"),
+            "method": b.method,
+            "dataset_hash": b.dataset_hash,
+        },
         "headline_delta": (b.headline_value - a.headline_value)
         if a.headline_value is not None and b.headline_value is not None
         else None,
@@ -217,7 +250,11 @@ def local_artifact_dir(version: ModelVersion) -> str:
     prefix = version.artifact_path
     if not is_under_tenant(prefix):
         # A row can only ever point into its own tenant's files, whatever is written in it.
-        raise ServiceError(f"{version} points outside this workspace's files; it will not be loaded.", code="not_found", status=404)
+        raise ServiceError(
+            f"{version} points outside this workspace's files; it will not be loaded.",
+            code="not_found",
+            status=404,
+        )
     try:
         # Local filesystem storage: read the files where they are.
         return default_storage.path(prefix)

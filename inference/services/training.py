@@ -45,7 +45,9 @@ def training_job_start(
         dataset_obj = dataset
     versions = dataset_obj.versions.all()
     version = (
-        versions.order_by("-number").first() if dataset_version is None else versions.filter(number=dataset_version).first()
+        versions.order_by("-number").first()
+        if dataset_version is None
+        else versions.filter(number=dataset_version).first()
     )
     if version is None:
         which = "any version" if dataset_version is None else f"a version {dataset_version}"
@@ -109,7 +111,10 @@ def training_job_start(
             time_budget_seconds=budget,
             created_by=actor,
         )
-        job_event(job, f"Queued by {actor or 'a user'}: {dataset_obj.name} v{version.number} → model '{model_name}'.")
+        job_event(
+            job,
+            f"Queued by {actor or 'a user'}: {dataset_obj.name} v{version.number} → model '{model_name}'.",
+        )
         _enqueue_on_commit(job)
     return job
 
@@ -133,7 +138,10 @@ def training_job_cancel(*, job: TrainingJob, actor: str = "") -> TrainingJob:
         raise Conflict(f"Job {job.pk} is already {job.status}: there is nothing to cancel.")
     now = timezone.now()
     if TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.QUEUED).update(
-        status=TrainingJob.Status.CANCELLED, cancel_requested=True, finished_at=now, error="Cancelled before it started."
+        status=TrainingJob.Status.CANCELLED,
+        cancel_requested=True,
+        finished_at=now,
+        error="Cancelled before it started.",
     ):
         job_event(job, f"Cancelled by {actor or 'a user'} before it started.")
     else:
@@ -161,4 +169,3 @@ def training_job_retry(*, job: TrainingJob, actor: str = "") -> TrainingJob:
 
 def job_event(job: TrainingJob, message: str, level: str = "info") -> TrainingJobEvent:
     return TrainingJobEvent.objects.create(job=job, message=message, level=level)
-

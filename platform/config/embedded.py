@@ -40,7 +40,9 @@ class ServiceStatus:
 def _package_dir(name: str) -> Path:
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.origin:
-        raise EmbeddedServiceError(f"The Python package '{name}' is not installed: run `pip install -e .` first.")
+        raise EmbeddedServiceError(
+            f"The Python package '{name}' is not installed: run `pip install -e .` first."
+        )
     return Path(spec.origin).parent
 
 
@@ -85,7 +87,9 @@ def _redis_dir() -> Path:
 def _run(cmd: list[str], what: str, timeout: float = 120) -> subprocess.CompletedProcess:
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
-        raise EmbeddedServiceError(f"{what} failed (exit {proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}")
+        raise EmbeddedServiceError(
+            f"{what} failed (exit {proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}"
+        )
     return proc
 
 
@@ -104,7 +108,19 @@ def postgres_start() -> bool:
     if not (data / "PG_VERSION").exists():
         data.mkdir(parents=True, exist_ok=True)
         _run(
-            _as_non_root([_pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale"]),
+            _as_non_root(
+                [
+                    _pg_bin("initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--no-locale",
+                ]
+            ),
             "Initialising the embedded PostgreSQL",
         )
     log = env.data_dir() / "postgres.log"
@@ -113,7 +129,9 @@ def postgres_start() -> bool:
     deadline = time.monotonic() + 30
     while True:
         proc = subprocess.run(
-            _as_non_root([_pg_bin("pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o", options, "start"]),
+            _as_non_root(
+                [_pg_bin("pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o", options, "start"]
+            ),
             capture_output=True,
             text=True,
         )
@@ -121,7 +139,9 @@ def postgres_start() -> bool:
             break
         if time.monotonic() > deadline:
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            raise EmbeddedServiceError(f"The embedded PostgreSQL did not start: {proc.stderr.strip()}\n{tail}")
+            raise EmbeddedServiceError(
+                f"The embedded PostgreSQL did not start: {proc.stderr.strip()}\n{tail}"
+            )
         time.sleep(1)
     postgres_ensure_database(env.DEFAULT_DB_NAME)
     return True
@@ -133,7 +153,19 @@ def postgres_ensure_database(name: str) -> None:
         raise EmbeddedServiceError(f"Invalid database name {name!r}.")
     query = f"SELECT 1 FROM pg_database WHERE datname = '{name}'"  # noqa: S608 - name checked above
     proc = _run(
-        [_pg_bin("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", "postgres", "-tAc", query],
+        [
+            _pg_bin("psql"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-tAc",
+            query,
+        ],
         "Checking the embedded database",
     )
     if proc.stdout.strip() != "1":
@@ -178,7 +210,9 @@ def redis_start() -> bool:
     deadline = time.monotonic() + 15
     while not _port_open(port):
         if time.monotonic() > deadline:
-            raise EmbeddedServiceError(f"The embedded Redis did not start: see {env.data_dir() / 'redis.log'}")
+            raise EmbeddedServiceError(
+                f"The embedded Redis did not start: see {env.data_dir() / 'redis.log'}"
+            )
         time.sleep(0.1)
     return True
 

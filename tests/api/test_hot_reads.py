@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.db import connection
 from django_tenants.utils import schema_context
 
 from inference.models import Model

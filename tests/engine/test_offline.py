@@ -74,9 +74,24 @@ def test_the_guard_catches_connections_and_lookups():
 
 def _examples() -> list[Example]:
     phrases = {
-        "refund": ["I want my money back", "please refund my order", "refund the charge", "money back please"],
-        "delivery": ["where is my parcel", "my package has not arrived", "track my delivery", "parcel is late"],
-        "password": ["I forgot my password", "reset my password", "cannot log in to my account", "change my password"],
+        "refund": [
+            "I want my money back",
+            "please refund my order",
+            "refund the charge",
+            "money back please",
+        ],
+        "delivery": [
+            "where is my parcel",
+            "my package has not arrived",
+            "track my delivery",
+            "parcel is late",
+        ],
+        "password": [
+            "I forgot my password",
+            "reset my password",
+            "cannot log in to my account",
+            "change my password",
+        ],
     }
     examples = []
     for label, texts in phrases.items():
@@ -103,7 +118,9 @@ def test_training_evaluation_export_and_serving_stay_offline(tmp_path, method):
             pass
         predictor = runtime.predictor_from_trained(session.trained)
         test = [ex for ex in examples if ex.split == "test"]
-        evaluation.evaluate(predictor, test, task="classification", labels=labels, train_examples=session.train)
+        evaluation.evaluate(
+            predictor, test, task="classification", labels=labels, train_examples=session.train
+        )
         artifact.save(session.trained, str(tmp_path / "artifact"))
         loaded = runtime.load(str(tmp_path / "artifact"))
         assert len(loaded.predict(["where is my parcel"])) == 1

@@ -16,7 +16,13 @@ def test_old_predictions_are_purged_per_tenant_retention(tenant_a, tenant_b):
     now = timezone.now()
     for tenant in (tenant_a, tenant_b):
         connection.set_tenant(tenant)
-        PredictionLog.objects.create(model_name="m", model_version=1, input="old", output={}, created_at=now - timezone.timedelta(days=10))
+        PredictionLog.objects.create(
+            model_name="m",
+            model_version=1,
+            input="old",
+            output={},
+            created_at=now - timezone.timedelta(days=10),
+        )
         PredictionLog.objects.create(model_name="m", model_version=1, input="new", output={}, created_at=now)
     connection.set_schema_to_public()
 

@@ -65,7 +65,9 @@ def test_rollback_returns_to_the_previous_version_and_is_recorded(model):
     registry.model_version_promote(version=v2, actor="ana")
     registry.model_version_promote(version=v3, actor="bo")
     assert registry.model_rollback(model=model, actor="cy").version == v2
-    history = list(AliasChange.objects.filter(model=model).values_list("action", "from_version", "to_version", "actor"))
+    history = list(
+        AliasChange.objects.filter(model=model).values_list("action", "from_version", "to_version", "actor")
+    )
     assert history[0] == ("rollback", 3, 2, "cy")
     assert history[1:] == [("promote", 2, 3, "bo"), ("promote", 1, 2, "ana"), ("promote", None, 1, "ana")]
     # Rolling back again keeps walking back, never forward to v3.

@@ -27,7 +27,11 @@ LONG_RUN = {"epochs": 500, "early_stopping_patience": 500}
 def _upload_intents():
     """Six banking77 intents × 20 examples, uploaded as the dataset "intents"."""
     return dataset_upload(
-        name="intents", file=banking77_slice(), filename="intents.csv", task="classification", label_column="category"
+        name="intents",
+        file=banking77_slice(),
+        filename="intents.csv",
+        task="classification",
+        label_column="category",
     )
 
 
@@ -49,7 +53,9 @@ def test_worker_trains_classification_and_the_metrics_match_its_own_predictions(
 ):
     with tenant_context(live_tenant):
         version = _upload_intents()
-        job = training_job_start(dataset="intents", model_name="router", method="full", hyperparameters={"epochs": 3})
+        job = training_job_start(
+            dataset="intents", model_name="router", method="full", hyperparameters={"epochs": 3}
+        )
         job = _wait_final(job.pk, process=celery_worker_process)
         assert job.status == "succeeded", (job.error, list(job.events.values_list("message", flat=True)))
         assert job.worker and job.started_at and job.finished_at and job.resolved_method == "full"
@@ -140,7 +146,10 @@ def test_time_budget_ends_a_runaway_job_with_a_clear_reason(live_tenant, celery_
         _upload_intents()
         # "full": a head (what auto picks here) trains in well under a second whatever the epochs.
         job = training_job_start(
-            dataset="intents", model_name="router", method="full", hyperparameters=LONG_RUN,
+            dataset="intents",
+            model_name="router",
+            method="full",
+            hyperparameters=LONG_RUN,
             time_budget_seconds=8,
         )
         final = _wait_final(job.pk, timeout=120, process=celery_worker_process)

@@ -59,7 +59,11 @@ def test_readyz_says_unavailable_when_redis_is_unreachable(client, settings, db)
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
     response = client.get("/readyz")
     assert response.status_code == 503
-    assert response.json()["checks"]["redis"] == {"ok": False, "error": "ConnectionError", "ms": response.json()["checks"]["redis"]["ms"]}
+    assert response.json()["checks"]["redis"] == {
+        "ok": False,
+        "error": "ConnectionError",
+        "ms": response.json()["checks"]["redis"]["ms"],
+    }
 
 
 @pytest.mark.slow
@@ -73,8 +77,12 @@ def test_a_real_worker_runs_each_task_in_its_senders_schema(live_tenant, celery_
         report_worker_context.delay(token_tenant)
     report_worker_context.delay(token_public)
 
-    in_tenant = wait_for(lambda: cache.get(f"worker-context:{token_tenant}"), timeout=60, message="the worker")
-    in_public = wait_for(lambda: cache.get(f"worker-context:{token_public}"), timeout=30, message="the worker")
+    in_tenant = wait_for(
+        lambda: cache.get(f"worker-context:{token_tenant}"), timeout=60, message="the worker"
+    )
+    in_public = wait_for(
+        lambda: cache.get(f"worker-context:{token_public}"), timeout=30, message="the worker"
+    )
     assert in_tenant["schema"] == live_tenant.schema_name
     assert in_tenant["users"] == [f"admin@{live_tenant.slug}.example"]
     assert in_public["schema"] == "public"

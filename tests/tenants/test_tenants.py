@@ -42,7 +42,16 @@ def test_valid_slugs(slug):
 
 
 def test_tenant_create_command_creates_schema_domain_and_admin(db, capsys):
-    call_command("tenant_create", "gamma-co", "--name", "Gamma", "--admin-email", "ops@gamma.example", "--admin-password", "pw")
+    call_command(
+        "tenant_create",
+        "gamma-co",
+        "--name",
+        "Gamma",
+        "--admin-email",
+        "ops@gamma.example",
+        "--admin-password",
+        "pw",
+    )
     tenant = Tenant.objects.get(slug="gamma-co")
     assert tenant.name == "Gamma"
     assert tenant.schema_name == "t_gamma_co"
@@ -63,7 +72,11 @@ def test_tenant_create_command_refuses_an_existing_slug_with_exit_code_1(tenant_
 
     env = {**__import__("os").environ, "DATABASE_URL": worker_database_url()}
     proc = subprocess.run(
-        [sys.executable, "manage.py", "tenant_create", "alpha"], cwd=REPO, env=env, capture_output=True, text=True
+        [sys.executable, "manage.py", "tenant_create", "alpha"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 1
     assert "already exists" in proc.stderr
@@ -156,11 +169,17 @@ def test_operator_sees_every_tenants_jobs_and_the_queues(db, client, tenant_a, t
     from inference.models import Dataset, DatasetVersion, TrainingJob
 
     with tenant_context(tenant_a):
-        dv = DatasetVersion.objects.create(dataset=Dataset.objects.create(name="d", task="classification"), number=1)
+        dv = DatasetVersion.objects.create(
+            dataset=Dataset.objects.create(name="d", task="classification"), number=1
+        )
         TrainingJob.objects.create(dataset_version=dv, model_name="alpha-model", base_model_id="minilm-l6")
     with tenant_context(tenant_b):
-        dv = DatasetVersion.objects.create(dataset=Dataset.objects.create(name="d", task="classification"), number=1)
-        TrainingJob.objects.create(dataset_version=dv, model_name="beta-model", base_model_id="minilm-l6", status="failed")
+        dv = DatasetVersion.objects.create(
+            dataset=Dataset.objects.create(name="d", task="classification"), number=1
+        )
+        TrainingJob.objects.create(
+            dataset_version=dv, model_name="beta-model", base_model_id="minilm-l6", status="failed"
+        )
     get_user_model().objects.create_superuser(username="op", password="op-pass")
     client.login(username="op", password="op-pass")
     page = client.get("/admin/operations/").content.decode()
@@ -174,6 +193,8 @@ def test_registering_a_base_model_checks_that_it_loads(db, tmp_path):
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(services.TenantError, match="cannot be used"):
         services.base_model_register(model_id="broken", name="Broken", path=str(tmp_path))
-    model = services.base_model_register(model_id="minilm-copy", name="MiniLM again", path=default_base_model_dir())
+    model = services.base_model_register(
+        model_id="minilm-copy", name="MiniLM again", path=default_base_model_dir()
+    )
     assert (model.model_type, model.hidden_size, model.num_layers) == ("bert", 384, 6)
     assert len(model.fingerprint) == 64

@@ -140,11 +140,15 @@ WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = Path(env.str("SCALPEL_MEDIA_ROOT", default=str(DATA_DIR / "media")))
 MEDIA_URL = "/media-not-served/"  # dataset files and artifacts are private: never served as static
 STORAGES = {
-    "default": {"BACKEND": env.str("SCALPEL_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")},
+    "default": {
+        "BACKEND": env.str("SCALPEL_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")
+    },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 # Serving keeps a local, checksum-verified copy of each artifact it loads.
-SCALPEL_ARTIFACT_CACHE_DIR = Path(env.str("SCALPEL_ARTIFACT_CACHE_DIR", default=str(DATA_DIR / "artifact-cache")))
+SCALPEL_ARTIFACT_CACHE_DIR = Path(
+    env.str("SCALPEL_ARTIFACT_CACHE_DIR", default=str(DATA_DIR / "artifact-cache"))
+)
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

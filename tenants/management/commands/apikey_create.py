@@ -12,7 +12,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("slug")
         parser.add_argument("--name", default="cli")
-        parser.add_argument("--scopes", nargs="+", choices=ApiKey.SCOPES, default=["predict", "data", "train", "read"])
+        parser.add_argument(
+            "--scopes", nargs="+", choices=ApiKey.SCOPES, default=["predict", "data", "train", "read"]
+        )
 
     def handle(self, *args, slug, name, scopes, **options):
         tenant = selectors.tenant_get(slug=slug)
@@ -22,6 +24,8 @@ class Command(BaseCommand):
             key, raw_key = services.api_key_create(tenant=tenant, name=name, scopes=scopes, created_by="cli")
         except services.TenantError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(f"API key '{key.name}' for tenant '{slug}' (prefix {key.prefix}, scopes {' '.join(key.scopes)}).")
+        self.stdout.write(
+            f"API key '{key.name}' for tenant '{slug}' (prefix {key.prefix}, scopes {' '.join(key.scopes)})."
+        )
         self.stdout.write("Store it now: it is not shown again.")
         self.stdout.write(raw_key)

@@ -49,7 +49,9 @@ class Command(BaseCommand):
             while not stopping.is_set():
                 for name, proc in self.children:
                     if proc.poll() is not None:
-                        self.stderr.write(f"The {name} process exited (code {proc.returncode}); stopping everything.")
+                        self.stderr.write(
+                            f"The {name} process exited (code {proc.returncode}); stopping everything."
+                        )
                         stopping.set()
                         break
                 stopping.wait(0.5)
@@ -73,10 +75,26 @@ class Command(BaseCommand):
         manage = str(settings.BASE_DIR / "manage.py")
         celery = [sys.executable, "-m", "celery", "-A", "config"]
         beat_file = str(env.data_dir() / "celerybeat-schedule")
-        self._spawn("web", [sys.executable, manage, "runserver", f"{host}:{port}", "--noreload", "--skip-checks"])
+        self._spawn(
+            "web", [sys.executable, manage, "runserver", f"{host}:{port}", "--noreload", "--skip-checks"]
+        )
         self._spawn(
             "worker",
-            [*celery, "worker", "-Q", "default", "-c", "2", "-n", "default@%h", "-B", "-s", beat_file, "-l", "INFO"],
+            [
+                *celery,
+                "worker",
+                "-Q",
+                "default",
+                "-c",
+                "2",
+                "-n",
+                "default@%h",
+                "-B",
+                "-s",
+                beat_file,
+                "-l",
+                "INFO",
+            ],
         )
         self._spawn(
             "training",

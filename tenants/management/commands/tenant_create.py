@@ -21,7 +21,9 @@ class Command(BaseCommand):
             )
         except services.TenantError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(self.style.SUCCESS(f"Created tenant '{tenant.slug}' (schema {tenant.schema_name})."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Created tenant '{tenant.slug}' (schema {tenant.schema_name}).")
+        )
         self.stdout.write(f"Workspace: http://{services.tenant_domain(tenant.slug)}:8000/admin/")
         if admin_email:
             self.stdout.write(f"Admin user: {admin_email}")
