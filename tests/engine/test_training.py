@@ -232,6 +232,32 @@ def test_progress_arrives_every_step(bank):
     assert all(e["eta_seconds"] is not None and e["eta_seconds"] >= 0 for e in training)
     validating = [e for e in events if e["phase"] == "validating"]
     assert validating and all(e["epoch"] >= 1 for e in validating)
+    # Each epoch ends with a line a user can read: its loss, its validation score, the best so far.
+    epoch_lines = [e["message"] for e in validating if (e["message"] or "").startswith("epoch ")]
+    assert [line.split(":")[0] for line in epoch_lines] == ["epoch 1 of 2", "epoch 2 of 2"]
+    assert "training loss" in epoch_lines[0] and "validation accuracy" in epoch_lines[0]
+
+
+def test_early_stopping_says_why_and_which_epoch_it_keeps(bank):
+    examples, labels = bank
+    session = TrainingSession(
+        examples[:48],
+        task="classification",
+        labels=labels,
+        base_model_dir=default_base_model_dir(),
+        method="full",
+        # A learning rate this small cannot beat the first epoch: patience 1 stops after epoch 2.
+        hyperparameters={"epochs": 5, "max_length": 32, "learning_rate": 1e-7, "head_learning_rate": 1e-7,
+                         "early_stopping_patience": 1},
+    )  # fmt: skip
+    events = list(session.run())
+    info = session.trained.train_info
+    assert info["stopped_early"] and info["epochs_run"] == 2 and info["best_epoch"] == 1
+    messages = [e["message"] for e in events if e["message"]]
+    assert any(
+        m.startswith("Stopping early: validation accuracy has not improved for 1 epoch; keeping epoch 1")
+        for m in messages
+    ), messages
 
 
 def test_auto_plan_explains_choice(bank):

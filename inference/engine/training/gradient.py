@@ -98,9 +98,15 @@ class GradientTraining:
                 "validating",
                 loss=entry["loss"],
                 val_metric=entry["val_metric"],
-                message=f"epoch {epoch} done",
+                message=epoch_message(self.task, epoch, epochs, entry, best_epoch=best[2]),
             )
             if self.validation and hp["early_stopping_patience"] and stale >= hp["early_stopping_patience"]:
+                yield self._progress(
+                    "validating",
+                    loss=entry["loss"],
+                    message=early_stop_message(self.task, stale, best[2], best[0]),
+                    val_metric=best[0],
+                )
                 break
         if best[1] is not None:
             with torch.no_grad():
@@ -119,6 +125,23 @@ class GradientTraining:
             "history": history,
             "threshold": best[3],
         }
+
+
+def epoch_message(task: str, epoch: int, epochs: int, entry: dict, *, best_epoch: int) -> str:
+    """'epoch 2 of 5: training loss 0.412, validation accuracy 0.915 (best so far)'."""
+    text = f"epoch {epoch} of {epochs}: training loss {entry['loss']:.3f}"
+    if entry["val_metric"] is not None:
+        text += f", validation {VAL_METRIC[task].replace('_', ' ')} {entry['val_metric']:.3f}"
+        text += " (best so far)" if best_epoch == epoch else f" (best: epoch {best_epoch})"
+    return text
+
+
+def early_stop_message(task: str, stale: int, best_epoch: int, best_metric: float) -> str:
+    name = VAL_METRIC[task].replace("_", " ")
+    return (
+        f"Stopping early: validation {name} has not improved for {stale} epoch{'s' if stale > 1 else ''}; "
+        f"keeping epoch {best_epoch} ({name} {best_metric:.3f})."
+    )
 
 
 def adamw(groups: list[dict], lr: float) -> torch.optim.Optimizer:

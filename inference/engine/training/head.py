@@ -15,7 +15,7 @@ from ..runtime import encode_texts, encode_words, length_chunks, pad, tag_names
 from ..types import Example
 from ..words import word_offsets
 from .data import collate, encode_examples, example_words
-from .gradient import VAL_METRIC, adamw
+from .gradient import VAL_METRIC, adamw, early_stop_message
 
 FEATURE_CHUNK = 64
 
@@ -140,6 +140,12 @@ class HeadTraining:
                 eta_seconds=round(elapsed / epoch * (epochs - epoch), 1),
             )
             if self.validation and hp["early_stopping_patience"] and stale >= hp["early_stopping_patience"]:
+                yield self._progress(
+                    "training",
+                    loss=entry["loss"],
+                    message=early_stop_message(self.task, stale, best[2], best[0][0]),
+                    val_metric=best[0][0],
+                )
                 break
         if best[1] is not None:
             head.load_state_dict(best[1])
