@@ -18,24 +18,18 @@ import time
 from collections.abc import Callable, Hashable
 
 import redis
-from django.conf import settings
 from django.db import transaction
+
+from .redis_client import request_path_redis
 
 logger = logging.getLogger("scalpel.generations")
 
 API_KEYS = "gen:apikeys"  # API keys and the tenants they belong to (status, limits)
 UNKNOWN = object()  # Redis could not be read: nothing in memory may be trusted
 
-_client: redis.Redis | None = None
-_client_lock = threading.Lock()
-
 
 def _redis() -> redis.Redis:
-    global _client
-    with _client_lock:
-        if _client is None:
-            _client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
-        return _client
+    return request_path_redis()
 
 
 def registry_counter(schema: str) -> str:

@@ -31,7 +31,7 @@ def model_aliases(*, model: Model) -> dict[str, int]:
 
 def model_version_resolve(*, model: Model, ref: int | str | None = None) -> ModelVersion | None:
     """A version by number or alias; by default production, else the newest version."""
-    if ref is None or ref == "":
+    if ref is None or ref == "" or ref == "production":
         alias = ModelAlias.objects.filter(model=model, alias="production").select_related("version").first()
         return alias.version if alias else model.versions.order_by("-number").first()
     if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
@@ -52,7 +52,7 @@ def model_version_for_serving(*, name: str, ref: int | str | None = None) -> Mod
     None when there is no such model or version; the caller asks again for a precise error.
     """
     versions = ModelVersion.objects.select_related("model").filter(model__name=name)
-    if ref is None or ref == "":
+    if ref is None or ref == "" or ref == "production":  # the default, named or not
         production = ModelAlias.objects.filter(version=OuterRef("pk"), alias="production")
         return (
             versions.annotate(in_production=Exists(production)).order_by("-in_production", "-number").first()

@@ -15,6 +15,7 @@ from django.utils import timezone
 from inference.models import Model, ModelVersion, PredictionLog
 from inference.selectors.registry import model_version_for_serving
 from tenants import generations
+from tenants.redis_client import request_path_redis
 
 from .errors import NotFound, ServiceError
 from .runtime_cache import runtime_cache
@@ -56,7 +57,7 @@ _resolved = generations.GenerationCache(ttl_seconds=60)
 def _version_for_serving(name: str, ref) -> ModelVersion | None:
     schema = connection.schema_name
     return _resolved.get_or_load(
-        (schema, name, str(ref) if ref not in (None, "") else ""),
+        (schema, name, str(ref) if ref not in (None, "", "production") else ""),
         generations.registry_counter(schema),
         lambda: model_version_for_serving(name=name, ref=ref),
     )
@@ -77,7 +78,7 @@ def predict(
     if model is None:
         raise NotFound(f"There is no model named '{model_name}'.")
     if resolved is None:
-        if version in (None, ""):
+        if version in (None, "", "production") or not model.versions.exists():
             raise ServiceError(
                 f"The model '{model_name}' has no trained version yet. Wait for its training job to finish.",
                 code="model_not_ready",
@@ -106,14 +107,9 @@ def predict(
 
 # --- Rate limits and metering ------------------------------------------------------------
 
-_redis_client: redis.Redis | None = None
-
 
 def _redis() -> redis.Redis:
-    global _redis_client
-    if _redis_client is None:
-        _redis_client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-    return _redis_client
+    return request_path_redis()
 
 
 def rate_limit_check(*, api_key) -> None:
@@ -128,7 +124,12 @@ def rate_limit_check(*, api_key) -> None:
     pipe.expire(key_counter, 61)
     pipe.incr(tenant_counter)
     pipe.expire(tenant_counter, 61)
-    key_count, _, tenant_count, _ = pipe.execute()
+    try:
+        key_count, _, tenant_count, _ = pipe.execute()
+    except redis.RedisError:
+        # Counting is lost while Redis is away; refusing every call of every tenant would be worse.
+        _log_unlimited()
+        return
     if key_count > per_key or tenant_count > per_tenant:
         retry_after = max(1, 60 - int(time.time() % 60))
         which = (
@@ -142,6 +143,16 @@ def rate_limit_check(*, api_key) -> None:
             status=429,
             details={"retry_after": retry_after},
         )
+
+
+_unlimited_logged_at = 0.0
+
+
+def _log_unlimited() -> None:
+    global _unlimited_logged_at
+    if time.monotonic() - _unlimited_logged_at > 60:  # once a minute, not once a request
+        _unlimited_logged_at = time.monotonic()
+        logger.exception("Redis unreachable: API calls are not rate limited until it is back")
 
 
 _USAGE_UPSERT = """

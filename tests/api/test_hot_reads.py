@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from django_tenants.utils import schema_context
 
 from inference.models import Model
@@ -76,3 +78,18 @@ def test_without_redis_every_read_goes_to_the_database(client, tenant_a, monkeyp
     monkeypatch.setattr(generations, "read", lambda name: generations.UNKNOWN)
     ApiKey.objects.filter(pk=key_of(api.key).pk).update(scopes=["predict"])  # no counter bump at all
     assert api.get("models").json()["error"]["code"] == "insufficient_scope"
+
+
+def test_without_redis_the_api_still_answers_unlimited(client, tenant_a, monkeypatch):
+    from django.conf import settings
+
+    from tenants import redis_client
+
+    api = ApiClient(client, raw_key(tenant_a))
+    assert api.get("models").status_code == 200
+    monkeypatch.setattr(settings, "REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens there
+    monkeypatch.setattr(redis_client, "_client", None)
+    started = time.monotonic()
+    response = api.get("models")
+    assert response.status_code == 200, response.content
+    assert time.monotonic() - started < 2, "an unreachable Redis costs milliseconds, not retries"
