@@ -5,8 +5,12 @@ from __future__ import annotations
 import logging
 import uuid
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, JsonResponse
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, HttpResponsePermanentRedirect, JsonResponse
+from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -62,6 +66,24 @@ def exception_handler(exc, context):
         return Response(
             error_body(exc.error_code, exc.message, exc.details), status=exc.status_code, headers=exc.headers
         )
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response(
+            error_body(
+                "payload_too_large",
+                f"The request body is larger than {limit} bytes, the most this API reads. "
+                "Send fewer or shorter inputs per request.",
+                {"max_body_bytes": limit},
+            ),
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    if isinstance(exc, SuspiciousOperation):
+        # Django's own answer to these is a bare 400 (too many fields, a bad multipart body, ...).
+        logger.warning("Suspicious API request refused: %s", exc)
+        return Response(
+            error_body("malformed_request", "The request could not be read: check its body and headers."),
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -94,6 +116,23 @@ def exception_handler(exc, context):
         ),
         status=status.HTTP_500_INTERNAL_SERVER_ERROR,
     )
+
+
+@csrf_exempt  # API calls carry a key, not a session: a POST to a wrong URL is a 404, not a CSRF page
+def api_not_found(request, path: str = ""):
+    """The last /api/ route: an unknown API URL is a JSON 404 whatever DEBUG says.
+
+    Django's handler404 only runs with DEBUG off; ``manage.py dev`` runs with it on. Because this
+    route matches every /api/ path, APPEND_SLASH no longer redirects ``/api/v1/schema``: we do.
+    """
+    if request.method in ("GET", "HEAD") and not request.path.endswith("/"):
+        try:
+            match = resolve(request.path + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not api_not_found:
+            return HttpResponsePermanentRedirect(request.get_full_path(force_append_slash=True))
+    return JsonResponse(error_body("not_found", "No such API endpoint."), status=404)
 
 
 def json_not_found(request, exception=None):

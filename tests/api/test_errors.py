@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from django.core.exceptions import SuspiciousMultipartForm
 from django.db import connection
 from django_tenants.utils import schema_context
 
@@ -117,7 +120,12 @@ def test_rate_limited_429_with_retry_after(client, tenant_a, settings):
     assert error["details"]["retry_after"] == int(limited[-1]["Retry-After"])
 
 
-def test_an_internal_error_is_500_with_an_incident_id_and_no_internals(api, monkeypatch, caplog):
+@pytest.mark.parametrize("debug", [False, True], ids=["debug-off", "debug-on"])
+def test_an_internal_error_is_500_with_an_incident_id_and_no_internals(
+    api, monkeypatch, caplog, settings, debug
+):
+    settings.DEBUG = debug  # `manage.py dev` runs with DEBUG on: clients must see the same answer
+
     def broken():
         raise RuntimeError("secret-internal-detail in /srv/scalpel/inference/selectors.py")
 
@@ -137,3 +145,48 @@ def test_lists_answer_with_a_results_envelope(api, path):
     response = api.get(path)
     assert response.status_code == 200
     assert isinstance(response.json()["results"], list)
+
+
+@pytest.mark.parametrize("host", ["testserver", "alpha.localhost"], ids=["public-host", "tenant-host"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/no-such", "/api/v1/models/x/nope/deeper", "/api/v2/models", "/api/"]
+)
+def test_an_unknown_api_url_is_a_json_404_even_with_debug_on(api, settings, host, path):
+    settings.DEBUG = True  # Django's handler404 is skipped then: its HTML page lists every URL pattern
+    for method in ("GET", "POST"):
+        response = api.call(method, path, {} if method == "POST" else None, HTTP_HOST=host)
+        error_of(response, 404, "not_found")
+        assert b"urlpatterns" not in response.content and b"<html" not in response.content.lower()
+
+
+def test_the_schema_url_without_its_slash_still_redirects(api, settings):
+    settings.DEBUG = True
+    response = api.get("/api/v1/schema")
+    assert response.status_code == 301 and response["Location"].endswith("/api/v1/schema/")
+
+
+def test_a_body_over_the_memory_limit_is_413_naming_the_limit(api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    error = error_of(api.post("models/whatever/predict", {"inputs": ["a" * 2000]}), 413, "payload_too_large")
+    assert error["details"] == {"max_body_bytes": 1000}
+    assert "1000 bytes" in error["message"]
+
+
+def test_a_predict_request_within_the_documented_limits_always_fits_the_body_limit(api, settings):
+    # The worst case JSON can spell: every character an emoji, written as a 12-byte surrogate pair.
+    inputs = [
+        "\N{GRINNING FACE}" * settings.SCALPEL_PREDICT_MAX_TEXT_LENGTH
+    ] * settings.SCALPEL_PREDICT_MAX_BATCH
+    assert len(json.dumps({"inputs": inputs, "version": "production", "top_k": 5})) < (
+        settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    )
+    # The body is read and the request answered on its merits (no such model), not refused for size.
+    error_of(api.post("models/whatever/predict", {"inputs": inputs}), 404, "not_found")
+
+
+def test_an_unreadable_request_is_400_not_500(api, monkeypatch):
+    def suspicious(**kwargs):
+        raise SuspiciousMultipartForm("Invalid boundary in multipart: None")
+
+    monkeypatch.setattr("inference.api.datasets.dataset_list", suspicious)
+    error_of(api.get("datasets"), 400, "malformed_request")
