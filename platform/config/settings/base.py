@@ -162,7 +162,6 @@ if SCALPEL_ENV == "production":
 SCALPEL_UPLOAD_MAX_BYTES = env.int("SCALPEL_UPLOAD_MAX_BYTES", default=50 * 1024 * 1024)
 SCALPEL_UPLOAD_MAX_ROWS = env.int("SCALPEL_UPLOAD_MAX_ROWS", default=500_000)
 SCALPEL_MAX_TEXT_LENGTH = env.int("SCALPEL_MAX_TEXT_LENGTH", default=10_000)
-DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # Training
@@ -175,6 +174,10 @@ SCALPEL_PROMOTION_MAX_REGRESSION = env.float("SCALPEL_PROMOTION_MAX_REGRESSION",
 # Serving
 SCALPEL_PREDICT_MAX_BATCH = env.int("SCALPEL_PREDICT_MAX_BATCH", default=64)
 SCALPEL_PREDICT_MAX_TEXT_LENGTH = env.int("SCALPEL_PREDICT_MAX_TEXT_LENGTH", default=10_000)
+# Largest request body read into memory (JSON or form fields; uploaded files are not counted),
+# sized so that any predict request within the limits above fits: JSON may spell one character
+# in 12 bytes (an emoji as "\ud83d\ude00"), plus 64 KiB for the rest. Over it: 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = SCALPEL_PREDICT_MAX_BATCH * SCALPEL_PREDICT_MAX_TEXT_LENGTH * 12 + 64 * 1024
 SCALPEL_RUNTIME_CACHE_BYTES = env.int("SCALPEL_RUNTIME_CACHE_BYTES", default=4 * 1024**3)
 SCALPEL_MICROBATCH_WAIT_MS = env.float("SCALPEL_MICROBATCH_WAIT_MS", default=2.0)
 # Most texts one micro-batch (several concurrent requests to one version) may hold.
