@@ -89,27 +89,47 @@ class RuntimeCache:
         from .registry import local_artifact_dir, manifest_checksum
 
         started = time.perf_counter()
-        directory = local_artifact_dir(version)
-        manifest = artifact.load_manifest(directory)
-        if manifest_checksum(manifest) != version.artifact_checksum:
-            raise ServiceError(
-                f"The files of {version} do not match what was registered (checksum mismatch); "
-                "it will not be served. Retrain or restore the artifact.",
-                code="artifact_corrupt",
-                status=500,
-            )
-        base = base_model_get(model_id=version.base_model_id)
-        base_dir = base_model_dir(base) if base else None
+        # Every way the files can fail (missing, unreadable, tampered, a base model that changed)
+        # is one answer to the client, with no server path in it; the detail goes to the log.
         try:
+            directory = local_artifact_dir(version)
+            manifest = artifact.load_manifest(directory)
+            if manifest_checksum(manifest) != version.artifact_checksum:
+                raise artifact.ArtifactError(
+                    f"manifest checksum {manifest_checksum(manifest)[:12]} is not the registered "
+                    f"{version.artifact_checksum[:12]}"
+                )
+            base = base_model_get(model_id=version.base_model_id)
+            base_dir = base_model_dir(base) if base else None
             predictor = runtime.load(
                 directory,
                 base_model_dir=base_dir,
                 verify_checksums=True,
                 onnx_cache_dir=str(settings.SCALPEL_ONNX_CACHE_DIR),
             )
-        except artifact.ArtifactError as exc:
+        except (artifact.ArtifactError, OSError, ValueError, KeyError) as exc:
+            import logging
+            import uuid
+
+            from django.db import connection
+
+            incident = uuid.uuid4().hex[:12]
+            logging.getLogger("scalpel.serving").error(
+                "Version cannot be served, incident %s (tenant=%s model_version=%s id=%s path=%s): %s",
+                incident,
+                connection.schema_name,
+                version,
+                version.pk,
+                version.artifact_path,
+                exc,
+                exc_info=True,
+            )
             raise ServiceError(
-                f"{version} cannot be loaded: {exc}", code="artifact_corrupt", status=500
+                f"{version} cannot be served: its files are missing or damaged. Serve another version "
+                f"(or retrain), and quote incident {incident} to support.",
+                code="artifact_unavailable",
+                status=503,
+                details={"model": version.model.name, "version": version.number, "incident": incident},
             ) from exc
         batcher = MicroBatcher(predictor, wait_ms=self.wait_ms, max_texts=self.max_texts)
         return CachedRuntime(
