@@ -199,7 +199,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="CI smoke: tiny model, few requests, one round")
     parser.add_argument("--rounds", type=int)
-    parser.add_argument("--threads", type=int, default=16, help="gunicorn threads of the Scalpel server")
+    parser.add_argument("--threads", type=int, default=16, help="gunicorn threads per Scalpel web process")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="gunicorn web processes (operations.md: one per core)"
+    )
     parser.add_argument("--json", help="write the figures to this file")
     parser.add_argument("--retrain", action="store_true", help="train a new version even if one exists")
     args = parser.parse_args()
@@ -269,7 +272,7 @@ def main() -> None:
     log = open(work / "servers.log", "ab")  # noqa: SIM115 - closed at exit
     scalpel = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--pythonpath", f"{ROOT / 'platform'},{ROOT}",
-         "-w", "1", "-k", "gthread", "--threads", str(args.threads), "-b", f"127.0.0.1:{scalpel_port}",
+         "-w", str(args.workers), "-k", "gthread", "--threads", str(args.threads), "-b", f"127.0.0.1:{scalpel_port}",
          "--keep-alive", "30", "--log-level", "warning"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
