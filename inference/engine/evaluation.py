@@ -1,7 +1,9 @@
 """Test-set evaluation: metrics, a baseline to beat, latency, and every prediction for auditing.
 
 ``evaluate`` only ever calls ``predictor.predict`` so its answers are exactly what serving returns.
-The metric helpers are also used by training to score the validation split.
+It predicts in chunks and calls the caller's ``check_stop`` between them (and between its steps),
+so a cancelled or out-of-time job stops within a chunk. The metric helpers are also used by
+training to score the validation split.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import statistics
 import time
 import warnings
 from collections import Counter
+from collections.abc import Callable
 
 import numpy as np
 
@@ -23,6 +26,8 @@ MAX_MISCLASSIFIED = 200
 MAX_MISSED = 100
 LATENCY_SAMPLES = 20
 THRESHOLD_GRID = [round(0.05 * k, 2) for k in range(1, 20)]
+# Texts predicted between two stop checks: a few seconds at most on CPU, even for a full model.
+EVAL_CHUNK = 256
 
 
 # -- metric helpers --------------------------------------------------------------------------------
@@ -148,6 +153,18 @@ def tags_of(example: Example, entities: list[dict]) -> list[str]:
 # -- evaluate --------------------------------------------------------------------------------------
 
 
+def predict_in_chunks(
+    predictor, texts: list[str], check_stop: Callable[[], None] | None = None, **options
+) -> list[dict]:
+    """``predictor.predict`` over ``texts``, ``EVAL_CHUNK`` at a time, calling ``check_stop`` before each."""
+    answers: list[dict] = []
+    for k in range(0, len(texts), EVAL_CHUNK):
+        if check_stop is not None:
+            check_stop()
+        answers += predictor.predict(texts[k : k + EVAL_CHUNK], **options)
+    return answers
+
+
 def _latency_ms(predictor, examples: list[Example], task: str) -> float | None:
     """Median wall time of predicting ONE text, over up to 20 texts (after one warm-up call)."""
     sample = examples[:LATENCY_SAMPLES]
@@ -210,22 +227,27 @@ def evaluate(
     labels: list[str],
     train_examples: list[Example] | None = None,
     validation_examples: list[Example] | None = None,
+    check_stop: Callable[[], None] | None = None,
 ) -> dict:
-    """Score ``predictor`` on the test examples; a JSON-serialisable report (see module docstring)."""
+    """Score ``predictor`` on the test examples; a JSON-serialisable report (see module docstring).
+
+    ``check_stop`` is called between chunks and steps; it ends the evaluation by raising.
+    """
+    stop = check_stop or (lambda: None)
     test = list(test_examples)
     texts = [ex.text for ex in test]
     result: dict = {"task": task, "test_size": len(test)}
     if task == "extraction":
         # Predict from the raw text, exactly as a client calling the API would; the predicted spans
         # are then scored against the gold words, so the figure is what users get.
-        answers = predictor.predict(texts) if test else []
+        answers = predict_in_chunks(predictor, texts, stop)
         predictions = [{"entities": a["entities"]} for a in answers]
         pred_tags = [tags_of(ex, p["entities"]) for ex, p in zip(test, predictions, strict=True)]
         metrics = extraction_metrics([gold_tags(ex) for ex in test], pred_tags)
         result.update(metrics)
         result.update(_missed_spurious(test, predictions))
     elif task == "classification":
-        answers = predictor.predict(texts, top_k=1) if test else []
+        answers = predict_in_chunks(predictor, texts, stop, top_k=1)
         predictions = [{"label": a["label"], "score": a["score"]} for a in answers]
         gold = [ex.label for ex in test]
         result.update(_sequence_section(task, gold, [p["label"] for p in predictions], labels))
@@ -235,7 +257,7 @@ def evaluate(
             if ex.label != p["label"]
         ][:MAX_MISCLASSIFIED]
     elif task == "multilabel":
-        answers = predictor.predict(texts) if test else []
+        answers = predict_in_chunks(predictor, texts, stop)
         predictions = [{"labels": [x["label"] for x in a["labels"]], "scores": a["scores"]} for a in answers]
         gold = [ex.labels or [] for ex in test]
         result.update(_sequence_section(task, gold, [p["labels"] for p in predictions], labels))
@@ -244,9 +266,11 @@ def evaluate(
         raise ValueError(f"unknown task {task!r}")
     name = HEADLINE[task]
     result["headline"] = {"name": name, "value": result[name]}
+    stop()
     baseline = _baseline(task, labels, list(train_examples or []), list(validation_examples or []), test)
     result["baseline"] = baseline
     result["lift"] = (result[name] - baseline["headline"]["value"]) if baseline else None
+    stop()
     result["latency_ms_p50"] = _latency_ms(predictor, test, task)
     result["predictions"] = predictions
     return _jsonable(result)

@@ -23,6 +23,7 @@ import os
 import tempfile
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,7 @@ MODEL_INT8 = "model.int8.onnx"
 OPSET = 17
 AGREEMENT_REQUIRED = 0.995
 RUNTIMES = ("onnx-int8", "onnx", "torch")
+AGREEMENT_CHUNK = 256  # validation texts compared between two stop checks
 
 
 class _Logits(nn.Module):
@@ -227,11 +229,20 @@ def shared_encoder_stats() -> dict:
 # -- agreement --------------------------------------------------------------------------------------
 
 
-def label_agreement(a, b, texts: list[str]) -> float:
-    """Share of ``texts`` on which two predictors give the same answer (label / label set / entities)."""
+def label_agreement(a, b, texts: list[str], check_stop: Callable[[], None] | None = None) -> float:
+    """Share of ``texts`` on which two predictors give the same answer (label / label set / entities).
+
+    Compared ``AGREEMENT_CHUNK`` texts at a time, with ``check_stop`` (which stops by raising) before each.
+    """
     if not texts:
         return 1.0
-    first, second = a.predict(texts), b.predict(texts)
+    first, second = [], []
+    for k in range(0, len(texts), AGREEMENT_CHUNK):
+        if check_stop is not None:
+            check_stop()
+        chunk = texts[k : k + AGREEMENT_CHUNK]
+        first += a.predict(chunk)
+        second += b.predict(chunk)
     same = 0
     for x, y in zip(first, second, strict=True):
         if "entities" in x:
@@ -275,6 +286,7 @@ def choose_runtime(
     required: float = AGREEMENT_REQUIRED,
     cache_dir: str | Path | None = None,
     latency_texts: list[str] | None = None,
+    check_stop: Callable[[], None] | None = None,
 ):
     """Pick how a trained model will be served and return (predictor, info) for that runtime.
 
@@ -284,8 +296,11 @@ def choose_runtime(
     would be a whole private model per tenant). int8 is chosen only when its answers equal fp32's on
     at least ``required`` of the validation texts, and fp32 ONNX only when it agrees with torch as
     well (on ``AGREEMENT_REQUIRED``); torch otherwise or when export fails. ``info`` is what the version records.
+    ``check_stop`` is called between steps and chunks of texts; it ends the choice by raising.
     """
     from . import runtime as rt
+
+    stop = check_stop or (lambda: None)
 
     torch_predictor = rt.predictor_from_trained(trained)
     texts = list(validation_texts)
@@ -303,6 +318,7 @@ def choose_runtime(
         info["reason"] = "no validation texts to check that ONNX answers agree: torch"
         return torch_predictor, info
     directory = Path(directory)
+    stop()
     try:
         candidates = _onnx_candidates(trained, directory, cache_dir)
     except Exception as exc:  # noqa: BLE001 - export problems fall back to torch, never fail training
@@ -311,10 +327,11 @@ def choose_runtime(
         _discard(directory, (MODEL_FP32, MODEL_INT8))
         return torch_predictor, info
     fp32, int8 = candidates["onnx"], candidates["onnx-int8"]
-    onnx_vs_torch = label_agreement(torch_predictor, fp32, texts)
-    int8_vs_fp32 = label_agreement(fp32, int8, texts)
+    onnx_vs_torch = label_agreement(torch_predictor, fp32, texts, stop)
+    int8_vs_fp32 = label_agreement(fp32, int8, texts, stop)
     info["agreement"] = {"onnx_vs_torch": onnx_vs_torch, "onnx_int8_vs_onnx": int8_vs_fp32}
     probe = list(latency_texts or texts)[:10]
+    stop()
     info["latency_ms"] = {
         "torch": _one_text_ms(torch_predictor, probe),
         "onnx": _one_text_ms(fp32, probe),

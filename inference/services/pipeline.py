@@ -30,6 +30,7 @@ logger = logging.getLogger("scalpel.training")
 
 PROGRESS_WRITE_SECONDS = 1.0
 HEARTBEAT_SECONDS = 5.0
+STOP_CHECK_SECONDS = 1.0  # how often the engine's long steps ask the database whether to stop
 
 
 class JobStopped(Exception):
@@ -186,6 +187,10 @@ def _train_evaluate_register(job: TrainingJob) -> None:
 def _evaluate_save_register(job, trained, session, examples, test, deadline, tmp) -> None:
     version = job.dataset_version
     dataset = version.dataset
+    # Export, agreement checks and evaluation run for minutes on a big split: the engine calls
+    # this between chunks, so cancel and the time budget hold there as they do while training.
+    check_stop = _StopCheck(job, deadline)
+    check_stop()
     # The serving runtime is chosen before evaluating, and evaluation runs on it: the version's
     # reported metrics and predictions are those of the runtime that will answer its requests.
     job_event(job, "Choosing the serving runtime (ONNX export, int8 agreement on the validation split).")
@@ -196,8 +201,10 @@ def _evaluate_save_register(job, trained, session, examples, test, deadline, tmp
         required=settings.SCALPEL_INT8_MIN_AGREEMENT,
         cache_dir=settings.SCALPEL_ONNX_CACHE_DIR,
         latency_texts=[ex.text for ex in test],
+        check_stop=check_stop,
     )
     job_event(job, f"Serving runtime: {runtime_info['name']} ({runtime_info.get('reason', '')}).")
+    _check_stop(job, deadline)
     report = evaluation.evaluate(
         predictor,
         test,
@@ -205,6 +212,7 @@ def _evaluate_save_register(job, trained, session, examples, test, deadline, tmp
         labels=trained.labels,
         train_examples=session.train,
         validation_examples=session.validation,
+        check_stop=check_stop,
     )
     report["train_info"] = getattr(trained, "train_info", {})
     _check_stop(job, deadline)
@@ -260,6 +268,26 @@ def _check_stop(job: TrainingJob, deadline: float) -> None:
     cancel = TrainingJob.objects.filter(pk=job.pk).values_list("cancel_requested", flat=True).first()
     if cancel:
         raise JobStopped(TrainingJob.Status.CANCELLED, "Cancelled by a user.", "cancelled")
+    _check_deadline(job, deadline)
+
+
+class _StopCheck:
+    """``_check_stop`` for the engine's long steps: the deadline every call, the database once a second."""
+
+    def __init__(self, job: TrainingJob, deadline: float):
+        self.job, self.deadline = job, deadline
+        self._asked_at: float | None = None
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        if self._asked_at is None or now - self._asked_at >= STOP_CHECK_SECONDS:
+            self._asked_at = now
+            _check_stop(self.job, self.deadline)
+        else:
+            _check_deadline(self.job, self.deadline)
+
+
+def _check_deadline(job: TrainingJob, deadline: float) -> None:
     if time.time() > deadline:
         raise JobStopped(
             TrainingJob.Status.FAILED,
@@ -270,12 +298,26 @@ def _check_stop(job: TrainingJob, deadline: float) -> None:
 
 
 def recover_stalled_jobs() -> list[tuple[int, str]]:
-    """Re-queue or fail running jobs whose worker stopped heart-beating (in the current schema)."""
+    """Re-queue, fail or (when cancel was asked) cancel running jobs whose worker stopped heart-beating."""
     timeout = settings.SCALPEL_JOB_HEARTBEAT_TIMEOUT_SECONDS
     stale_before = timezone.now() - timezone.timedelta(seconds=timeout)
     outcomes = []
     for job in TrainingJob.objects.filter(status=TrainingJob.Status.RUNNING, heartbeat_at__lt=stale_before):
-        if job.attempts < settings.SCALPEL_JOB_MAX_ATTEMPTS:
+        if job.cancel_requested:
+            # The user asked to stop it: training it again would undo their cancel.
+            reason = "Cancelled by a user (the worker stopped before it could finish cancelling)."
+            moved = TrainingJob.objects.filter(
+                pk=job.pk, status=TrainingJob.Status.RUNNING, heartbeat_at=job.heartbeat_at
+            ).update(
+                status=TrainingJob.Status.CANCELLED,
+                error=reason,
+                error_code="cancelled",
+                finished_at=timezone.now(),
+            )
+            if moved:
+                job_event(job, reason, level="warning")
+                outcomes.append((job.pk, "cancelled"))
+        elif job.attempts < settings.SCALPEL_JOB_MAX_ATTEMPTS:
             moved = TrainingJob.objects.filter(
                 pk=job.pk, status=TrainingJob.Status.RUNNING, heartbeat_at=job.heartbeat_at
             ).update(status=TrainingJob.Status.QUEUED, worker="", progress={"phase": "queued"})

@@ -12,7 +12,7 @@ from seqeval.scheme import IOB2
 from sklearn.metrics import f1_score
 
 from inference.engine.basemodels import default_base_model_dir
-from inference.engine.evaluation import evaluate, extraction_metrics
+from inference.engine.evaluation import EVAL_CHUNK, evaluate, extraction_metrics
 from inference.engine.runtime import predictor_from_trained
 from inference.engine.training import TrainingSession
 from inference.engine.types import Example, Span
@@ -208,3 +208,60 @@ def test_extraction_metrics_by_hand():
     assert {m["entity"]["text"] for m in report["missed"]} == {"Bob", "Paris"}
     assert [s["entity"]["label"] for s in report["spurious"]] == ["person"]
     assert extraction_metrics([["O"]], [["O"]])["f1"] == 0.0
+
+
+class _Stop(Exception):
+    pass
+
+
+class _CountingPredictor:
+    """Answers "a" to everything, counting how many texts it was asked about."""
+
+    runtime = "fake"
+
+    def __init__(self):
+        self.texts = 0
+
+    def predict(self, texts, top_k=None):
+        self.texts += len(texts)
+        return [{"label": "a", "score": 0.9, "labels": [{"label": "a", "score": 0.9}]} for _ in texts]
+
+
+def _many_test_examples(n: int) -> list[Example]:
+    return [Example(text=f"text {i}", label="ab"[i % 2], split="test") for i in range(n)]
+
+
+def test_evaluation_predicts_in_chunks_and_stops_within_one_when_the_caller_says_so():
+    test = _many_test_examples(EVAL_CHUNK * 4)
+    predictor = _CountingPredictor()
+    report = evaluate(predictor, test, task="classification", labels=["a", "b"], check_stop=lambda: None)
+    assert report["accuracy"] == 0.5 and len(report["predictions"]) == len(test)
+
+    predictor = _CountingPredictor()
+
+    def cancelled_after_the_first_chunk():
+        if predictor.texts:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        evaluate(
+            predictor,
+            test,
+            task="classification",
+            labels=["a", "b"],
+            train_examples=[Example(text="x", label="a", split="train")],
+            check_stop=cancelled_after_the_first_chunk,
+        )
+    assert predictor.texts == EVAL_CHUNK  # three quarters of the test split never ran
+
+
+def test_evaluation_checks_before_the_baseline_and_the_latency_probe():
+    calls = []
+    evaluate(
+        _CountingPredictor(),
+        _many_test_examples(10),
+        task="classification",
+        labels=["a", "b"],
+        check_stop=lambda: calls.append(1),
+    )
+    assert len(calls) == 3  # one chunk of predictions, then the baseline, then the latency probe

@@ -94,8 +94,8 @@ def test_low_int8_agreement_chooses_fp32(bank, onnx_cache, tmp_path, monkeypatch
     examples, _ = bank
     real = onnx_export.label_agreement
 
-    def int8_disagrees(a, b, texts):
-        return 0.98 if b.runtime == "onnx-int8" else real(a, b, texts)
+    def int8_disagrees(a, b, texts, check_stop=None):
+        return 0.98 if b.runtime == "onnx-int8" else real(a, b, texts, check_stop)
 
     monkeypatch.setattr(onnx_export, "label_agreement", int8_disagrees)
     model = trained("cls-full")
@@ -191,3 +191,57 @@ def test_a_failing_request_does_not_fail_its_batch(bank):
     )
     assert batcher.predict(["abc"]) == [3]
     assert batcher._queue == [] and batcher.stats()["requests"] == 2
+
+
+class _Stop(Exception):
+    pass
+
+
+class _Echo:
+    """A predictor that answers every text with its own text as the label, counting its calls."""
+
+    runtime = "fake"
+
+    def __init__(self):
+        self.calls = 0
+
+    def predict(self, texts, top_k=None):
+        self.calls += 1
+        return [{"label": t, "score": 1.0} for t in texts]
+
+
+def test_agreement_is_compared_in_chunks_and_stops_when_the_caller_says_so():
+    texts = [f"text {i}" for i in range(onnx_export.AGREEMENT_CHUNK * 3)]
+    a, b = _Echo(), _Echo()
+    assert onnx_export.label_agreement(a, b, texts, check_stop=lambda: None) == 1.0
+    assert a.calls == b.calls == 3
+
+    a, b = _Echo(), _Echo()
+
+    def stop_after_one_chunk():
+        if a.calls:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        onnx_export.label_agreement(a, b, texts, check_stop=stop_after_one_chunk)
+    assert a.calls == b.calls == 1  # the rest of the texts were never predicted
+
+
+def test_choosing_a_runtime_stops_at_the_first_check_after_the_export(bank, onnx_cache, tmp_path):
+    examples, _ = bank
+    checks = []
+
+    def stop_on_second_check():
+        checks.append(len(checks))
+        if len(checks) == 2:  # the first check is before the export, the second after it
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        onnx_export.choose_runtime(
+            trained("cls-head"),
+            tmp_path,
+            texts_of(examples, "validation"),
+            cache_dir=onnx_cache,
+            check_stop=stop_on_second_check,
+        )
+    assert len(checks) == 2
