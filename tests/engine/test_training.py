@@ -156,6 +156,8 @@ def test_each_method_trains_and_reports(bank, method):
     assert training[-1]["step"] == training[-1]["total_steps"] or session.trained.train_info["stopped_early"]
     assert all(e["loss"] is not None and e["examples_per_second"] > 0 for e in training)
     assert events[-1]["val_metric"] is not None and events[-1]["val_metric_name"] == "accuracy"
+    # The final progress still shows the training loss (the last epoch's), for users polling after it.
+    assert events[-1]["loss"] == session.trained.train_info["history"][-1]["loss"] is not None
     model = session.trained
     assert model.method == method and model.labels == labels and model.max_length == 32
     info = model.train_info

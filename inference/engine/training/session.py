@@ -184,8 +184,13 @@ class TrainingSession(GradientTraining, HeadTraining):
                 hyperparameters=dict(hp),
                 train_info=info,
             )
+            history = info.get("history") or [{}]
             yield self._progress(
-                "done", eta_seconds=0.0, message="training finished", val_metric=info.get("best_val_metric")
+                "done",
+                eta_seconds=0.0,
+                message="training finished",
+                val_metric=info.get("best_val_metric"),
+                loss=history[-1].get("loss"),  # the last epoch's, still shown once training is over
             )
         finally:
             torch.set_num_threads(previous_threads)
