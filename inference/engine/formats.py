@@ -34,6 +34,12 @@ SPLIT_ALIASES = {
 }
 
 _TAG = re.compile(r"O|[BI]-\S+")
+# For extraction a file of "word tag" lines is CoNLL even when its tags are not valid BIO
+# (BIOES, lowercase): tag validation then says what is wrong with them, not the CSV reader.
+_LOOSE_TAG = re.compile(r"[Oo]|[BIESLUbiesluo]-\S+")
+_FORMAT_NAMES = {"csv": "CSV", "tsv": "TSV", "jsonl": "JSON Lines", "conll": "CoNLL"}
+# File-level errors that may come from reading the file in the wrong format.
+_FORMAT_ERRORS = ("missing_column", "format_not_supported", "json_array", "no_rows")
 _CSV_DELIMITERS = (",", "\t", ";", "|")
 # C0 control characters that text files do not contain (tab, line breaks and form feed are allowed).
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
@@ -110,12 +116,23 @@ def decode(data: bytes) -> tuple[str | None, str, str | None]:
     try:
         text, encoding = body.decode("utf-8"), "utf-8-sig" if bom else "utf-8"
     except UnicodeDecodeError:
-        # Latin-1 maps every byte to a character, so it is the fallback of last resort.
-        text, encoding = body.decode("latin-1"), "latin-1"
+        text, encoding = _decode_legacy(body)
     sample = text[:65536]
     if sample and len(_CONTROL.findall(sample)) > 0.1 * len(sample):
         return None, "binary", _NOT_TEXT.format("it contains many control characters")
     return text, encoding, None
+
+
+def _decode_legacy(body: bytes) -> tuple[str, str]:
+    # Bytes 0x80-0x9F are control characters in Latin-1 but smart quotes, dashes and the euro sign
+    # in Windows-1252, the encoding Excel on Windows saves "CSV" in.
+    if re.search(rb"[\x80-\x9f]", body):
+        try:
+            return body.decode("cp1252"), "windows-1252"
+        except UnicodeDecodeError:  # one of the five bytes Windows-1252 leaves undefined
+            pass
+    # Latin-1 maps every byte to a character, so it is the fallback of last resort.
+    return body.decode("latin-1"), "latin-1"
 
 
 def _lines(text: str) -> list[str]:
@@ -126,28 +143,29 @@ def _lines(text: str) -> list[str]:
 # --------------------------------------------------------------------------- detection
 
 
-def detect_format(data: bytes) -> str:
+def detect_format(data: bytes, task: str | None = None) -> str:
     """Guess the format of ``data`` from its content: ``csv``, ``tsv``, ``jsonl`` or ``conll``."""
     text, _, _ = decode(data)
-    return _detect(text or "")
+    return _detect(text or "", task)
 
 
-def _detect(text: str) -> str:
+def _detect(text: str, task: str | None = None) -> str:
     sample = [line for line in _lines(text[:65536]) if line.strip()][:200]
     if not sample:
         return "csv"
     if sample[0].lstrip().startswith(("{", "[")):
         return "jsonl"
-    tagged = [_looks_tagged(line) for line in sample]
+    pattern = _LOOSE_TAG if task == "extraction" else _TAG
+    tagged = [_looks_tagged(line, pattern) for line in sample]
     # CSV/TSV need a header, which never ends in a tag, so a tagged first line is telling.
     if tagged[0] and sum(tagged) >= 0.5 * len(sample):
         return "conll"
     return "tsv" if _sniff_delimiter(sample[0]) == "\t" else "csv"
 
 
-def _looks_tagged(line: str) -> bool:
+def _looks_tagged(line: str, pattern: re.Pattern[str] = _TAG) -> bool:
     fields = line.split()
-    return line.startswith("-DOCSTART-") or (len(fields) >= 2 and _TAG.fullmatch(fields[-1]) is not None)
+    return line.startswith("-DOCSTART-") or (len(fields) >= 2 and pattern.fullmatch(fields[-1]) is not None)
 
 
 def _sniff_delimiter(header: str) -> str:
@@ -178,11 +196,17 @@ def parse(data: bytes, options: ParseOptions) -> ParseResult:
             "The file is not valid UTF-8, so it was decoded as Latin-1. If accented letters look "
             "wrong, save the file as UTF-8 and upload it again."
         )
+    elif encoding == "windows-1252":
+        result.warnings.append(
+            "The file is not valid UTF-8; its bytes are those of Windows-1252 (what Excel on Windows "
+            "saves as CSV), so it was decoded as Windows-1252. If quotes, dashes or accented letters look "
+            "wrong, save the file as UTF-8 ('CSV UTF-8' in Excel) and upload it again."
+        )
     if not text.strip():
         result.errors.append(RowError(None, "empty_file", "The file is empty."))
         return result
 
-    result.format = options.format or _detect(text)
+    result.format = options.format or _detect(text, options.task)
     parser = _Parser(options, result)
     try:
         if result.format in ("csv", "tsv"):
@@ -206,11 +230,23 @@ def parse(data: bytes, options: ParseOptions) -> ParseResult:
                 f"Only the first {options.max_rows:,} were read; split the file into smaller ones.",
             )
         )
-    if parser.repaired:
-        result.warnings.append(f"{parser.repaired:,} BIO tag sequences were repaired.")
+    result.warnings += parser.notes()
     if not result.examples and not result.errors:
         result.errors.append(RowError(None, "no_rows", "The file has no data rows."))
+    _name_the_format(result, detected=options.format is None)
     return result
+
+
+def _name_the_format(result: ParseResult, *, detected: bool) -> None:
+    """Say how the file was read in errors that a wrong format would cause, and how to change it."""
+    name = _FORMAT_NAMES.get(result.format, result.format)
+    how = "detected from its content" if detected else f"because the format option is '{result.format}'"
+    rest = [f for f in FORMATS if f != result.format]
+    others = ", ".join(rest[:-1]) + " or " + rest[-1]
+    hint = f" (The file was read as {name}, {how}; if that is wrong, set the format option to {others}.)"
+    for error in result.errors:
+        if error.code in _FORMAT_ERRORS and error.line is None and hint not in error.message:
+            error.message += hint
 
 
 class _Parser:
@@ -223,7 +259,28 @@ class _Parser:
         self.label_column = options.label_column or default_label_column(options.task)
         self.rows = 0
         self.repaired = 0
+        self.converted = 0  # IOB1 sequences rewritten as IOB2
+        self.trimmed = 0  # entity spans with spaces around them
         self.unlisted = 0
+        self.iob1 = False  # decided per file, before its rows are read
+
+    def notes(self) -> list[str]:
+        """Warnings about what was changed on the way in."""
+        out = []
+        if self.converted:
+            out.append(
+                "The tags use the IOB1 scheme (as CoNLL-2003 files do, an entity may start with I-), so "
+                f"{_count(self.converted, 'tag sequence')} {_were(self.converted)} converted to IOB2 "
+                "(B- starts every entity); every entity was kept as it was."
+            )
+        if self.repaired:
+            out.append(f"{_count(self.repaired, 'BIO tag sequence')} {_were(self.repaired)} repaired.")
+        if self.trimmed:
+            out.append(
+                f"{_count(self.trimmed, 'entity span')} started or ended with spaces; "
+                f"{'it was' if self.trimmed == 1 else 'they were'} trimmed to the text they mark."
+            )
+        return out
 
     # ---- helpers
 
@@ -294,7 +351,11 @@ class _Parser:
         return False
 
     def check_tags(self, line: int, tags: list[str]) -> list[str] | None:
-        """Validated IOB2 tags (repaired when asked); None after reporting a problem."""
+        """Validated IOB2 tags (converted from IOB1, repaired when asked); None after reporting a problem."""
+        if self.iob1:
+            converted = words.repair_bio(tags)  # for IOB1 this is the lossless conversion to IOB2
+            self.converted += converted != tags
+            tags = converted
         problems = words.bio_problems(tags)
         if problems and self.options.repair_bio:
             repaired = words.repair_bio(tags)
@@ -313,8 +374,11 @@ class _Parser:
             return None
         return tags
 
-    def from_tokens(self, line: int, tokens: list[str], tags: list[str], split: str | None) -> None:
-        """Build an extraction example from pre-tokenised words and their tags."""
+    def from_tokens(
+        self, line: int, tokens: list[str], tags: list[str], split: str | None, text: str | None = None
+    ) -> None:
+        """Build an extraction example from pre-tokenised words and their tags (and the text they
+        were cut from, when given)."""
         if len(tokens) != len(tags):
             self.error(
                 line,
@@ -326,16 +390,25 @@ class _Parser:
             if not tok.strip():
                 self.error(line, "empty_token", f"token {i + 1} is empty. Remove it together with its tag.")
                 return
-        text = words.join_tokens(tokens)
+        joined = words.join_tokens(tokens)
+        if text is None or text == joined:
+            text, offsets, kept = joined, words.word_offsets(joined, tokens), list(tokens)
+        else:
+            offsets, bad = words.align_tokens(text, tokens)
+            if offsets is None:
+                self.error(
+                    line, "tokens_text_mismatch", _misaligned(text, tokens, bad, self.options.text_column)
+                )
+                return
+            # The text as given is kept; its words are found again the way serving finds them.
+            kept = None
         if not self.check_text(line, text):
             return
         checked = self.check_tags(line, tags)
         if checked is None:
             return
-        spans = words.tags_to_spans(words.word_offsets(text, tokens), checked)
-        self.result.examples.append(
-            Example(text=text, entities=spans, tokens=list(tokens), split=split, line=line)
-        )
+        spans = words.tags_to_spans(offsets, checked)
+        self.result.examples.append(Example(text=text, entities=spans, tokens=kept, split=split, line=line))
 
     # ---- CSV / TSV
 
@@ -499,21 +572,53 @@ class _Parser:
         self.result.columns = list(keys)[:100]
         if not objects:
             return
-        # Extraction rows may be pre-tokenised (no text field) and may have no entities at all.
         if self.task == "extraction":
-            if "tokens" not in keys and not self.required_columns(list(keys), label=False):
+            if not self._extraction_keys(list(keys)):
                 return
+            self.iob1 = words.is_iob1(
+                [t.strip() for t in tags]
+                for _, obj in objects
+                if _str_list(tags := obj.get("tags", obj.get("ner_tags")))
+            )
         elif not self.required_columns(list(keys)):
             return
         for number, obj in objects:
             self._json_row(number, obj)
+
+    def _extraction_keys(self, found: list[str]) -> bool:
+        """Some row must hold text (or tokens) and some row entities (or tags); one error if not."""
+        text_key, label_key = self.options.text_column, self.label_column
+        missing = []
+        if text_key not in found and "tokens" not in found:
+            missing.append((f"no '{text_key}' key for the text (nor 'tokens')", "text_column", "text"))
+        if label_key not in found and not {"tags", "ner_tags"} & set(found):
+            missing.append(
+                (
+                    f"no '{label_key}' key for the entities (nor 'tags' beside 'tokens')",
+                    "label_column",
+                    "entities",
+                )
+            )
+        if not missing:
+            return True
+        shown = ", ".join(f"'{c}'" for c in found[:30]) or "none"
+        several = len(missing) > 1
+        self.error(
+            None,
+            "missing_column",
+            f"There is {' and '.join(m[0] for m in missing)}. The keys in this file are: {shown}. "
+            f"Set {' and '.join(m[1] for m in missing)} to the key{'s' if several else ''} that "
+            f"hold{'' if several else 's'} the {' and the '.join(m[2] for m in missing)}.",
+        )
+        return False
 
     def _json_row(self, line: int, obj: dict[str, Any]) -> None:
         ok, split = self.split(line, obj.get(self.options.split_column))
         if not ok:
             return
         if self.task == "extraction":
-            if "tokens" in obj and self.options.text_column not in obj:
+            tagged = ("tags" in obj or "ner_tags" in obj) and self.label_column not in obj
+            if "tokens" in obj and (self.options.text_column not in obj or tagged):
                 self._json_tokens(line, obj, split)
             else:
                 self._json_entities(line, obj, split)
@@ -535,7 +640,11 @@ class _Parser:
                 line, "bad_tags", "'tags' must be a list of tag strings such as O, B-person, I-person."
             )
             return
-        self.from_tokens(line, tokens, [t.strip() for t in tags], split)
+        text = obj.get(self.options.text_column)
+        if text is not None and not isinstance(text, str):
+            self.error(line, "bad_text", f"'{self.options.text_column}' must be a string of text.")
+            return
+        self.from_tokens(line, tokens, [t.strip() for t in tags], split, text)
 
     def _json_entities(self, line: int, obj: dict[str, Any], split: str | None) -> None:
         text = obj.get(self.options.text_column)
@@ -607,6 +716,19 @@ class _Parser:
                 "Offsets count characters from 0; fix 'start' and 'end'.",
             )
             return None
+        surface = text[start:end]
+        if not surface.strip():
+            self.error(
+                line,
+                "blank_entity",
+                f"entity {i} ({start}-{end}) covers only spaces. Mark the words themselves.",
+            )
+            return None
+        if surface != surface.strip():
+            # "Bob " and "Bob" are the same entity; the model is taught words, not the spaces around them.
+            self.trimmed += 1
+            start += len(surface) - len(surface.lstrip())
+            end -= len(surface) - len(surface.rstrip())
         return Span(start, end, label.strip())
 
     # ---- CoNLL
@@ -620,41 +742,82 @@ class _Parser:
                 f"{self.task} upload CSV, TSV or JSON Lines.",
             )
             return
-        tokens: list[str] = []
-        tags: list[str] = []
-        start: int | None = None
-        broken = False
-
-        def flush() -> None:
-            nonlocal tokens, tags, start, broken
-            if start is not None:
-                self.count_row()
-                if not broken:
-                    self.from_tokens(start, tokens, tags, None)
-            tokens, tags, start, broken = [], [], None, False
-
-        for number, line in enumerate(_lines(text), start=1):
-            if not line.strip() or line.startswith("-DOCSTART-"):
-                flush()
-                continue
-            if start is None:
-                start = number
-            if broken:
-                continue
-            # A tab-separated file may have spaces inside tokens; otherwise any whitespace splits.
-            fields = [f.strip() for f in line.split("\t")] if "\t" in line else line.split()
-            if len(fields) < 2 or not fields[0] or not fields[-1]:
+        # Read every sentence first: whether the file is IOB1 is decided on all of its tags.
+        sentences = list(_conll_sentences(_lines(text)))
+        self.iob1 = words.is_iob1(s.tags for s in sentences if s.bad_line is None)
+        for sentence in sentences:
+            self.count_row()
+            if sentence.bad_line is not None:
                 self.error(
-                    number,
+                    sentence.bad_line,
                     "bad_conll_line",
-                    f"expected a word and its tag separated by a tab or space, got '{line.strip()[:80]}'. "
+                    f"expected a word and its tag separated by a tab or space, got '{sentence.bad_text}'. "
                     "Leave an empty line between sentences.",
                 )
-                broken = True
                 continue
-            tokens.append(fields[0])
-            tags.append(fields[-1])
-        flush()
+            self.from_tokens(sentence.start, sentence.tokens, sentence.tags, None)
+
+
+@dataclass
+class _Sentence:
+    start: int
+    tokens: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    bad_line: int | None = None  # the first line that is not "word ... tag"
+    bad_text: str = ""
+
+
+def _conll_sentences(lines: list[str]) -> Iterator[_Sentence]:
+    sentence: _Sentence | None = None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip() or line.startswith("-DOCSTART-"):
+            if sentence is not None:
+                yield sentence
+            sentence = None
+            continue
+        if sentence is None:
+            sentence = _Sentence(number)
+        if sentence.bad_line is not None:
+            continue
+        # A tab-separated file may have spaces inside tokens; otherwise any whitespace splits.
+        fields = [f.strip() for f in line.split("\t")] if "\t" in line else line.split()
+        if len(fields) < 2 or not fields[0] or not fields[-1]:
+            sentence.bad_line, sentence.bad_text = number, line.strip()[:80]
+            continue
+        sentence.tokens.append(fields[0])
+        sentence.tags.append(fields[-1])
+    if sentence is not None:
+        yield sentence
+
+
+def _misaligned(text: str, tokens: list[str], bad: int, text_key: str) -> str:
+    if bad >= len(tokens):
+        where = "the text goes on after the last token"
+    else:
+        shown = _short_quote(text[_skip_to_token(text, tokens, bad) :])
+        where = f"token {bad + 1} '{_short_quote(tokens[bad])}' does not come next in the text (it goes on '{shown}')"
+    return (
+        f"the tokens do not spell out the text: {where}. The tokens, in order, must be the words of "
+        f"'{text_key}' (only the spaces between them may differ); fix them, or leave '{text_key}' out."
+    )
+
+
+def _skip_to_token(text: str, tokens: list[str], index: int) -> int:
+    offsets, _ = words.align_tokens(text, tokens[:index])
+    pos = offsets[-1][1] if offsets else 0
+    return len(text) - len(text[pos:].lstrip())
+
+
+def _short_quote(value: str, limit: int = 30) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
+def _were(n: int) -> str:
+    return "was" if n == 1 else "were"
 
 
 def _quote_hint(row: list[str]) -> str:

@@ -7,6 +7,7 @@ place where the two meet, for training, evaluation and serving alike.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from .types import Span
 
@@ -70,13 +71,34 @@ def tags_to_spans(offsets: list[tuple[int, int]], tags: list[str]) -> list[Span]
     return spans
 
 
+def _entity_type(tag: str) -> str | None:
+    """The type of a ``B-``/``I-`` tag; None for ``O`` and for tags that are not BIO."""
+    return tag[2:] if tag[:2] in ("B-", "I-") and len(tag) > 2 else None
+
+
+def is_iob1(sequences: Iterable[list[str]]) -> bool:
+    """True when the tags follow IOB1, as CoNLL-2003 files do: some entity starts with ``I-``, and
+    ``B-`` only ever separates two adjacent entities of the same type."""
+    starts_with_i = False
+    for tags in sequences:
+        prev: str | None = None
+        for tag in tags:
+            kind = _entity_type(tag)
+            if kind is not None and kind != prev:
+                if tag.startswith("B-"):
+                    return False  # a B- opening an entity after O or another type: IOB2
+                starts_with_i = True
+            prev = kind
+    return starts_with_i
+
+
 def bio_problems(tags: list[str]) -> list[str]:
     """Human-readable problems with a tag sequence; empty when it is valid IOB2."""
     problems = []
     prev = "O"
     for i, tag in enumerate(tags):
         if tag != "O" and not re.fullmatch(r"[BI]-\S+", tag):
-            problems.append(f"token {i + 1}: tag '{tag}' is not O, B-<type> or I-<type>")
+            problems.append(f"token {i + 1}: tag '{tag}' is not O, B-<type> or I-<type>{_tag_hint(tag)}")
         elif tag.startswith("I-") and (prev == "O" or prev[2:] != tag[2:]):
             problems.append(
                 f"token {i + 1}: '{tag}' continues an entity that was not started "
@@ -84,6 +106,14 @@ def bio_problems(tags: list[str]) -> list[str]:
             )
         prev = tag
     return problems
+
+
+def _tag_hint(tag: str) -> str:
+    if re.fullmatch(r"[bi]-\S+|o", tag):
+        return f" (write the prefix in capitals: '{tag[0].upper()}{tag[1:]}')"
+    if re.fullmatch(r"[ESLU]-\S+", tag):
+        return " (BIOES/BILOU tags are not read: write S-/U- as B- and E-/L- as I-)"
+    return ""
 
 
 def repair_bio(tags: list[str]) -> list[str]:
@@ -96,3 +126,19 @@ def repair_bio(tags: list[str]) -> list[str]:
         out.append(tag)
         prev = tag
     return out
+
+
+def align_tokens(text: str, tokens: list[str]) -> tuple[list[tuple[int, int]] | None, int]:
+    """Offsets of ``tokens`` in ``text``, which they must spell out in order with only whitespace
+    between them; ``(None, i)`` when token ``i`` (or, with i == len(tokens), trailing text) does not fit."""
+    offsets, pos = [], 0
+    for i, tok in enumerate(tokens):
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if not text.startswith(tok, pos):
+            return None, i
+        offsets.append((pos, pos + len(tok)))
+        pos += len(tok)
+    if text[pos:].strip():
+        return None, len(tokens)
+    return offsets, -1

@@ -284,15 +284,20 @@ def test_tokens_tags_length_mismatch():
 
 
 def test_invalid_bio_is_reported_or_repaired():
-    rows = jsonl({"tokens": ["Ada", "Lovelace", "wrote"], "tags": ["O", "I-person", "O"]})
+    # The file is IOB2 (line 1 opens an entity with B- after O), so line 2's stray I- is a mistake.
+    rows = jsonl(
+        {"tokens": ["I", "met", "Grace"], "tags": ["O", "O", "B-person"]},
+        {"tokens": ["Ada", "Lovelace", "wrote"], "tags": ["O", "I-person", "O"]},
+    )
     error = only_error(run(rows, task="extraction"))
     assert (
-        error.code == "invalid_bio" and "Line 1" in error.message and "should be 'B-person'" in error.message
+        error.code == "invalid_bio" and "Line 2" in error.message and "should be 'B-person'" in error.message
     )
     assert "BIO repair" in error.message
     repaired = run(rows, task="extraction", repair_bio=True)
-    assert repaired.errors == [] and repaired.examples[0].entities == [Span(4, 12, "person")]
-    assert "1 BIO tag sequences were repaired." in repaired.warnings
+    assert repaired.errors == [] and repaired.examples[1].entities == [Span(4, 12, "person")]
+    assert "1 BIO tag sequence was repaired." in repaired.warnings
+    assert not any("IOB1" in w for w in repaired.warnings)
 
 
 def test_unknown_tag_scheme_is_invalid_even_with_repair():
@@ -337,7 +342,7 @@ def test_conll_for_classification_is_refused():
 
 
 def test_conll_invalid_bio_line_is_sentence_start():
-    result = run("x\tO\n\nAda\tO\nLovelace\tI-person\n", task="extraction")
+    result = run("x\tB-person\n\nAda\tO\nLovelace\tI-person\n", task="extraction")
     error = only_error(result)
     assert error.line == 3 and "token 2" in error.message
 
