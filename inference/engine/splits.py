@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 
 from .types import SPLITS, Example
@@ -67,15 +67,24 @@ def _stratum(example: Example, task: str, frequency: Counter[str]) -> str:
     return min(types, key=lambda t: (-types[t], frequency[t], t))
 
 
+def normalised_text(text: str) -> str:
+    """Texts that differ only in case or spacing count as the same text (duplicates, leakage, splits)."""
+    return " ".join(text.split()).casefold()
+
+
 def _round(x: float) -> int:
     # Half up, not Python's banker's rounding: 5 examples * 0.1 gives 1, not 0.
     return math.floor(x + 0.5)
 
 
-def _order_key(seed: int, example: Example, index: int) -> tuple[str, int]:
+def _floor(x: float) -> int:
+    # 0.7 * 10 is 7.000000000000001 but 0.3 * 3 is 0.8999999999999999: forgive the float error.
+    return math.floor(x + 1e-9)
+
+
+def _digest(seed: int, key: str) -> str:
     # A content hash (not hash(), which varies per process) makes the order reproducible.
-    digest = hashlib.sha256(f"{seed}\x00{example.text}".encode("utf-8", "surrogatepass")).hexdigest()
-    return digest, index
+    return hashlib.sha256(f"{seed}\x00{key}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def assign_splits(
@@ -84,46 +93,93 @@ def assign_splits(
     ratios: Sequence[float] = (0.8, 0.1, 0.1),
     seed: int = 13,
     task: str = "classification",
+    given_splits: Collection[str] | None = None,
 ) -> list[Example]:
     """Copies of ``examples`` where every row without a split gets one; given splits are kept.
 
+    Rows whose normalised text is equal always share a split, so the platform never creates
+    leakage: an unsplit row follows a row with the same text that already has a split.
     Stratified by label (multilabel: rarest label; extraction: most frequent entity type, or
-    "no entities"). Each stratum of n unsplit rows sends round(n * ratio) to validation and to
-    test, but never leaves a stratum without a train example. A non-train split that the file
-    already fills (an official test set, say) gets no unsplit rows; its share goes to train.
+    "no entities"): the overall validation and test counts are round(n * ratio), handed out to
+    the strata by largest remainder, never leaving a stratum without a train example. A
+    non-train split that is given (by default: that the rows already fill, an official test
+    set, say; or ``given_splits``) gets no unsplit rows; its share goes to train.
     """
     r_train, r_val, r_test = _check_ratios(ratios)
-    given = {ex.split for ex in examples if ex.split is not None}
+    given = set(given_splits) if given_splits is not None else {ex.split for ex in examples if ex.split}
     if "validation" in given:
         r_train, r_val = r_train + r_val, 0.0
     if "test" in given:
         r_train, r_test = r_train + r_test, 0.0
 
+    out = [replace(ex) for ex in examples]
+    placed: dict[str, str] = {}  # normalised text -> the split a row with that text already has
+    for ex in examples:
+        if ex.split is not None and placed.get(normalised_text(ex.text)) != "train":
+            placed[normalised_text(ex.text)] = ex.split  # train wins: a copy there leaks nothing
+    groups: dict[str, list[int]] = defaultdict(list)  # normalised text -> unsplit rows
+    for i, ex in enumerate(examples):
+        if ex.split is None:
+            key = normalised_text(ex.text)
+            if key in placed:
+                out[i] = replace(ex, split=placed[key])
+            else:
+                groups[key].append(i)
+
     frequency: Counter[str] = Counter()
     for ex in examples:
         frequency.update(annotation_labels(ex, task))
-    strata: dict[str, list[int]] = defaultdict(list)
-    has_train: set[str] = set()
-    for i, ex in enumerate(examples):
-        key = _stratum(ex, task, frequency)
-        if ex.split is None:
-            strata[key].append(i)
-        elif ex.split == "train":
-            has_train.add(key)
+    strata: dict[str, list[tuple[str, list[int]]]] = defaultdict(list)
+    for key, members in groups.items():
+        strata[_stratum(examples[members[0]], task, frequency)].append((key, members))
+    has_train = {_stratum(ex, task, frequency) for ex in out if ex.split == "train"}
+    sizes = {stratum: sum(len(m) for _, m in members) for stratum, members in strata.items()}
+    quotas = _quotas(sizes, has_train, {"validation": r_val, "test": r_test}, seed)
 
-    out = [replace(ex) for ex in examples]
-    for key, members in strata.items():
-        members.sort(key=lambda i: _order_key(seed, examples[i], i))
-        n = len(members)
-        n_val, n_test = _round(n * r_val), _round(n * r_test)
-        min_train = 0 if key in has_train else 1
-        # Take back from the larger held-out split until train keeps its minimum.
-        while n_val + n_test > n - min_train:
-            if n_test > n_val:
-                n_test -= 1
-            else:
-                n_val -= 1
-        plan = ["validation"] * n_val + ["test"] * n_test + ["train"] * (n - n_val - n_test)
-        for i, split in zip(members, plan, strict=True):
-            out[i] = replace(examples[i], split=split)
+    for stratum, members in strata.items():
+        members.sort(key=lambda group: (_digest(seed, group[0]), group[1][0]))
+        left = dict(quotas[stratum])
+        plan: list[str] = []
+        for _, rows in members:
+            # A group larger than what a split still needs goes to train rather than overfill it.
+            split = next((s for s in ("validation", "test") if left[s] >= len(rows)), "train")
+            if split != "train":
+                left[split] -= len(rows)
+            plan.append(split)
+        if stratum not in has_train and "train" not in plan:
+            plan[-1] = "train"
+        for (_, rows), split in zip(members, plan, strict=True):
+            for i in rows:
+                out[i] = replace(examples[i], split=split)
     return out
+
+
+def _quotas(
+    sizes: dict[str, int], has_train: set[str], rates: dict[str, float], seed: int
+) -> dict[str, dict[str, int]]:
+    """Validation and test rows per stratum: the overall count is round(total * rate); each stratum
+    gets the floor of its share and the rest go to the largest remainders."""
+    total = sum(sizes.values())
+    quotas = {s: {split: _floor(n * rate) for split, rate in rates.items()} for s, n in sizes.items()}
+
+    def room(s: str) -> int:
+        return sizes[s] - (0 if s in has_train else 1) - sum(quotas[s].values())
+
+    for s in sizes:
+        while room(s) < 0:  # only with extreme ratios: give back from the larger held-out split
+            larger = max(quotas[s], key=lambda split: (quotas[s][split], split))
+            quotas[s][larger] -= 1
+    for split, rate in rates.items():
+        left = _round(total * rate) - sum(q[split] for q in quotas.values())
+        while left > 0:
+            open_strata = [s for s in sizes if room(s) > 0]
+            if not open_strata:
+                break
+            # Largest remainder first; on a tie, the stratum holding out fewer rows so far.
+            open_strata.sort(
+                key=lambda s: (quotas[s][split] - sizes[s] * rate, sum(quotas[s].values()), _digest(seed, s))
+            )
+            for s in open_strata[:left]:
+                quotas[s][split] += 1
+            left -= min(left, len(open_strata))
+    return quotas

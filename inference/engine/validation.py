@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .formats import cap_errors
-from .splits import annotation_labels
+from .splits import annotation_labels, normalised_text
 from .types import Example, Finding, RowError
 
 _MAX_DETAILS = 5  # examples quoted in a finding's details
@@ -38,9 +38,16 @@ def _readable(example: Example, task: str) -> str:
     return ", ".join(f"{example.text[s.start : s.end]} ({s.label})" for s in spans) or "(no entities)"
 
 
-def _norm(text: str) -> str:
-    # Texts that differ only in case or spacing count as the same text.
-    return " ".join(text.split()).casefold()
+_norm = normalised_text  # the split uses the same notion of "the same text", so it creates no leakage
+
+
+def _conflict_key(example: Example, task: str) -> tuple[Any, ...]:
+    """What two rows with the same (normalised) text must agree on; entities by their words, since
+    the offsets of "Kishan" and "kishan" agree only when the spacing does."""
+    if task != "extraction":
+        return _annotation(example, task)
+    spans = sorted(example.entities or [], key=lambda s: (s.start, s.end, s.label))
+    return ("entities", tuple((_norm(example.text[s.start : s.end]), s.label) for s in spans))
 
 
 def _short(text: str, limit: int = 80) -> str:
@@ -131,28 +138,26 @@ def _conflicts(examples: Sequence[Example], task: str) -> list[Finding]:
     groups: dict[str, list[Example]] = defaultdict(list)
     for ex in examples:
         groups[_norm(ex.text)].append(ex)
-    conflicts = [g for g in groups.values() if len({_annotation(ex, task) for ex in g}) > 1]
+    conflicts = [g for g in groups.values() if len({_conflict_key(ex, task) for ex in g}) > 1]
     if not conflicts:
         return []
     details = []
     for group in conflicts[:_MAX_DETAILS]:
-        by_label: dict[str, list[int | None]] = defaultdict(list)
+        # One entry per distinct annotation, quoted as its first row writes it.
+        by_answer: dict[tuple[Any, ...], dict[str, Any]] = {}
         for ex in group:
-            by_label[_readable(ex, task)].append(ex.line)
-        details.append(
-            {
-                "text": _short(group[0].text, 200),
-                "labels": [{"label": k, "lines": v} for k, v in by_label.items()],
-            }
-        )
+            entry = by_answer.setdefault(_conflict_key(ex, task), {"label": _readable(ex, task), "lines": []})
+            entry["lines"].append(ex.line)
+        details.append({"text": _short(group[0].text, 200), "labels": list(by_answer.values())})
     what = "entities" if task == "extraction" else "labels"
     first = details[0]
     said = " and ".join(f"line {item['lines'][0]} says '{item['label']}'" for item in first["labels"][:2])
+    verb = "appears" if len(conflicts) == 1 else "appear"
     return [
         Finding(
             "conflicting_labels",
             "warning",
-            f"{_plural(len(conflicts), 'text')} appear more than once with different {what} "
+            f"{_plural(len(conflicts), 'text')} {verb} more than once with different {what} "
             f'(for example "{_short(first["text"])}": {said}). The model cannot learn two '
             "answers for the same text: decide which label is right and fix or delete the other rows.",
             count=len(conflicts),
@@ -258,7 +263,8 @@ def _leakage(examples: Sequence[Example]) -> list[Finding]:
         Finding(
             "train_test_leakage",
             "warning",
-            f"{_plural(len(leaked), 'text')} in the test or validation set also appear in the training "
+            f"{_plural(len(leaked), 'text')} in the test or validation set also "
+            f"{'appears' if len(leaked) == 1 else 'appear'} in the training "
             "set, so the measured accuracy will look better than it really is. Remove them from one of the sets.",
             count=len(leaked),
             details={

@@ -43,7 +43,7 @@ def test_extreme_ratios_never_leave_train_empty():
 
 
 def test_given_splits_are_kept_and_official_test_gets_no_new_rows():
-    official = classification({"a": 5, "b": 5}, split="test")
+    official = [Example(text=f"official {i}", label="ab"[i % 2], split="test") for i in range(10)]
     unsplit = classification({"a": 40, "b": 40})
     result = assign_splits(official + unsplit)
     assert [e.split for e in result[:10]] == ["test"] * 10
@@ -115,3 +115,46 @@ def test_multilabel_label_counts():
 def test_bad_ratios(ratios, message):
     with pytest.raises(ValueError, match=message):
         assign_splits([], ratios=ratios)
+
+
+def test_rows_with_the_same_normalised_text_share_a_split():
+    # Given texts that differ only in case and spacing (WNUT's "Where ' s Kishan ?" and its twin)
+    examples = [Example(text=f"Where ' s item {i} ?", label="ab"[i % 2]) for i in range(60)]
+    examples += [Example(text=f"where '  s ITEM {i} ?", label="ab"[i % 2]) for i in range(60)]
+    result = assign_splits(examples)
+    by_text: dict[str, set[str]] = {}
+    for ex in result:
+        by_text.setdefault(" ".join(ex.text.split()).casefold(), set()).add(ex.split)
+    assert all(len(splits) == 1 for splits in by_text.values())
+    assert split_counts(result)["test"] > 0
+
+
+def test_an_unsplit_row_follows_a_given_row_with_the_same_text():
+    given = [
+        Example(text="Hello there", label="a", split="test"),
+        Example(text="bye", label="b", split="train"),
+    ]
+    unsplit = [Example(text="hello  THERE", label="a")] + classification({"a": 20, "b": 20})
+    result = assign_splits(given + unsplit)
+    assert result[2].split == "test"
+
+
+@pytest.mark.parametrize(
+    ("labels", "per_label", "expected"),
+    [
+        (20, 5, {"train": 80, "validation": 10, "test": 10}),
+        (30, 15, {"train": 360, "validation": 45, "test": 45}),
+    ],
+)
+def test_many_small_classes_still_get_the_requested_ratios(labels, per_label, expected):
+    counts = {f"label{i:02d}": per_label for i in range(labels)}
+    result = assign_splits(classification(counts))
+    assert split_counts(result) == expected
+    trained = label_counts(result, "classification")["train"]
+    assert all(trained[label] >= 1 for label in counts)
+
+
+def test_given_splits_argument_closes_splits_the_rows_do_not_show():
+    # An append: the parent's official test split is closed even though no new row names it.
+    result = assign_splits(classification({"a": 30, "b": 30}), given_splits=["test"])
+    assert split_counts(result)["test"] == 0 and split_counts(result)["validation"] == 6

@@ -144,3 +144,34 @@ def test_label_set_errors():
     assert "'card_arrival', 'card_linking'" in error.message
     ents = [Example(text="Ada", entities=[Span(0, 3, "human")], line=5)]
     assert "'human'" in label_set_errors(ents, "extraction", ["person"])[0].message
+
+
+def test_conflicting_entities_quote_two_annotations_that_really_differ():
+    # Given WNUT's case: "Kishan" and "kishan" marked person (the same answer), then "Kishan" location
+    def row(text, label, line):
+        start = text.casefold().index("kishan")
+        return Example(text=text, entities=[Span(start, start + 6, label)], split="train", line=line)
+
+    rows = [
+        row("Where ' s Kishan ?", "person", 3243),
+        row("where ' s kishan ?", "person", 11404),
+        row("Where ' s  Kishan ?", "location", 15421),
+    ]
+    rows += [Example(text=f"{p} {i}", entities=[Span(0, 1, p)]) for p in ("p", "q") for i in range(5)]
+
+    (conflict,) = by_code(findings(rows, "extraction"), "conflicting_labels")
+
+    assert "line 3243 says 'Kishan (person)' and line 15421 says 'Kishan (location)'" in conflict.message
+    assert conflict.details["examples"][0]["labels"] == [
+        {"label": "Kishan (person)", "lines": [3243, 11404]},
+        {"label": "Kishan (location)", "lines": [15421]},
+    ]
+
+
+def test_one_text_is_written_in_the_singular():
+    rows = balanced() + [ex("Where is my card?", "a", line=7), ex("where is my  card?", "b", line=9)]
+    (conflict,) = by_code(findings(rows, "classification"), "conflicting_labels")
+    assert conflict.message.startswith("1 text appears more than once")
+    rows = balanced() + [ex("A TEXT 1", "a", "test", line=40)]
+    (leak,) = by_code(findings(rows, "classification"), "train_test_leakage")
+    assert leak.message.startswith("1 text in the test or validation set also appears in the training set")
