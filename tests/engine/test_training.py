@@ -355,3 +355,28 @@ def test_bad_inputs_are_rejected(bank):
             labels=labels,
             base_model_dir=default_base_model_dir(),
         )
+
+
+def test_hyperparameter_errors_name_each_field_and_keep_the_one_line_summary():
+    from inference.engine.training.plan import HyperparameterError, validate_hyperparameters
+
+    with pytest.raises(HyperparameterError) as refused:
+        validate_hyperparameters({"lr": 1e-3, "learning_rate": 5, "epochs": 3})
+    assert refused.value.as_details() == {
+        "learning_rate": "must be a number between 1e-07 and 1",
+        "unknown": ["lr"],
+    }
+    assert str(refused.value).startswith("unknown hyperparameter(s): lr (known: batch_size,")
+    assert str(refused.value).endswith("; learning_rate=5 must be a number between 1e-07 and 1")
+    assert isinstance(refused.value, ValueError)  # callers that catch ValueError still do
+
+
+def test_lora_targets_are_checked_against_the_base_models_layers_without_loading_weights():
+    from inference.engine.training.plan import base_layer_names, lora_target_problem
+
+    layers = base_layer_names(default_base_model_dir())
+    assert "encoder.layer.0.attention.self.query" in layers
+    assert lora_target_problem(["query", "value"], layers) is None
+    assert lora_target_problem(["attention.self.key"], layers) is None  # a dotted suffix, as peft matches
+    problem = lora_target_problem(["query", "qkv"], layers)
+    assert problem.startswith("no layer of the base model is named qkv; layers you can target: dense, key")

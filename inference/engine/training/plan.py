@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections import Counter
@@ -72,23 +73,64 @@ HYPERPARAMETERS = {
 }
 
 
+class HyperparameterError(ValueError):
+    """Every unknown or invalid hyperparameter of a request; ``str()`` is the one-line summary."""
+
+    def __init__(self, *, unknown: list[str], invalid: dict[str, str], values: dict):
+        self.unknown, self.invalid = list(unknown), dict(invalid)
+        problems = []
+        if self.unknown:
+            problems.append(
+                f"unknown hyperparameter(s): {', '.join(self.unknown)} "
+                f"(known: {', '.join(sorted(HYPERPARAMETERS))})"
+            )
+        problems += [f"{name}={values.get(name)!r} {error}" for name, error in self.invalid.items()]
+        super().__init__("; ".join(problems))
+
+    def as_details(self) -> dict:
+        """Per field: ``{"learning_rate": "must be a number between 1e-07 and 1", "unknown": ["lr"]}``."""
+        return {**self.invalid, **({"unknown": self.unknown} if self.unknown else {})}
+
+
 def validate_hyperparameters(overrides: dict | None) -> dict:
-    """Return a copy of ``overrides``; ValueError naming every unknown or invalid entry."""
+    """Return a copy of ``overrides``; HyperparameterError naming every unknown or invalid entry."""
     overrides = dict(overrides or {})
-    problems = []
     unknown = sorted(k for k in overrides if k not in HYPERPARAMETERS)
-    if unknown:
-        problems.append(
-            f"unknown hyperparameter(s): {', '.join(unknown)} (known: {', '.join(sorted(HYPERPARAMETERS))})"
-        )
+    invalid = {}
     for name, value in overrides.items():
         if name in HYPERPARAMETERS:
             error = HYPERPARAMETERS[name](value)
             if error:
-                problems.append(f"{name}={value!r} {error}")
-    if problems:
-        raise ValueError("; ".join(problems))
+                invalid[name] = error
+    if unknown or invalid:
+        raise HyperparameterError(unknown=unknown, invalid=invalid, values=overrides)
     return overrides
+
+
+# Layer types peft can put a LoRA adapter on (what an encoder's attention and feed-forward use).
+_LORA_LAYER_TYPES = ("Linear", "Embedding", "Conv1d", "Conv2d", "Conv1D")
+
+
+@functools.lru_cache(maxsize=16)
+def base_layer_names(base_model_dir: str) -> tuple[str, ...]:
+    """Names of the base encoder's layers LoRA can adapt, from its config alone (no weights loaded)."""
+    import torch
+    from transformers import AutoConfig, AutoModel
+
+    config = AutoConfig.from_pretrained(str(base_model_dir), local_files_only=True)
+    with torch.device("meta"):  # builds the module tree without allocating a single weight
+        model = AutoModel.from_config(config)
+    return tuple(name for name, module in model.named_modules() if type(module).__name__ in _LORA_LAYER_TYPES)
+
+
+def lora_target_problem(targets: list[str], layer_names: tuple[str, ...]) -> str | None:
+    """Why ``lora_target_modules`` would adapt nothing, or None. A target matches a layer named
+    exactly so or ending in ``.<target>``, as peft matches it."""
+    missing = [t for t in targets if not any(n == t or n.endswith(f".{t}") for n in layer_names)]
+    if not missing:
+        return None
+    choices = sorted({n.rsplit(".", 1)[-1] for n in layer_names})
+    return f"no layer of the base model is named {', '.join(missing)}; layers you can target: {', '.join(choices)}"
 
 
 def cpu_count() -> int:
