@@ -12,8 +12,16 @@ from inference.services import serving
 from inference.services.feedback import feedback_create
 
 from .base import ApiView
-from .fields import StorableJSONField, VersionRefField
-from .schema import MODEL_NAME, RETRY_AFTER_HEADER, responses
+from .fields import (
+    PageSerializer,
+    RejectUnknownFieldsMixin,
+    StorableJSONField,
+    StrictIntegerField,
+    TextListField,
+    VersionRefField,
+    page_of,
+)
+from .schema import MODEL_NAME, RETRY_AFTER_HEADER, page_parameters, responses
 
 FEEDBACK_LIST_LIMIT = 500
 
@@ -52,16 +60,16 @@ class PredictionSerializer(serializers.Serializer):
 class PredictApi(ApiView):
     required_scope = "predict"
 
-    class InputSerializer(serializers.Serializer):
-        inputs = serializers.ListField(
-            child=serializers.CharField(allow_blank=True, trim_whitespace=False),
-            allow_empty=False,
-            help_text="Texts to answer, at most SCALPEL_PREDICT_MAX_BATCH per request.",
+    class InputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+        inputs = TextListField(
+            max_items=settings.SCALPEL_PREDICT_MAX_BATCH,
+            max_text_length=settings.SCALPEL_PREDICT_MAX_TEXT_LENGTH,
+            help_text="Texts to answer, each a string. Over the limits: 413 payload_too_large naming them.",
         )
         version = VersionRefField(
             required=False, allow_null=True, help_text="Default: production, else the newest."
         )
-        top_k = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=1000)
+        top_k = StrictIntegerField(required=False, allow_null=True, min_value=1, max_value=1000)
 
     class OutputSerializer(serializers.Serializer):
         model = serializers.CharField()
@@ -77,7 +85,7 @@ class PredictApi(ApiView):
         f"{settings.SCALPEL_PREDICT_MAX_TEXT_LENGTH} characters each.",
         parameters=[MODEL_NAME, RETRY_AFTER_HEADER],
         request=InputSerializer,
-        responses=responses({200: OutputSerializer}, 404, 409, 413),
+        responses=responses({200: OutputSerializer}, 404, 409, 413, 503),
     )
     def post(self, request, name: str):
         serializer = self.InputSerializer(data=request.data)
@@ -116,7 +124,7 @@ class FeedbackSerializer(serializers.Serializer):
 class FeedbackApi(ApiView):
     """GET lists feedback (scope read); POST records a correction (scope predict)."""
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         model = serializers.CharField(max_length=100)
         input = serializers.CharField(trim_whitespace=False, max_length=settings.SCALPEL_MAX_TEXT_LENGTH)
         predicted = StorableJSONField(required=False, allow_null=True, help_text="What the model answered.")
@@ -134,7 +142,10 @@ class FeedbackApi(ApiView):
         pending = serializers.BooleanField(required=False, allow_null=True, default=None)
 
     class OutputSerializer(serializers.Serializer):
-        results = FeedbackSerializer(many=True)
+        results = FeedbackSerializer(many=True, help_text="Newest first, at most `limit` from `offset`.")
+        count = serializers.IntegerField(help_text="How many match, over all pages.")
+        limit = serializers.IntegerField()
+        offset = serializers.IntegerField()
 
     def initial(self, request, *args, **kwargs):
         self.required_scope = "predict" if request.method == "POST" else "read"
@@ -145,16 +156,19 @@ class FeedbackApi(ApiView):
         parameters=[
             OpenApiParameter("model", str, description="Only feedback on this model."),
             OpenApiParameter("pending", bool, description="true: not yet added to a dataset; false: added."),
+            *page_parameters(FEEDBACK_LIST_LIMIT),
         ],
         responses=responses({200: OutputSerializer}),
     )
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
+        page = PageSerializer(data=request.query_params, max_limit=FEEDBACK_LIST_LIMIT)
+        page.is_valid(raise_exception=True)
         rows = feedback_list(
             model_name=filters.validated_data.get("model"), pending=filters.validated_data["pending"]
         )
-        return Response(self.OutputSerializer({"results": rows[:FEEDBACK_LIST_LIMIT]}).data)
+        return Response(self.OutputSerializer(page_of(rows, **page.validated_data)).data)
 
     @extend_schema(
         operation_id="feedback_create",

@@ -12,6 +12,7 @@ from inference.services.errors import NotFound
 from inference.services.registry import model_rollback, model_version_promote
 
 from .base import ApiView
+from .fields import RejectUnknownFieldsMixin
 from .schema import MODEL_NAME, VERSION_NUMBER, responses
 
 
@@ -19,7 +20,10 @@ class ModelVersionSummarySerializer(serializers.Serializer):
     number = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     aliases = serializers.SerializerMethodField(help_text="Aliases pointing at this version.")
-    headline_metric = serializers.CharField(allow_blank=True, help_text="accuracy, micro_f1 or span_f1.")
+    headline_metric = serializers.CharField(
+        allow_blank=True,
+        help_text="accuracy (classification), micro_f1 (multilabel) or f1 (extraction: entity-level, strict).",
+    )
     headline_value = serializers.FloatField(allow_null=True, help_text="On the dataset version's test split.")
     baseline_value = serializers.FloatField(
         allow_null=True, help_text="The simple baseline on the same split."
@@ -145,7 +149,7 @@ class ModelVersionDetailApi(ApiView):
 class ModelVersionPromoteApi(ApiView):
     required_scope = "train"
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         alias = serializers.ChoiceField(choices=ModelAlias.ALIASES, default="production")
         force = serializers.BooleanField(default=False, help_text="Skip the evaluation gates of production.")
         note = serializers.CharField(required=False, allow_blank=True, max_length=1000, default="")
@@ -174,7 +178,7 @@ class ModelVersionPromoteApi(ApiView):
 class ModelRollbackApi(ApiView):
     required_scope = "train"
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         alias = serializers.ChoiceField(choices=ModelAlias.ALIASES, default="production")
 
     @extend_schema(

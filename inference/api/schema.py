@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.plumbing import build_bearer_security_scheme_object
+from drf_spectacular.plumbing import build_bearer_security_scheme_object, force_instance
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
+
+from .fields import RejectUnknownFieldsMixin
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -22,14 +24,42 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
         }
 
 
+class TextListFieldScheme(OpenApiSerializerFieldExtension):
+    """Predict's ``inputs``: the batch and text-length limits, so a generated client knows them."""
+
+    target_class = "inference.api.fields.TextListField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        field = self.target
+        return {
+            "type": "array",
+            "items": {"type": "string", "maxLength": field.max_text_length},
+            "minItems": 1,
+            "maxItems": field.max_items,
+        }
+
+
 class ApiAutoSchema(AutoSchema):
-    """Names a view's nested InputSerializer/OutputSerializer after the view: DatasetListOutput."""
+    """Names a view's nested InputSerializer/OutputSerializer after the view: DatasetListOutput.
+
+    Every operation can be rate limited, so every one documents the 429's Retry-After header;
+    bodies that refuse unknown keys say so (``additionalProperties: false``).
+    """
 
     def get_serializer_name(self, serializer, direction):
         outer, _, inner = type(serializer).__qualname__.rpartition(".")
         if outer.endswith("Api"):
             return outer.removesuffix("Api") + inner
         return super().get_serializer_name(serializer, direction)
+
+    def get_override_parameters(self):
+        return [RETRY_AFTER_HEADER, *super().get_override_parameters()]
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if isinstance(force_instance(serializer), RejectUnknownFieldsMixin):
+            schema["additionalProperties"] = False
+        return schema
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -54,8 +84,9 @@ _ERRORS = {
     409: "A conflict with the object's state (model_not_ready, promotion_gate_failed, nothing_to_roll_back, ...).",
     413: "payload_too_large: too many inputs or too long a text; details name the limit.",
     415: "unsupported_media_type: send JSON (or multipart for uploads).",
-    429: "rate_limited (see the Retry-After header) or quota_exceeded.",
+    429: "rate_limited or quota_exceeded: retry after the seconds in the Retry-After header.",
     500: "internal_error: quote the incident id to support.",
+    503: "artifact_unavailable: the version's files are missing or damaged; serve another version.",
 }
 # Every authenticated endpoint can answer these.
 _COMMON = (400, 401, 403, 405, 415, 429, 500)
@@ -64,7 +95,7 @@ RETRY_AFTER_HEADER = OpenApiParameter(
     "Retry-After",
     int,
     OpenApiParameter.HEADER,
-    description="Seconds to wait before retrying a rate-limited request.",
+    description="Seconds to wait before retrying (rate_limited, quota_exceeded).",
     response=[429],
 )
 
@@ -95,3 +126,19 @@ VERSION_NUMBER = OpenApiParameter(
 JOB_ID = OpenApiParameter(
     "id", {"type": "integer", "minimum": 0}, OpenApiParameter.PATH, description="Job id."
 )
+
+
+def page_parameters(max_limit: int) -> list[OpenApiParameter]:
+    """``limit``/``offset`` of a list that answers at most ``max_limit`` rows at a time."""
+    return [
+        OpenApiParameter(
+            "limit",
+            {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+            description=f"Rows to answer: at most {max_limit}, the default.",
+        ),
+        OpenApiParameter(
+            "offset",
+            {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+            description="Rows to skip (default 0); `count` in the answer says how many there are.",
+        ),
+    ]

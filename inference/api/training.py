@@ -12,8 +12,8 @@ from inference.services.errors import NotFound
 from inference.services.training import training_job_cancel, training_job_start
 
 from .base import ApiView
-from .fields import StorableObjectField
-from .schema import JOB_ID, responses
+from .fields import PageSerializer, RejectUnknownFieldsMixin, StorableObjectField, page_of
+from .schema import JOB_ID, page_parameters, responses
 
 LIST_LIMIT = 200
 
@@ -69,7 +69,7 @@ def _detail(job) -> dict:
 class TrainingJobListApi(ApiView):
     """GET lists jobs (scope read); POST starts one (scope train)."""
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         dataset = serializers.CharField(max_length=100)
         dataset_version = serializers.IntegerField(
             required=False,
@@ -91,17 +91,26 @@ class TrainingJobListApi(ApiView):
         )
 
     class OutputSerializer(serializers.Serializer):
-        results = TrainingJobSerializer(many=True)
+        results = TrainingJobSerializer(many=True, help_text="Newest first, at most `limit` from `offset`.")
+        count = serializers.IntegerField(help_text="How many jobs there are, over all pages.")
+        limit = serializers.IntegerField()
+        offset = serializers.IntegerField()
 
     def initial(self, request, *args, **kwargs):
         # One URL, two operations: reading jobs needs `read`, starting one needs `train`.
         self.required_scope = "train" if request.method == "POST" else "read"
         super().initial(request, *args, **kwargs)
 
-    @extend_schema(operation_id="training_job_list", responses=responses({200: OutputSerializer}))
+    @extend_schema(
+        operation_id="training_job_list",
+        parameters=page_parameters(LIST_LIMIT),
+        responses=responses({200: OutputSerializer}),
+    )
     def get(self, request):
-        jobs = training_job_list().order_by("-created_at", "-pk")[:LIST_LIMIT]
-        return Response(self.OutputSerializer({"results": jobs}).data)
+        page = PageSerializer(data=request.query_params, max_limit=LIST_LIMIT)
+        page.is_valid(raise_exception=True)
+        jobs = training_job_list().order_by("-created_at", "-pk")
+        return Response(self.OutputSerializer(page_of(jobs, **page.validated_data)).data)
 
     @extend_schema(
         operation_id="training_job_create",

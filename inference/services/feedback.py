@@ -56,6 +56,12 @@ def feedback_create(
             details={"expected": expected},
         )
     entities = _checked_entities(correct_entities, text) if expected == "correct_entities" else None
+    corrected = {
+        "correct_label": [correct_label],
+        "correct_labels": correct_labels or [],
+        "correct_entities": [e["label"] for e in entities or []],
+    }[expected]
+    _check_known_labels(model, model_version, expected, corrected)
     return Feedback.objects.create(
         model_name=model.name,
         model_version=model_version,
@@ -66,6 +72,35 @@ def feedback_create(
         correct_entities=entities,
         api_key_prefix=api_key_prefix,
     )
+
+
+MAX_LABELS_IN_MESSAGE = 20
+
+
+def _check_known_labels(model: Model, model_version: int | None, field: str, labels: list[str]) -> None:
+    """Refuse a correction naming a label the model does not have: it could never be trained on."""
+    versions = model.versions.all()
+    if model_version is not None:
+        versions = versions.filter(number=model_version)
+    known: set[str] = set()
+    for version_labels in versions.values_list("labels", flat=True):
+        known.update(version_labels or [])
+    if model.task == "extraction":  # entity types, whether stored as types or as B-/I- tags
+        known = {lab[2:] if lab[:2] in ("B-", "I-") else lab for lab in known} - {"O"}
+    if not known:
+        return  # no trained version yet: nothing to check against
+    unknown = sorted(set(labels) - known)
+    if unknown:
+        which = f"v{model_version} of '{model.name}'" if model_version is not None else f"'{model.name}'"
+        listed = sorted(known)
+        shown = ", ".join(listed[:MAX_LABELS_IN_MESSAGE]) + (
+            " ..." if len(listed) > MAX_LABELS_IN_MESSAGE else ""
+        )
+        raise ServiceError(
+            f"{', '.join(repr(lab) for lab in unknown)} {'is not a label' if len(unknown) == 1 else 'are not labels'} "
+            f"of {which}. Its labels: {shown}.",
+            details={field: {"unknown_labels": unknown, "labels": listed}},
+        )
 
 
 def _checked_entities(entities: list[dict], text: str) -> list[dict]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import math
 from datetime import timedelta
 
 from django.conf import settings
@@ -9,13 +11,23 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from inference.engine.training.plan import METHODS, validate_hyperparameters
+from inference.engine.training.plan import (
+    METHODS,
+    HyperparameterError,
+    base_layer_names,
+    lora_target_problem,
+    validate_hyperparameters,
+)
 from inference.models import Dataset, Model, TrainingJob, TrainingJobEvent
-from tenants.selectors import base_model_get
+from tenants.selectors import base_model_dir, base_model_get
 
 from .errors import Conflict, NotFound, ServiceError
 
+logger = logging.getLogger("scalpel.training")
+
 MODEL_NAME_HELP = "Model names use lowercase letters, digits, hyphens and underscores (1–100 characters)."
+# Retry-After of the concurrent-jobs quota: jobs end at no predictable time; a minute is a polite poll.
+CONCURRENT_QUOTA_RETRY_SECONDS = 60
 
 
 def _check_model_name(name: str) -> None:
@@ -50,7 +62,7 @@ def training_job_start(
         else versions.filter(number=dataset_version).first()
     )
     if version is None:
-        which = "any version" if dataset_version is None else f"a version {dataset_version}"
+        which = "any version" if dataset_version is None else f"version {dataset_version}"
         raise NotFound(f"The dataset '{dataset_obj.name}' has no {which}.")
     if not version.trainable:
         blocking = [f["message"] for f in version.report.get("findings", []) if f.get("severity") == "error"]
@@ -76,8 +88,11 @@ def training_job_start(
         raise ServiceError(f"Unknown training method '{method}': choose auto, {', '.join(METHODS)}.")
     try:
         validate_hyperparameters(hyperparameters or {})
-    except ValueError as exc:
-        raise ServiceError(f"Invalid hyperparameters: {exc}", details={"hyperparameters": str(exc)}) from exc
+    except HyperparameterError as exc:
+        raise ServiceError(
+            f"Invalid hyperparameters: {exc}", details={"hyperparameters": exc.as_details()}
+        ) from exc
+    _check_lora_targets(hyperparameters or {}, base)
 
     tenant = connection.tenant
     budget = time_budget_seconds or settings.SCALPEL_TRAINING_TIME_BUDGET_SECONDS
@@ -92,13 +107,21 @@ def training_job_start(
             "Wait for one to finish or cancel it.",
             code="quota_exceeded",
             status=429,
+            details={"quota": "concurrent_jobs", "retry_after": CONCURRENT_QUOTA_RETRY_SECONDS},
         )
-    today = TrainingJob.objects.filter(created_at__gte=timezone.now() - timedelta(days=1)).count()
+    now = timezone.now()
+    window = TrainingJob.objects.filter(created_at__gte=now - timedelta(days=1)).order_by("created_at", "pk")
+    today = window.count()
     if today >= tenant.max_training_jobs_per_day:
+        # A slot frees when enough of the window's oldest jobs are 24 hours old.
+        frees_at = window.values_list("created_at", flat=True)[today - tenant.max_training_jobs_per_day]
+        wait = max(1, math.ceil((frees_at + timedelta(days=1) - now).total_seconds()))
         raise Conflict(
-            f"You have started {today} training jobs in the last 24 hours, the most your plan allows.",
+            f"You have started {today} training jobs in the last 24 hours, the most your plan allows. "
+            f"The next one can start in {_duration(wait)}.",
             code="quota_exceeded",
             status=429,
+            details={"quota": "jobs_per_day", "retry_after": wait},
         )
 
     with transaction.atomic():
@@ -117,6 +140,31 @@ def training_job_start(
         )
         _enqueue_on_commit(job)
     return job
+
+
+def _check_lora_targets(hyperparameters: dict, base) -> None:
+    """Refuse LoRA target modules the base model lacks now, not minutes later in the worker."""
+    targets = hyperparameters.get("lora_target_modules")
+    if not targets:
+        return
+    try:
+        layers = base_layer_names(base_model_dir(base))
+    except (OSError, ValueError):  # an unreadable base is reported by the worker, with its own reason
+        logger.warning("cannot list the layers of base model %s", base.id, exc_info=True)
+        return
+    problem = lora_target_problem(list(targets), layers)
+    if problem:
+        raise ServiceError(
+            f"Invalid hyperparameters: lora_target_modules: {problem}.",
+            details={"hyperparameters": {"lora_target_modules": problem}},
+        )
+
+
+def _duration(seconds: int) -> str:
+    hours, minutes = divmod(math.ceil(seconds / 60), 60)
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{max(minutes, 1)} min"
 
 
 def _enqueue_on_commit(job: TrainingJob) -> None:

@@ -135,3 +135,19 @@ def test_generated_requests_never_get_a_server_error(openapi, wsgi_app, tenant_a
         ran += 1
     assert ran == 18
     assert time.monotonic() - started < 90
+
+
+def test_the_schema_states_the_limits_and_rules_a_generated_client_must_keep(openapi, settings):
+    schemas = openapi["components"]["schemas"]
+    inputs = schemas["PredictInputRequest"]["properties"]["inputs"]
+    assert (inputs["minItems"], inputs["maxItems"]) == (1, settings.SCALPEL_PREDICT_MAX_BATCH)
+    assert inputs["items"] == {"type": "string", "maxLength": settings.SCALPEL_PREDICT_MAX_TEXT_LENGTH}
+    for body in ("PredictInputRequest", "TrainingJobListInputRequest", "FeedbackInputRequest"):
+        assert schemas[body]["additionalProperties"] is False, body  # unknown keys are refused
+    assert "f1 (extraction" in schemas["ModelVersionSummary"]["properties"]["headline_metric"]["description"]
+    for path, method, op in _operations(openapi):
+        # Every operation can be rate limited, so every one documents when to retry.
+        assert "Retry-After" in op["responses"]["429"].get("headers", {}), f"{method.upper()} {path}"
+    for path in ("/api/v1/training-jobs", "/api/v1/feedback", "/api/v1/usage"):
+        listed = openapi["paths"][path]["get"]
+        assert {"limit", "offset"} <= {p["name"] for p in listed.get("parameters", [])}, path
