@@ -13,6 +13,55 @@ TASK_CHOICES = [
 SPLIT_CHOICES = [("train", "train"), ("validation", "validation"), ("test", "test")]
 
 
+class ImmutableRecordError(Exception):
+    """Raised when code tries to edit a dataset version or its rows in place."""
+
+
+def _refuse_edit(model: type[models.Model], fields) -> None:
+    editable = set(getattr(model, "EDITABLE_FIELDS", ()))
+    changed = sorted(set(fields) - editable)
+    if changed:
+        raise ImmutableRecordError(
+            f"{model.__name__} rows are immutable (tried to change {', '.join(changed)}): a dataset changes "
+            "only by gaining a new version (dataset_upload or dataset_version_append)."
+        )
+
+
+class ImmutableQuerySet(models.QuerySet):
+    """Refuses ``update()``/``bulk_update()`` of content fields; deletion stays possible."""
+
+    def update(self, **kwargs):
+        _refuse_edit(self.model, kwargs)
+        return super().update(**kwargs)
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        _refuse_edit(self.model, fields)
+        return super().bulk_update(objs, fields, batch_size=batch_size)
+
+
+class ImmutableModel(models.Model):
+    """A row written once: ``save()`` of a stored row is refused unless it only touches EDITABLE_FIELDS.
+
+    The base manager (used by deletion cascades and SET_NULL) stays a plain one, so deleting a
+    dataset still works.
+    """
+
+    EDITABLE_FIELDS: tuple[str, ...] = ()
+
+    objects = ImmutableQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            fields = kwargs.get("update_fields")
+            if fields is None:
+                fields = [f.name for f in self._meta.concrete_fields if not f.primary_key]
+            _refuse_edit(type(self), fields)
+        super().save(*args, **kwargs)
+
+
 class Dataset(models.Model):
     name = models.SlugField(
         max_length=100, unique=True, help_text="Letters, digits, hyphens and underscores."
@@ -38,7 +87,7 @@ class Dataset(models.Model):
         return self.versions.order_by("-number").first()
 
 
-class DatasetVersion(models.Model):
+class DatasetVersion(ImmutableModel):
     """An immutable snapshot of a dataset's examples, with its split and statistics."""
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="versions")
@@ -56,7 +105,7 @@ class DatasetVersion(models.Model):
     split_counts = models.JSONField(default=dict)
     label_counts = models.JSONField(default=dict)  # {split: {label: n}}
     labels = models.JSONField(default=list)  # every label (or entity type) present, sorted
-    split_config = models.JSONField(default=dict)  # {"ratios": [...], "seed": n}
+    split_config = models.JSONField(default=dict)  # {"ratios": [...], "seed": n, "given": [official splits]}
     report = models.JSONField(default=dict)  # {"findings": [...], "warnings": [...], "errors": []}
     trainable = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -72,7 +121,7 @@ class DatasetVersion(models.Model):
         return f"{self.dataset.name} v{self.number}"
 
 
-class Example(models.Model):
+class Example(ImmutableModel):
     version = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="examples")
     index = models.PositiveIntegerField()
     text = models.TextField()
