@@ -244,7 +244,11 @@ def _name_the_format(result: ParseResult, *, detected: bool) -> None:
     rest = [f for f in FORMATS if f != result.format]
     others = ", ".join(rest[:-1]) + " or " + rest[-1]
     hint = f" (The file was read as {name}, {how}; if that is wrong, set the format option to {others}.)"
+    # A missing column is a wrong format only when the header did not split into columns at all.
+    misread = len(result.columns) <= 1
     for error in result.errors:
+        if error.code == "missing_column" and not misread:
+            continue
         if error.code in _FORMAT_ERRORS and error.line is None and hint not in error.message:
             error.message += hint
 

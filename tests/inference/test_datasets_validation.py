@@ -121,7 +121,7 @@ def test_invalid_bio_is_refused_and_can_be_repaired_on_request(alpha):
         name="data", file=conll, filename="tags.conll", task="extraction", repair_bio=True
     )
     assert version.labels == ["location", "person"]
-    assert "1 BIO tag sequences were repaired." in version.report["warnings"]
+    assert "1 BIO tag sequence was repaired." in version.report["warnings"]
 
 
 def test_text_over_the_limit_is_refused_naming_the_limit(alpha, settings):

@@ -95,7 +95,8 @@ def test_csv_export_neutralises_spreadsheet_formulas(alpha):
     content, filename, content_type = dataset_version_export(version=version, fmt="csv")
 
     assert filename == "formulas-v1.csv" and content_type.startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(content.decode())))
+    assert content.startswith(b"\xef\xbb\xbf")  # the BOM that makes Excel read UTF-8
+    rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
     assert rows[0] == ["text", "label", "split"]
     by_text = {row[0]: row for row in rows[1:]}
     for cell in ['\'=HYPERLINK("http://evil")', "'+1 555 0100", "'-2 apples", "'@SUM(A1)"]:
@@ -112,7 +113,7 @@ def test_csv_export_of_multilabel_joins_labels_with_a_bar(alpha):
     ]
     version = dataset_version_append(dataset=dataset, examples=rows)
     content, _, _ = dataset_version_export(version=version, fmt="csv")
-    lines = content.decode().splitlines()
+    lines = content.decode("utf-8-sig").splitlines()
     assert lines[0] == "text,labels,split" and "text 1,billing|urgent," in content.decode()
 
 

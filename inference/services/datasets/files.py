@@ -81,9 +81,19 @@ def dataset_version_export(*, version: DatasetVersion, fmt: str) -> tuple[bytes,
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["text", "label" if task == "classification" else "labels", "split"])
     for ex in dataset_version_to_examples(version):
-        annotation = ex.label if task == "classification" else "|".join(ex.labels or [])
+        annotation = ex.label if task == "classification" else _labels_cell(ex.labels or [])
         writer.writerow([_spreadsheet_safe(ex.text), _spreadsheet_safe(annotation or ""), ex.split])
-    return buffer.getvalue().encode("utf-8"), f"{stem}.csv", "text/csv; charset=utf-8"
+    # With the BOM, Excel reads the file as UTF-8 instead of garbling accented text; Scalpel's own
+    # import strips it again. The quote that guards formula cells is kept on re-import.
+    return buffer.getvalue().encode("utf-8-sig"), f"{stem}.csv", "text/csv; charset=utf-8"
+
+
+def _labels_cell(labels: list[str]) -> str:
+    """``a|b``, or a JSON list when a label holds ``|`` or the cell would read as one, so it imports back."""
+    joined = "|".join(labels)
+    if any("|" in label for label in labels) or joined.startswith("["):
+        return json.dumps(labels, ensure_ascii=False)
+    return joined
 
 
 def _spreadsheet_safe(cell: str) -> str:

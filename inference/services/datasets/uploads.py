@@ -13,14 +13,17 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 
-from inference.engine.formats import FORMATS, ParseOptions, parse
-from inference.engine.types import TASKS
+from inference.engine.formats import FORMATS, ParseOptions, cap_errors, parse
+from inference.engine.types import TASKS, Example, RowError
 from inference.engine.validation import label_set_errors
 from inference.models import Dataset, DatasetUpload, DatasetVersion
+from inference.selectors.datasets import dataset_version_get
 from inference.storage import safe_filename, tenant_path
 
 from .create import NAME_MAX_LENGTH, check_label_set, check_name, check_task, dataset_create
-from .reports import DatasetError, DatasetUploadError, refused, report_dict, rows_refused, size_text
+from .limits import refuse_if_too_large
+from .options import DEFAULT_SPLIT_COLUMN, labels_parse, split_parse, split_ratios_parse
+from .reports import DatasetError, DatasetUploadError, refused, report_dict, rows_refused
 from .rules import (
     DEFAULT_SEED,
     DEFAULT_SPLIT_RATIOS,
@@ -29,7 +32,14 @@ from .rules import (
     row_limit,
     storable_errors,
 )
-from .versions import Snapshot, lock_next_number, snapshot_build, version_create
+from .versions import (
+    Snapshot,
+    check_still_latest,
+    lock_next_number,
+    snapshot_append,
+    snapshot_build,
+    version_create,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -43,16 +53,20 @@ def dataset_upload(
     text_column: str = "text",
     label_column: str | None = None,
     format: str | None = None,  # noqa: A002 - the public option is called "format" everywhere else too
-    split_ratios: Sequence[float] = DEFAULT_SPLIT_RATIOS,
+    split_column: str = DEFAULT_SPLIT_COLUMN,
+    split: str | None = None,
+    split_ratios: Sequence[float] | str = DEFAULT_SPLIT_RATIOS,
     seed: int = DEFAULT_SEED,
     repair_bio: bool = False,
-    label_set: Sequence[str] | None = None,
+    label_set: Sequence[str] | str | None = None,
     actor: str = "",
 ) -> DatasetVersion:
     """Import a file (Django File/UploadedFile or bytes) as the next version of dataset ``name``.
 
     The dataset is created when new (``task`` is then required; ``label_set`` optionally declares
-    its labels). Any row problem refuses the whole file. Every attempt is recorded as a DatasetUpload.
+    its labels). With ``split`` every row goes to that split and, when the dataset has a version
+    already, the new version is that one plus these rows. Any row problem refuses the whole file.
+    Every attempt is recorded as a DatasetUpload.
     """
     name = str(name or "").strip()
     filename = str(filename or getattr(file, "name", None) or "upload")
@@ -63,27 +77,24 @@ def dataset_upload(
         "text_column": text_column,
         "label_column": label_column,
         "format": fmt or "auto",
-        "split_ratios": list(split_ratios),
+        "split_column": split_column,
+        "split": split,
+        "split_ratios": split_ratios if isinstance(split_ratios, str) else list(split_ratios),
         "seed": seed,
         "repair_bio": repair_bio,
     }
     dataset = Dataset.objects.filter(name=name).first()
     attempt = _Attempt(dataset=dataset, name=name, filename=filename, size=size, options=options, actor=actor)
     try:
+        label_set = labels_parse(label_set) if label_set else None
         task = _upload_task(dataset=dataset, name=name, task=task, label_set=label_set)
         if fmt is not None and fmt not in FORMATS:
             raise refused(
                 f"Unknown file format '{format}'. Choose auto, {', '.join(FORMATS)}.", code="invalid_format"
             )
-        split_config = parse_split_config(split_ratios, seed)
-        limit = settings.SCALPEL_UPLOAD_MAX_BYTES
-        if size > limit:
-            # Checked on the declared size, before the file is read into memory.
-            raise refused(
-                f"The file is {size_text(size)}; the largest file you can upload is {size_text(limit)}. "
-                "Remove columns you do not need, or split the rows over several smaller files.",
-                code="file_too_large",
-            )
+        split_config = parse_split_config(split_ratios_parse(split_ratios), seed)
+        whole_split = split_parse(split)
+        refuse_if_too_large(size)  # on the declared size, before the file is read into memory
         data = _read(file)
         max_rows, quota = row_limit()
         result = parse(
@@ -91,8 +102,9 @@ def dataset_upload(
             ParseOptions(
                 task=task,
                 format=fmt,
-                text_column=text_column,
+                text_column=text_column or "text",
                 label_column=label_column or None,
+                split_column=split_column or DEFAULT_SPLIT_COLUMN,
                 max_text_length=settings.SCALPEL_MAX_TEXT_LENGTH,
                 max_rows=max_rows,
                 repair_bio=repair_bio,
@@ -101,13 +113,24 @@ def dataset_upload(
         errors = quota_message(result.errors, max_rows, quota)
         declared = dataset.label_set if dataset is not None else check_label_set(label_set)
         errors += storable_errors(result.examples) + label_set_errors(result.examples, task, declared)
+        if whole_split is not None:
+            errors += _whole_file_split(result.examples, whole_split)
         if errors:
             raise rows_refused(errors, warnings=result.warnings, parsed=len(result.examples))
-        snapshot = snapshot_build(
-            result.examples, task=task, split_config=split_config, warnings=result.warnings, assign=True
-        )
+        parent = dataset_version_get(dataset=dataset) if dataset is not None and whole_split else None
+        if parent is not None:
+            # One file of a corpus shipped as train/dev/test files: added to what came before.
+            snapshot = snapshot_append(
+                parent=parent, new_rows=result.examples, warnings=result.warnings, also_given=[whole_split]
+            )
+        else:
+            snapshot = snapshot_build(
+                result.examples, task=task, split_config=split_config, warnings=result.warnings, assign=True
+            )
         meta = {"format": result.format, "encoding": result.encoding, "source_filename": filename[:300]}
-        return _upload_commit(attempt, snapshot, data=data, task=task, label_set=label_set, meta=meta)
+        return _upload_commit(
+            attempt, snapshot, data=data, task=task, label_set=label_set, meta=meta, parent=parent
+        )
     except DatasetUploadError as exc:
         attempt.record_failure(exc.report)
         raise
@@ -162,12 +185,29 @@ def _upload_task(*, dataset: Dataset | None, name: str, task: str | None, label_
             "Upload it under a new dataset name instead.",
             code="task_mismatch",
         )
-    if label_set:
+    if label_set and check_label_set(label_set) != dataset.label_set:
         raise DatasetError(
             f"The dataset '{dataset.name}' already exists; its declared labels cannot be changed by an upload.",
             code="invalid_label_set",
         )
     return dataset.task
+
+
+def _whole_file_split(examples: list[Example], split: str) -> list[RowError]:
+    """Every row goes to ``split``; a row whose own split says otherwise is a contradiction to fix."""
+    errors = []
+    for ex in examples:
+        if ex.split not in (None, split):
+            errors.append(
+                RowError(
+                    ex.line,
+                    "split_conflict",
+                    f"Line {ex.line}: the row's split is '{ex.split}', but this upload puts every row in "
+                    f"'{split}'. Remove the split option, or the row's split value.",
+                )
+            )
+        ex.split = split
+    return cap_errors(errors)
 
 
 def _declared_size(file: Any) -> int:
@@ -192,7 +232,14 @@ def _read(file: Any) -> bytes:
 
 
 def _upload_commit(
-    attempt: _Attempt, snapshot: Snapshot, *, data: bytes, task: str, label_set, meta: dict[str, str]
+    attempt: _Attempt,
+    snapshot: Snapshot,
+    *,
+    data: bytes,
+    task: str,
+    label_set,
+    meta: dict[str, str],
+    parent: DatasetVersion | None = None,
 ) -> DatasetVersion:
     """Store the file, the version, its rows and the attempt together, or none of them."""
     stored = None
@@ -202,6 +249,8 @@ def _upload_commit(
                 name=attempt.name, task=task, label_set=label_set, actor=attempt.actor
             )
             dataset, number = lock_next_number(dataset)
+            if parent is not None:
+                check_still_latest(dataset, parent)
             path = tenant_path("datasets", dataset.name, f"v{number}", safe_filename(attempt.filename))
             stored = default_storage.save(path, ContentFile(data))
             version = version_create(
@@ -210,6 +259,7 @@ def _upload_commit(
                 snapshot=snapshot,
                 source_kind="upload",
                 source_file=stored,
+                parent=parent,
                 actor=attempt.actor,
                 **meta,
             )

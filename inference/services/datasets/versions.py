@@ -14,7 +14,7 @@ from django.db.models import Max
 from inference.engine import words
 from inference.engine.formats import ParseOptions, parse
 from inference.engine.splits import annotation_labels, assign_splits, label_counts, split_counts
-from inference.engine.types import Example, Finding
+from inference.engine.types import SPLITS, Example, Finding
 from inference.engine.validation import dedupe, findings, label_set_errors
 from inference.models import Dataset, DatasetVersion
 from inference.models import Example as ExampleRow
@@ -68,6 +68,10 @@ def snapshot_build(
     unique, dropped = dedupe(examples)
     dropped += duplicates
     if assign:
+        # Recorded so that rows appended later stay out of the official splits the file supplied.
+        given = [split for split in SPLITS if any(ex.split == split for ex in unique)]
+        if given:
+            split_config = {**split_config, "given": given}
         unique = assign_splits(unique, ratios=split_config["ratios"], seed=split_config["seed"], task=task)
     found = findings(unique, task)
     if dropped:
@@ -146,48 +150,75 @@ def _row(version: DatasetVersion, index: int, ex: Example, task: str) -> Example
     )
 
 
-def dataset_version_append(
-    *, dataset: Dataset, examples: Sequence[Example], source_kind: str = "append", actor: str = ""
-) -> DatasetVersion:
-    """A new version: every row of the latest version (same splits) plus the new, validated rows."""
-    if not examples:
-        raise DatasetError("There are no rows to add.", code="no_rows")
-    task = dataset.task
-    parent = dataset_version_get(dataset=dataset)
-    split_config = (parent.split_config if parent else None) or {
-        "ratios": list(DEFAULT_SPLIT_RATIOS),
-        "seed": DEFAULT_SEED,
-    }
-    new_rows = _validated(examples, dataset=dataset)
+def snapshot_append(
+    *,
+    parent: DatasetVersion | None,
+    new_rows: Sequence[Example],
+    task: str | None = None,
+    warnings: Sequence[str] = (),
+    also_given: Sequence[str] = (),
+) -> Snapshot:
+    """The rows of ``parent`` (same splits) plus the new rows; those without a split are split by the
+    parent's ratios, but never into a split a file supplied (recorded as ``given``)."""
+    task = task or parent.dataset.task
+    split_config = dict(
+        (parent.split_config if parent else None)
+        or {"ratios": list(DEFAULT_SPLIT_RATIOS), "seed": DEFAULT_SEED}
+    )
+    given = set(split_config.get("given", [])) | set(also_given)
+    if given:
+        split_config["given"] = [split for split in SPLITS if split in given]
     old_rows = dataset_version_to_examples(parent) if parent else []
     # A new row already present in the latest version (same text and annotation) would only add a duplicate.
     known = {_identity(ex, task) for ex in old_rows}
     fresh = [ex for ex in new_rows if _identity(ex, task) not in known]
     fresh, _ = dedupe(fresh)
     dropped = len(new_rows) - len(fresh)
-    # Split the new rows on their own: with the old rows present, assign_splits would read the
-    # filled validation/test splits as given by the file and send every new row to train.
-    fresh = assign_splits(fresh, ratios=split_config["ratios"], seed=split_config["seed"], task=task)
+    # Split beside the old rows, so a new row with an old row's text joins its split; only the
+    # splits the files gave are closed, not every split the old rows happen to fill.
+    rows = assign_splits(
+        old_rows + fresh,
+        ratios=split_config["ratios"],
+        seed=split_config["seed"],
+        task=task,
+        given_splits=given,
+    )
     max_rows, quota = row_limit()
-    if len(old_rows) + len(fresh) > max_rows:
+    if len(rows) > max_rows:
         who = "this workspace's quota" if quota else "the platform's limit"
         raise DatasetError(
-            f"The new version would have {len(old_rows) + len(fresh):,} rows, more than {who} of {max_rows:,} rows "
+            f"The new version would have {len(rows):,} rows, more than {who} of {max_rows:,} rows "
             "per dataset version.",
             code="too_many_rows",
         )
-    snapshot = snapshot_build(
-        old_rows + fresh, task=task, split_config=split_config, warnings=[], assign=False, duplicates=dropped
+    return snapshot_build(
+        rows, task=task, split_config=split_config, warnings=list(warnings), assign=False, duplicates=dropped
     )
+
+
+def check_still_latest(dataset: Dataset, parent: DatasetVersion | None) -> None:
+    """Inside the locked transaction: refuse when another version was saved since ``parent`` was read."""
+    latest = dataset_version_get(dataset=dataset)
+    if (latest.pk if latest else None) != (parent.pk if parent else None):
+        raise DatasetError(
+            f"A new version of '{dataset.name}' was saved while these rows were being added. Try again.",
+            code="conflict",
+            status=409,
+        )
+
+
+def dataset_version_append(
+    *, dataset: Dataset, examples: Sequence[Example], source_kind: str = "append", actor: str = ""
+) -> DatasetVersion:
+    """A new version: every row of the latest version (same splits) plus the new, validated rows."""
+    if not examples:
+        raise DatasetError("There are no rows to add.", code="no_rows")
+    parent = dataset_version_get(dataset=dataset)
+    new_rows = _validated(examples, dataset=dataset)
+    snapshot = snapshot_append(parent=parent, new_rows=new_rows, task=dataset.task)
     with transaction.atomic():
         dataset, number = lock_next_number(dataset)
-        latest = dataset_version_get(dataset=dataset)
-        if (latest.pk if latest else None) != (parent.pk if parent else None):
-            raise DatasetError(
-                f"A new version of '{dataset.name}' was saved while these rows were being added. Try again.",
-                code="conflict",
-                status=409,
-            )
+        check_still_latest(dataset, parent)
         return version_create(
             dataset=dataset,
             number=number,
