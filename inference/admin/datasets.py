@@ -16,8 +16,9 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.views.decorators.csrf import csrf_protect
 
-from inference.engine.formats import FORMATS
+from inference.dashboard.forms import DatasetUploadOptionsForm
 from inference.engine.types import SPLITS
 from inference.models import Dataset, DatasetUpload, DatasetVersion, Example
 from inference.models.datasets import TASK_CHOICES
@@ -28,45 +29,36 @@ from inference.services.datasets import (
     dataset_upload,
     dataset_version_export,
 )
+from inference.services.datasets.limits import upload_limit_guard
 
 from . import tenant_admin_site
 
 REPORT_ERRORS_SHOWN = 50
 
 
-class DatasetUploadForm(forms.Form):
-    """The upload options; ``name``, ``task`` and ``label_set`` only when the dataset is new."""
+class DatasetUploadForm(DatasetUploadOptionsForm):
+    """The dashboard's upload options plus ``name`` and ``task``, which only a new dataset asks for."""
 
     name = forms.CharField(
         max_length=100, help_text="Letters, digits, hyphens and underscores, e.g. support-tickets."
     )
     task = forms.ChoiceField(choices=TASK_CHOICES)
-    label_set = forms.CharField(
-        required=False,
-        label="Allowed labels",
-        help_text="Optional, comma-separated. When set, rows with any other label are refused.",
-    )
     file = forms.FileField(help_text="CSV, TSV, JSON Lines or CoNLL (UTF-8).")
-    text_column = forms.CharField(initial="text", help_text="The column (or JSON key) holding the text.")
-    label_column = forms.CharField(
-        required=False,
-        help_text="The column holding the label. Empty: 'label', 'labels' or 'entities' depending on the task.",
-    )
-    format = forms.ChoiceField(choices=[("auto", "auto-detect"), *((f, f) for f in FORMATS)], initial="auto")
-    repair_bio = forms.BooleanField(
-        required=False,
-        label="Repair BIO tags",
-        help_text="Fix tag sequences such as O I-person (extraction only).",
-    )
+    field_order = ["name", "task", "file", "text_column", "label_column", "format", "split_column", "split"]
+    _ADMIN_LABELS = {
+        "text_column": "Text column",
+        "label_column": "Label column",
+        "split_column": "Split column",
+    }
 
     def __init__(self, *args, dataset: Dataset | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        for name, label in self._ADMIN_LABELS.items():
+            self.fields[name].label = label
         if dataset is not None:
-            for name in ("name", "task", "label_set"):
+            # The dataset's task and declared labels are fixed; a version only brings rows.
+            for name in ("name", "task", "labels"):
                 del self.fields[name]
-
-    def clean_label_set(self) -> list[str]:
-        return [label.strip() for label in self.cleaned_data["label_set"].split(",") if label.strip()]
 
 
 class NotFoundInsteadOfRedirect:
@@ -174,20 +166,47 @@ class DatasetAdmin(NotFoundInsteadOfRedirect, admin.ModelAdmin):
         return HttpResponseRedirect(admin_url("dataset_upload"))
 
     def upload_view(self, request, object_id: str | None = None):
+        # Exempt from the CSRF middleware, which would read the body before the size guard runs;
+        # the page is CSRF-protected below once the guard is in place.
+        guard = upload_limit_guard(request)
+        if guard.refusal():
+            # Refused on the declared size: nothing was read (not even the CSRF token), and nothing is saved.
+            dataset = self._upload_target(request, object_id)
+            return self._upload_response(
+                request, DatasetUploadForm(dataset=dataset), dataset, guard.refusal()
+            )
+        return csrf_protect(self._upload_page)(request, object_id, guard)
+
+    upload_view.csrf_exempt = True
+
+    def _upload_target(self, request, object_id: str | None) -> Dataset | None:
         if not self.has_add_permission(request):
             raise PermissionDenied
-        dataset = None
-        if object_id is not None:
-            dataset = self.get_object(request, unquote(object_id))
-            if dataset is None:
-                raise Http404("No such dataset in this workspace.")
+        if object_id is None:
+            return None
+        dataset = self.get_object(request, unquote(object_id))
+        if dataset is None:
+            raise Http404("No such dataset in this workspace.")
+        return dataset
+
+    def _upload_page(self, request, object_id: str | None, guard):
+        dataset = self._upload_target(request, object_id)
         form = DatasetUploadForm(request.POST or None, request.FILES or None, dataset=dataset)
+        if guard.refusal():  # the file passed the limit while the body was read
+            return self._upload_response(request, form, dataset, guard.refusal())
         report = None
         if request.method == "POST" and form.is_valid():
-            version, report = self._upload(request, form.cleaned_data, dataset)
+            version, report = self._upload(request, form, dataset)
             if version is not None:
                 messages.success(request, version.report.get("summary") or f"Version {version.number} saved.")
                 return HttpResponseRedirect(admin_url("datasetversion_change", version.pk))
+        return self._upload_response(request, form, dataset, report)
+
+    def _upload_response(self, request, form, dataset: Dataset | None, report):
+        """The upload page; ``report`` is a refusal's report, or a too-large refusal itself (answered 413)."""
+        status = 200
+        if isinstance(report, DatasetUploadError):
+            report, status = report.report, 413
         title = f"Upload a new version of {dataset.name}" if dataset else "Upload a dataset"
         context = {
             **self.admin_site.each_context(request),
@@ -197,10 +216,11 @@ class DatasetAdmin(NotFoundInsteadOfRedirect, admin.ModelAdmin):
             "form": form,
             "report": report_html(report) if report else None,
         }
-        return TemplateResponse(request, "admin/inference/dataset/upload.html", context)
+        return TemplateResponse(request, "admin/inference/dataset/upload.html", context, status=status)
 
-    def _upload(self, request, data: dict, dataset: Dataset | None):
+    def _upload(self, request, form: DatasetUploadForm, dataset: Dataset | None):
         """Call the service; a refusal comes back as its report for the page to show."""
+        data = form.cleaned_data
         upload = data["file"]
         try:
             version = dataset_upload(
@@ -208,11 +228,7 @@ class DatasetAdmin(NotFoundInsteadOfRedirect, admin.ModelAdmin):
                 file=upload,
                 filename=upload.name,
                 task=dataset.task if dataset else data["task"],
-                label_set=None if dataset else data["label_set"],
-                text_column=data["text_column"],
-                label_column=data["label_column"] or None,
-                format=data["format"],
-                repair_bio=data["repair_bio"],
+                **form.upload_kwargs(),
                 actor=request.user.get_username(),
             )
         except DatasetUploadError as exc:

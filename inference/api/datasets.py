@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
+from rest_framework.fields import html
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from inference.engine.formats import FORMATS
-from inference.engine.types import TASKS
+from inference.engine.types import SPLITS, TASKS
 from inference.selectors.datasets import dataset_get, dataset_list, dataset_version_get, dataset_version_list
-from inference.services.datasets import DatasetUploadError, dataset_upload
+from inference.services.datasets import DatasetError, DatasetUploadError, dataset_upload
+from inference.services.datasets.limits import upload_limit_guard
+from inference.services.datasets.options import HELP, labels_parse, split_ratios_parse, upload_kwargs
 from inference.services.errors import NotFound, ServiceError
 
 from .base import ApiView
@@ -36,7 +39,10 @@ class DatasetVersionSerializer(DatasetVersionSummarySerializer):
     labels = serializers.ListField(
         child=serializers.CharField(), help_text="Every label or entity type present."
     )
-    split_config = serializers.JSONField(help_text='{"ratios": [train, validation, test], "seed": n}.')
+    split_config = serializers.JSONField(
+        help_text='{"ratios": [train, validation, test], "seed": n, "given": [splits the files supplied]}; '
+        "appended rows never go to a given validation or test split."
+    )
     report = serializers.JSONField(help_text="Validation findings and warnings.")
 
 
@@ -57,6 +63,34 @@ def _dataset_or_404(name: str):
     return dataset
 
 
+class _ParsedTextField(serializers.CharField):
+    """Text read by one of the upload option parsers; repeated form values count as one list."""
+
+    def __init__(self, *, parse, joiner: str, **kwargs):
+        self.parse, self.joiner = parse, joiner
+        super().__init__(**kwargs)
+
+    def get_value(self, dictionary):
+        if html.is_html_input(dictionary) and len(dictionary.getlist(self.field_name)) > 1:
+            return self.joiner.join(dictionary.getlist(self.field_name))
+        return super().get_value(dictionary)
+
+    def to_internal_value(self, data):
+        try:
+            return self.parse(super().to_internal_value(data))
+        except DatasetError as exc:
+            raise serializers.ValidationError(exc.message) from exc
+
+
+def _payload_too_large(refusal: DatasetUploadError) -> ServiceError:
+    return ServiceError(
+        refusal.message,
+        code="payload_too_large",
+        status=413,
+        details={"max_bytes": refusal.report["max_bytes"]},
+    )
+
+
 class DatasetVersionUploadApi(ApiView):
     required_scope = "data"
     parser_classes = [MultiPartParser, FormParser]
@@ -66,19 +100,53 @@ class DatasetVersionUploadApi(ApiView):
         task = serializers.ChoiceField(
             choices=TASKS, required=False, help_text="Required when the dataset is new."
         )
-        text_column = serializers.CharField(default="text", max_length=200)
-        label_column = serializers.CharField(required=False, allow_blank=True, max_length=200)
-        format = serializers.ChoiceField(choices=["auto", *FORMATS], default="auto")
+        text_column = serializers.CharField(default="text", max_length=200, help_text=HELP["text_column"])
+        label_column = serializers.CharField(
+            required=False, allow_blank=True, max_length=200, help_text=HELP["label_column"]
+        )
+        format = serializers.ChoiceField(choices=["auto", *FORMATS], default="auto", help_text=HELP["format"])
+        split_column = serializers.CharField(
+            required=False, allow_blank=True, max_length=200, help_text=HELP["split_column"]
+        )
+        split = serializers.ChoiceField(
+            choices=SPLITS, required=False, allow_blank=True, help_text=HELP["split"]
+        )
+        split_ratios = _ParsedTextField(
+            parse=split_ratios_parse,
+            joiner=",",
+            required=False,
+            max_length=100,
+            help_text=HELP["split_ratios"] + " Three repeated split_ratios values also work.",
+        )
+        split_seed = serializers.IntegerField(
+            required=False, min_value=0, max_value=2**31 - 1, help_text=HELP["split_seed"]
+        )
+        repair_bio = serializers.BooleanField(required=False, default=False, help_text=HELP["repair_bio"])
+        labels = _ParsedTextField(
+            parse=labels_parse,
+            joiner="\n",
+            required=False,
+            allow_blank=True,
+            max_length=100_000,
+            help_text=HELP["labels"] + " Repeated labels values also work.",
+        )
 
     @extend_schema(
         operation_id="dataset_version_upload",
         summary="Upload a file as the dataset's next version (creates the dataset when new)",
+        description="A file larger than the platform's limit is refused with 413 payload_too_large "
+        "(details.max_bytes) before its body is read.",
         parameters=[DATASET_NAME],
         request={"multipart/form-data": InputSerializer},
-        responses=responses({201: DatasetVersionSerializer}, 404, 409),
+        responses=responses({201: DatasetVersionSerializer}, 404, 409, 413),
     )
     def post(self, request, name: str):
+        guard = upload_limit_guard(request)  # before anything reads the body
+        if guard.refusal():
+            raise _payload_too_large(guard.refusal())
         serializer = self.InputSerializer(data=request.data)
+        if guard.refusal():  # the file passed the limit while the body was read
+            raise _payload_too_large(guard.refusal())
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         try:
@@ -87,12 +155,12 @@ class DatasetVersionUploadApi(ApiView):
                 file=data["file"],
                 filename=data["file"].name,
                 task=data.get("task"),
-                text_column=data["text_column"],
-                label_column=data.get("label_column") or None,
-                format=data["format"],
+                **upload_kwargs(data),
                 actor=str(request.user),
             )
         except DatasetUploadError as exc:
+            if exc.code == "file_too_large":
+                raise _payload_too_large(exc) from exc
             # Every refused upload is one code for clients; the report says what to fix.
             raise ServiceError(
                 exc.message, code="validation_failed", details={"reason": exc.code, **exc.report}

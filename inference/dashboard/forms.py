@@ -6,7 +6,17 @@ from django import forms
 
 from inference.engine.formats import FORMATS
 from inference.engine.training.plan import METHODS
+from inference.engine.types import SPLITS
 from inference.models.datasets import TASK_CHOICES
+from inference.services.datasets.options import (
+    DEFAULT_SPLIT_COLUMN,
+    HELP,
+    labels_parse,
+    split_ratios_parse,
+    upload_kwargs,
+)
+from inference.services.datasets.rules import DEFAULT_SEED
+from inference.services.errors import ServiceError
 from tenants.models import ApiKey, BaseModel
 
 METHOD_CHOICES = [
@@ -25,7 +35,76 @@ METHOD_CHOICES = [
 ]
 
 
-class DatasetUploadForm(forms.Form):
+class DatasetUploadOptionsForm(forms.Form):
+    """The upload options every form offers (the admin's too); help texts and parsing come from
+    ``inference.services.datasets.options``, which the API serializer shares."""
+
+    text_column = forms.CharField(
+        label="Column with the text", initial="text", max_length=200, help_text=HELP["text_column"]
+    )
+    label_column = forms.CharField(
+        label="Column with the label", required=False, max_length=200, help_text=HELP["label_column"]
+    )
+    format = forms.ChoiceField(
+        label="File format",
+        choices=[("auto", "Detect from the file"), *[(f, f.upper()) for f in FORMATS]],
+        initial="auto",
+        help_text=HELP["format"],
+    )
+    split_column = forms.CharField(
+        label="Column with the split",
+        required=False,
+        max_length=200,
+        initial=DEFAULT_SPLIT_COLUMN,
+        help_text=HELP["split_column"],
+    )
+    split = forms.ChoiceField(
+        label="Put every row in",
+        required=False,
+        choices=[
+            ("", "No single split: use the split column, or let Scalpel split"),
+            *((s, s) for s in SPLITS),
+        ],
+        help_text=HELP["split"],
+    )
+    split_ratios = forms.CharField(
+        label="Split ratios (train/validation/test)",
+        required=False,
+        max_length=100,
+        initial="80/10/10",
+        help_text=HELP["split_ratios"],
+    )
+    split_seed = forms.IntegerField(
+        label="Split seed", required=False, min_value=0, max_value=2**31 - 1, initial=DEFAULT_SEED,
+        help_text=HELP["split_seed"],
+    )  # fmt: skip
+    repair_bio = forms.BooleanField(label="Repair entity tags", required=False, help_text=HELP["repair_bio"])
+    labels = forms.CharField(
+        label="Allowed labels",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=HELP["labels"],
+    )
+
+    def clean_split_ratios(self) -> list[float]:
+        return _parsed(split_ratios_parse, self.cleaned_data["split_ratios"])
+
+    def clean_labels(self) -> list[str]:
+        return labels_parse(self.cleaned_data["labels"])
+
+    def upload_kwargs(self) -> dict:
+        """The options as ``dataset_upload`` keyword arguments."""
+        return upload_kwargs(self.cleaned_data)
+
+
+def _parsed(parse, value):
+    try:
+        return parse(value)
+    except ServiceError as exc:
+        raise forms.ValidationError(exc.message) from exc
+
+
+class DatasetUploadForm(DatasetUploadOptionsForm):
     file = forms.FileField(
         label="File", help_text="CSV, TSV, JSON Lines or CoNLL. The first line of a CSV names its columns."
     )
@@ -36,23 +115,18 @@ class DatasetUploadForm(forms.Form):
         help_text="An existing name adds a new version; a new name starts a new dataset.",
     )
     task = forms.ChoiceField(
-        label="What should the model do?", choices=TASK_CHOICES, initial="classification"
-    )
-    text_column = forms.CharField(label="Column with the text", initial="text", max_length=200)
-    label_column = forms.CharField(
-        label="Column with the label",
+        label="What should the model do?",
         required=False,
-        max_length=200,
-        help_text="Leave empty for the usual name: label (labels, entities for the other tasks).",
+        choices=[("", "Choose (a new version keeps its dataset's task)"), *TASK_CHOICES],
+        help_text="Needed for a new dataset; for a new version the dataset's own task is used.",
     )
-    format = forms.ChoiceField(
-        label="File format",
-        choices=[("auto", "Detect from the file"), *[(f, f.upper()) for f in FORMATS]],
-        initial="auto",
-    )
-    repair_bio = forms.BooleanField(
-        label="Repair inconsistent entity tags (I- without B-)", required=False, help_text="Extraction only."
-    )
+    field_order = ["file", "name", "task"]
+
+    def __init__(self, *args, dataset=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if dataset is not None:
+            # A new version of an existing dataset: its task is the dataset's, whatever was sent.
+            self.fields["task"].initial = dataset.task
 
 
 def _dataset_choices():

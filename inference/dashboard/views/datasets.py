@@ -7,15 +7,18 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import urlencode
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET
 
 from inference.selectors.datasets import (
+    dataset_get,
     dataset_list,
     dataset_upload_list,
     dataset_version_examples,
     dataset_version_list,
 )
 from inference.services.datasets import DatasetUploadError, dataset_upload, dataset_version_export
+from inference.services.datasets.limits import upload_limit_guard
 from inference.services.errors import ServiceError
 
 from .. import charts, insights, reports
@@ -39,10 +42,22 @@ def dataset_list_view(request):
     )
 
 
+@csrf_exempt  # the size guard must run before the CSRF check reads the body; the page checks CSRF itself
 def dataset_upload_view(request):
+    guard = upload_limit_guard(request)
+    if guard.refusal():
+        # Nothing was read, so there is no form to re-show: only the refusal, naming the limit.
+        return _upload_page(request, DatasetUploadForm(), _report(guard.refusal()), status=413)
+    return _dataset_upload(request, guard)
+
+
+@csrf_protect
+def _dataset_upload(request, guard):
     report = None
     if request.method == "POST":
         form = DatasetUploadForm(request.POST, request.FILES)
+        if guard.refusal():
+            return _upload_page(request, form, _report(guard.refusal()), status=413)
         if form.is_valid():
             data = form.cleaned_data
             try:
@@ -50,15 +65,12 @@ def dataset_upload_view(request):
                     name=data["name"],
                     file=data["file"],
                     filename=data["file"].name,
-                    task=data["task"],
-                    text_column=data["text_column"],
-                    label_column=data["label_column"] or None,
-                    format=data["format"],
-                    repair_bio=data["repair_bio"],
+                    task=data["task"] or None,  # empty: a new version keeps its dataset's task
+                    **form.upload_kwargs(),
                     actor=actor(request),
                 )
             except DatasetUploadError as exc:
-                report = {"summary": exc.message, "problems": reports.problems(exc.report)}
+                report = _report(exc)
             except ServiceError as exc:
                 form.add_error(None, exc.message)
             else:
@@ -68,12 +80,22 @@ def dataset_upload_view(request):
                 )
                 return redirect("dashboard-dataset-version", version.dataset.name, version.number)
     else:
-        form = DatasetUploadForm(initial={"name": request.GET.get("dataset", "")})
+        name = request.GET.get("dataset", "")
+        existing = dataset_get(name=name) if name else None
+        form = DatasetUploadForm(initial={"name": name}, dataset=existing)
+    return _upload_page(request, form, report, status=400 if report else 200)
+
+
+def _report(exc: DatasetUploadError) -> dict:
+    return {"summary": exc.message, "problems": reports.problems(exc.report)}
+
+
+def _upload_page(request, form, report, *, status: int):
     return render(
         request,
         "dashboard/datasets/upload.html",
         {"nav": "datasets", "form": form, "report": report, "existing": dataset_list()},
-        status=400 if report else 200,
+        status=status,
     )
 
 
