@@ -215,3 +215,11 @@ def test_a_multilabel_csv_export_with_bars_in_labels_imports_back_unchanged(alph
 
     again = dataset_upload(name="bars-copy", file=content, filename=filename, task="multilabel")
     assert again.content_hash == v1.content_hash
+
+
+def test_an_unsplit_copy_of_an_official_test_row_joins_it_once(alpha):
+    rows = b"".join(f"row {i},{'ab'[i % 2]},\n".encode() for i in range(30))
+    data = b"text,label,split\nHello there,a,test\nhello  there,a,\n" + rows
+    version = dataset_upload(name="copies", file=data, filename="c.csv", task="classification")
+    assert splits_of(version)["Hello there"] == "test"
+    assert "train_test_leakage" not in {f["code"] for f in version.report["findings"]}

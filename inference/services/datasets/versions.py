@@ -73,6 +73,9 @@ def snapshot_build(
         if given:
             split_config = {**split_config, "given": given}
         unique = assign_splits(unique, ratios=split_config["ratios"], seed=split_config["seed"], task=task)
+        # A row that followed a same-text row into its split may now repeat it exactly.
+        unique, more = dedupe(unique)
+        dropped += more
     found = findings(unique, task)
     if dropped:
         # findings() only sees the deduplicated rows, so the rows dropped here are reported here.
