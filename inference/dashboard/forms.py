@@ -116,9 +116,9 @@ class DatasetUploadForm(DatasetUploadOptionsForm):
     )
     task = forms.ChoiceField(
         label="What should the model do?",
-        required=False,
-        choices=[("", "Choose (a new version keeps its dataset's task)"), *TASK_CHOICES],
-        help_text="Needed for a new dataset; for a new version the dataset's own task is used.",
+        choices=TASK_CHOICES,
+        initial="classification",
+        help_text="For a new dataset; a new version of an existing dataset keeps that dataset's task.",
     )
     field_order = ["file", "name", "task"]
 

@@ -213,7 +213,7 @@ def test_the_upload_pages_still_check_csrf(tenant_a, media, login, upload):
 # ---- dashboard ----------------------------------------------------------------------------------
 
 
-def test_a_new_version_from_the_dashboard_takes_the_datasets_task(dashboard, tenant_a):
+def test_a_new_version_from_the_dashboard_takes_the_datasets_task_not_the_forms_default(dashboard, tenant_a):
     in_alpha(tenant_a)
     dataset_upload(name="people", file=CONLL, filename="p.conll", task="extraction")
     connection.set_schema_to_public()
@@ -224,7 +224,7 @@ def test_a_new_version_from_the_dashboard_takes_the_datasets_task(dashboard, ten
     response = dashboard.post(
         "/datasets/upload/",
         {"file": SimpleUploadedFile("more.conll", CONLL.replace(b"Ada", b"Grace")), "name": "people",
-         "task": "", "text_column": "text", "format": "auto"},
+         "task": "classification", "text_column": "text", "format": "auto"},
     )  # fmt: skip
     assert response.status_code == 302 and response["Location"] == "/datasets/people/v2/"
 

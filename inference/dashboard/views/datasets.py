@@ -60,12 +60,14 @@ def _dataset_upload(request, guard):
             return _upload_page(request, form, _report(guard.refusal()), status=413)
         if form.is_valid():
             data = form.cleaned_data
+            existing = dataset_get(name=data["name"])
             try:
                 version = dataset_upload(
                     name=data["name"],
                     file=data["file"],
                     filename=data["file"].name,
-                    task=data["task"] or None,  # empty: a new version keeps its dataset's task
+                    # A new version is of the dataset's task, whatever the form defaulted to.
+                    task=existing.task if existing else data["task"],
                     **form.upload_kwargs(),
                     actor=actor(request),
                 )
