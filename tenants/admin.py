@@ -70,8 +70,16 @@ class TenantCreateForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        if bool(data.get("admin_email")) != bool(data.get("admin_password")):
-            raise forms.ValidationError("Give both an admin email and an admin password, or neither.")
+        if "slug" not in data:
+            return data  # its own error is shown already
+        try:
+            services.tenant_create_check(
+                slug=data["slug"],
+                admin_email=data.get("admin_email") or None,
+                admin_password=data.get("admin_password") or None,
+            )
+        except services.TenantError as exc:
+            self.add_error(exc.field, str(exc))
         return data
 
 

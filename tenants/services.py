@@ -9,7 +9,10 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
@@ -18,7 +21,11 @@ from .validators import InvalidSlug, schema_name_for, validate_tenant_slug
 
 
 class TenantError(Exception):
-    """A tenant operation a user asked for that cannot be done, with the reason."""
+    """A tenant operation a user asked for that cannot be done, with the reason (and the field at fault)."""
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 class TenantExists(TenantError):
@@ -49,26 +56,52 @@ def tenant_create(
     actor: str = "system",
 ) -> Tenant:
     """Create a tenant: its schema (migrated), its domain and optionally its first admin user."""
+    tenant_create_check(slug=slug, admin_email=admin_email, admin_password=admin_password)
+    # Creating the tenant runs its schema's migrations; the row and the domain commit together.
+    try:
+        with transaction.atomic():
+            tenant = Tenant(schema_name=schema_name_for(slug), slug=slug, name=name or slug)
+            tenant.save(verbosity=0)
+            Domain.objects.create(domain=tenant_domain(slug), tenant=tenant, is_primary=True)
+            if admin_email:
+                tenant_admin_create(tenant=tenant, email=admin_email, password=admin_password)
+            OperatorAuditEntry.objects.create(
+                tenant=tenant, actor=actor, action="tenant_created", details={"slug": slug}
+            )
+    except IntegrityError as exc:  # another request created the same slug a moment before
+        if Tenant.objects.filter(slug=slug).exists():
+            raise TenantExists(_exists_message(slug), field="slug") from exc
+        raise
+    return tenant
+
+
+def _exists_message(slug: str) -> str:
+    return f"A tenant with the slug '{slug}' already exists: choose another slug."
+
+
+def tenant_create_check(*, slug: str, admin_email: str | None, admin_password: str | None) -> None:
+    """Every rule ``tenant_create`` enforces, checked before anything is written (forms call it too)."""
     try:
         validate_tenant_slug(slug)
     except InvalidSlug as exc:
-        raise TenantError(str(exc)) from exc
+        raise TenantError(str(exc), field="slug") from exc
     if Tenant.objects.filter(slug=slug).exists():
-        raise TenantExists(f"A tenant with the slug '{slug}' already exists: choose another slug.")
+        raise TenantExists(_exists_message(slug), field="slug")
     if bool(admin_email) != bool(admin_password):
         raise TenantError("Give both an admin email and an admin password, or neither.")
-
-    # Creating the tenant runs its schema's migrations; the row and the domain commit together.
-    with transaction.atomic():
-        tenant = Tenant(schema_name=schema_name_for(slug), slug=slug, name=name or slug)
-        tenant.save(verbosity=0)
-        Domain.objects.create(domain=tenant_domain(slug), tenant=tenant, is_primary=True)
-        if admin_email:
-            tenant_admin_create(tenant=tenant, email=admin_email, password=admin_password)
-        OperatorAuditEntry.objects.create(
-            tenant=tenant, actor=actor, action="tenant_created", details={"slug": slug}
-        )
-    return tenant
+    if not admin_email:
+        return
+    try:
+        validate_email(admin_email)
+    except ValidationError as exc:
+        raise TenantError(f"'{admin_email}' is not an email address.", field="admin_email") from exc
+    user = get_user_model()(username=admin_email, email=admin_email)
+    try:
+        validate_password(admin_password, user=user)
+    except ValidationError as exc:
+        raise TenantError(
+            "Choose a stronger admin password: " + " ".join(exc.messages), field="admin_password"
+        ) from exc
 
 
 def tenant_admin_create(*, tenant: Tenant, email: str, password: str):

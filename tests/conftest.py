@@ -39,7 +39,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
                     slug=slug,
                     name=slug.title(),
                     admin_email=f"admin@{slug}.example",
-                    admin_password="pw-" + slug,
+                    admin_password="pass-" + slug + "-7391",
                 )
     yield
     # Background threads (heartbeats, usage flushes) may still hold connections to the test
@@ -86,7 +86,9 @@ def live_tenant(live_db):
     from tenants import services
 
     slug = f"live-{uuid.uuid4().hex[:8]}"
-    tenant = services.tenant_create(slug=slug, admin_email=f"admin@{slug}.example", admin_password="pw-live")
+    tenant = services.tenant_create(
+        slug=slug, admin_email=f"admin@{slug}.example", admin_password="pass-live-7391"
+    )
     yield tenant
     from django.db import connection
 

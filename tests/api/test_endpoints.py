@@ -296,7 +296,7 @@ def test_tenant_admin_creates_lists_and_revokes_its_own_keys_only(client, tenant
     other = raw_key(tenant_b)
     client.post(
         "/admin/login/?next=/admin/",
-        {"username": "admin@alpha.example", "password": "pw-alpha"},
+        {"username": "admin@alpha.example", "password": "pass-alpha-7391"},
         HTTP_HOST="alpha.localhost",
     )
     added = client.post(

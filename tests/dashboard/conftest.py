@@ -21,7 +21,7 @@ def login(client: Client, host: str, email: str, password: str) -> Client:
 
 @pytest.fixture
 def alpha_client(tenant_a) -> Client:
-    return login(Client(HTTP_HOST=ALPHA), ALPHA, "admin@alpha.example", "pw-alpha")
+    return login(Client(HTTP_HOST=ALPHA), ALPHA, "admin@alpha.example", "pass-alpha-7391")
 
 
 @pytest.fixture

@@ -80,7 +80,7 @@ def test_a_business_user_trains_judges_ships_and_calls_a_model(
     assert "/accounts/login/" in page.url
     shot(page, "01-login")
     page.get_by_label("Email").fill(f"admin@{live_tenant.slug}.example")
-    page.get_by_label("Password").fill("pw-live")
+    page.get_by_label("Password").fill("pass-live-7391")
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(site + "/")
     assert page.get_by_text("Upload your labelled examples").is_visible()
@@ -291,7 +291,7 @@ def test_evaluation_pages_explain_many_labels_and_extraction(
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(site + "/accounts/login/")
     page.get_by_label("Email").fill(f"admin@{live_tenant.slug}.example")
-    page.get_by_label("Password").fill("pw-live")
+    page.get_by_label("Password").fill("pass-live-7391")
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(site + "/")
 

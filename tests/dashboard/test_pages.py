@@ -163,7 +163,7 @@ def test_a_session_on_one_tenant_does_not_open_another(alpha_client, tenant_b):
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
     # Alpha's credentials are unknown on beta's host: users live in each tenant's schema.
     refused = alpha_client.post(
-        "/accounts/login/", {"username": "admin@alpha.example", "password": "pw-alpha"}, HTTP_HOST=BETA
+        "/accounts/login/", {"username": "admin@alpha.example", "password": "pass-alpha-7391"}, HTTP_HOST=BETA
     )
     assert refused.status_code == 200
 
@@ -414,6 +414,6 @@ def test_feedback_is_added_to_a_new_version_and_retrained(alpha_client, tenant_a
 def test_login_as_other_tenant_user_works_only_on_its_own_host(tenant_b):
     from django.test import Client
 
-    beta = login(Client(HTTP_HOST=BETA), BETA, "admin@beta.example", "pw-beta")
+    beta = login(Client(HTTP_HOST=BETA), BETA, "admin@beta.example", "pass-beta-7391")
     assert beta.get("/").status_code == 200
     assert beta.get("/", HTTP_HOST=ALPHA).status_code == 302

@@ -23,7 +23,7 @@ def media(settings, tmp_path):
 def alpha_admin(client, tenant_a, media):
     response = client.post(
         "/admin/login/?next=/admin/",
-        {"username": "admin@alpha.example", "password": "pw-alpha"},
+        {"username": "admin@alpha.example", "password": "pass-alpha-7391"},
         HTTP_HOST=ALPHA,
     )
     assert response.status_code == 302
@@ -159,7 +159,7 @@ def test_another_tenants_admin_gets_404_for_alphas_dataset(client, tenant_a, ten
     connection.set_schema_to_public()
     client.post(
         "/admin/login/?next=/admin/",
-        {"username": "admin@beta.example", "password": "pw-beta"},
+        {"username": "admin@beta.example", "password": "pass-beta-7391"},
         HTTP_HOST="beta.localhost",
     )
     for url in [

@@ -37,7 +37,7 @@ def api(client, tenant_a, media):
 
 def logged_in(path: str) -> Client:
     client = Client(HTTP_HOST=ALPHA)
-    response = client.post(path, {"username": "admin@alpha.example", "password": "pw-alpha"})
+    response = client.post(path, {"username": "admin@alpha.example", "password": "pass-alpha-7391"})
     assert response.status_code == 302
     return client
 
@@ -194,7 +194,8 @@ def test_the_upload_pages_still_check_csrf(tenant_a, media, login, upload):
     client = Client(HTTP_HOST=ALPHA, enforce_csrf_checks=True)
     token = client.get(login).cookies["csrftoken"].value
     logged = client.post(
-        login, {"username": "admin@alpha.example", "password": "pw-alpha", "csrfmiddlewaretoken": token}
+        login,
+        {"username": "admin@alpha.example", "password": "pass-alpha-7391", "csrfmiddlewaretoken": token},
     )
     assert logged.status_code == 302
     body = {"name": "nocsrf", "task": "classification", "text_column": "text", "format": "auto"}

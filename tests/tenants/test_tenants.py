@@ -50,7 +50,7 @@ def test_tenant_create_command_creates_schema_domain_and_admin(db, capsys):
         "--admin-email",
         "ops@gamma.example",
         "--admin-password",
-        "pw",
+        "pass-gamma-7391",
     )
     tenant = Tenant.objects.get(slug="gamma-co")
     assert tenant.name == "Gamma"
@@ -60,7 +60,7 @@ def test_tenant_create_command_creates_schema_domain_and_admin(db, capsys):
         from django.contrib.auth import get_user_model
 
         admin = get_user_model().objects.get(username="ops@gamma.example")
-        assert admin.is_superuser and admin.check_password("pw")
+        assert admin.is_superuser and admin.check_password("pass-gamma-7391")
     assert "Created tenant 'gamma-co'" in capsys.readouterr().out
 
 
@@ -120,7 +120,12 @@ def test_operator_creates_a_tenant_in_the_console(db, client):
     client.login(username="op", password="op-pass")
     response = client.post(
         "/admin/tenants/tenant/add/",
-        {"slug": "delta", "name": "Delta", "admin_email": "a@delta.example", "admin_password": "pw-delta"},
+        {
+            "slug": "delta",
+            "name": "Delta",
+            "admin_email": "a@delta.example",
+            "admin_password": "pass-delta-7391",
+        },
     )
     assert response.status_code == 302, response.content[:2000]
     tenant = Tenant.objects.get(slug="delta")
@@ -129,6 +134,30 @@ def test_operator_creates_a_tenant_in_the_console(db, client):
     bad = client.post("/admin/tenants/tenant/add/", {"slug": "Not Valid", "name": "x"})
     assert bad.status_code == 200
     assert "uppercase" in bad.content.decode()
+
+    # An existing slug and a weak password are form errors next to their fields, not a server error.
+    again = client.post("/admin/tenants/tenant/add/", {"slug": "delta", "name": "Delta again"})
+    assert again.status_code == 200 and "already exists" in again.content.decode()
+    weak = client.post(
+        "/admin/tenants/tenant/add/",
+        {"slug": "epsilon", "name": "E", "admin_email": "a@epsilon.example", "admin_password": "pw"},
+    )
+    assert weak.status_code == 200 and "stronger admin password" in weak.content.decode()
+    assert not Tenant.objects.filter(slug="epsilon").exists()
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "message"),
+    [
+        ("not-an-email", "pass-zeta-7391", "is not an email address"),
+        ("ops@zeta.example", "short", "This password is too short"),
+        ("ops@zeta.example", "password123", "This password is too common"),
+    ],
+)
+def test_tenant_create_refuses_a_bad_first_admin_and_creates_nothing(db, email, password, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("tenant_create", "zeta", "--admin-email", email, "--admin-password", password)
+    assert not Tenant.objects.filter(slug="zeta").exists()
 
 
 def test_operator_suspends_and_reactivates_from_the_console(db, client, tenant_b):
@@ -147,7 +176,7 @@ def test_operator_suspends_and_reactivates_from_the_console(db, client, tenant_b
 def test_tenant_admin_logs_in_on_its_own_host_only(tenant_a, client):
     login = client.post(
         "/admin/login/?next=/admin/",
-        {"username": "admin@alpha.example", "password": "pw-alpha"},
+        {"username": "admin@alpha.example", "password": "pass-alpha-7391"},
         HTTP_HOST="alpha.localhost",
     )
     assert login.status_code == 302
