@@ -19,7 +19,10 @@ env = environ.Env()
 BASE_DIR = scalpel_env.REPO_ROOT
 DATA_DIR = scalpel_env.data_dir()
 
-SCALPEL_ENV = env.str("SCALPEL_ENV", default="development")  # development | production | test
+SCALPEL_ENV = env.str("SCALPEL_ENV", default="development")
+if SCALPEL_ENV not in ("development", "test", "production"):
+    # A typo ("prod") must not quietly run with development defaults (DEBUG, the insecure key).
+    raise ImproperlyConfigured(f"SCALPEL_ENV is {SCALPEL_ENV!r}: set it to development, test or production.")
 INSECURE_DEFAULT_SECRET = "insecure-dev-key-do-not-use-in-production"  # noqa: S105 - refused in production
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=INSECURE_DEFAULT_SECRET)
 DEBUG = env.bool("DJANGO_DEBUG", default=SCALPEL_ENV == "development")
