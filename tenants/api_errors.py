@@ -132,7 +132,19 @@ def api_not_found(request, path: str = ""):
             match = None
         if match is not None and match.func is not api_not_found:
             return HttpResponsePermanentRedirect(request.get_full_path(force_append_slash=True))
-    return JsonResponse(error_body("not_found", "No such API endpoint."), status=404)
+    message = f"No such API endpoint: {request.method} {request.path}."
+    if request.path.endswith("/") and _is_endpoint(request.path.rstrip("/")):
+        message += f" API paths have no trailing slash: use {request.path.rstrip('/')}."
+    else:
+        message += " See /api/v1/docs/ for the endpoints."
+    return JsonResponse(error_body("not_found", message), status=404)
+
+
+def _is_endpoint(path: str) -> bool:
+    try:
+        return resolve(path).func is not api_not_found
+    except Resolver404:
+        return False
 
 
 def json_not_found(request, exception=None):

@@ -159,6 +159,12 @@ def test_an_unknown_api_url_is_a_json_404_even_with_debug_on(api, settings, host
         assert b"urlpatterns" not in response.content and b"<html" not in response.content.lower()
 
 
+def test_a_trailing_slash_is_a_404_that_names_the_right_path(api):
+    error = error_of(api.get("/api/v1/datasets/"), 404, "not_found")
+    assert "use /api/v1/datasets" in error["message"]
+    assert "/api/v1/docs/" in error_of(api.get("/api/v1/nothing-here"), 404, "not_found")["message"]
+
+
 def test_the_schema_url_without_its_slash_still_redirects(api, settings):
     settings.DEBUG = True
     response = api.get("/api/v1/schema")
