@@ -37,12 +37,25 @@ def registry_counter(schema: str) -> str:
     return f"gen:registry:{schema}"
 
 
+NEVER = b"0"  # a counter never bumped reads as this (None stays "not read yet" for callers)
+
+
 def read(name: str):
-    """The counter's current value (``None`` before its first bump), or ``UNKNOWN``."""
+    """The counter's current value, or ``UNKNOWN`` when Redis cannot be read."""
     try:
-        return _redis().get(name)
+        return _redis().get(name) or NEVER
     except redis.RedisError:
         return UNKNOWN
+
+
+def read_many(names: list[str], pipe) -> None:
+    """Queue reads of ``names`` on a Redis pipeline; ``values_of`` turns its results into counters."""
+    for name in names:
+        pipe.get(name)
+
+
+def values_of(results: list) -> list:
+    return [value or NEVER for value in results]
 
 
 def bump(name: str) -> None:
@@ -72,9 +85,22 @@ class GenerationCache:
         self._entries: dict[Hashable, tuple[object, object, float]] = {}
         self._lock = threading.Lock()
 
-    def get_or_load(self, key: Hashable, counter: str, load: Callable[[], object | None]):
-        """``load()`` unless a copy read under the counter's current value exists; None is not kept."""
-        generation = read(counter)
+    def get_or_load(
+        self,
+        key: Hashable,
+        counter: str,
+        load: Callable[[], object | None],
+        *,
+        generation=None,
+        keep: Callable[[object], bool] | None = None,
+    ):
+        """``load()`` unless a copy read under the counter's current value exists; None is not kept.
+
+        ``generation``: the counter's value when the caller has just read it (in one round trip with
+        other reads); else it is read here. ``keep``: which loaded values may be kept.
+        """
+        if generation is None:
+            generation = read(counter)
         if generation is UNKNOWN or self.ttl <= 0:
             return load()
         now = time.monotonic()
@@ -83,12 +109,20 @@ class GenerationCache:
         if entry is not None and entry[1] == generation and now - entry[2] < self.ttl:
             return entry[0]
         value = load()  # read after the counter: a write racing with us bumps it again
-        if value is not None:
-            with self._lock:
+        with self._lock:
+            if value is None or (keep is not None and not keep(value)):
+                self._entries.pop(key, None)
+            else:
                 if len(self._entries) >= self.max_entries:
                     self._entries.clear()
                 self._entries[key] = (value, generation, now)
         return value
+
+    def peek(self, key: Hashable):
+        """The value kept for ``key``, valid or not (a hint of what a request is about), or None."""
+        with self._lock:
+            entry = self._entries.get(key)
+        return entry[0] if entry is not None else None
 
     def clear(self) -> None:
         with self._lock:

@@ -8,6 +8,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.views import APIView
 
 from inference.services import serving
+from tenants import ratelimits
 
 from .schema import ApiAutoSchema  # also registers the Bearer scheme with drf-spectacular
 
@@ -25,9 +26,15 @@ class ApiView(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)  # authentication (switches schema), scope check
-        serving.rate_limit_check(api_key=request.auth)
+        preflight = self.preflight(request)
+        ratelimits.check(api_key=request.auth, counted=preflight.rate_counts if preflight else None)
         # Only requests let through the rate limit count as usage.
         self._metered_key = request.auth
+
+    @staticmethod
+    def preflight(request):
+        """What authentication read from Redis for this request's key (see ``tenants.api_auth``)."""
+        return getattr(request._request, "scalpel_preflight", None)
 
     def finalize_response(self, request, response, *args, **kwargs):
         if self._metered_key is not None:

@@ -97,6 +97,7 @@ class PredictApi(ApiView):
             version=data.get("version"),
             top_k=data.get("top_k"),
             api_key=request.auth,
+            registry_generation=getattr(self.preflight(request), "registry_generation", None),
         )
         self.texts_served = len(data["inputs"])
         # ``result`` is built by the service in exactly the OutputSerializer's shape (the schema's

@@ -7,7 +7,6 @@ import logging
 import threading
 import time
 
-import redis
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
@@ -15,7 +14,6 @@ from django.utils import timezone
 from inference.models import Model, ModelVersion, PredictionLog
 from inference.selectors.registry import model_version_for_serving
 from tenants import generations
-from tenants.redis_client import request_path_redis
 
 from .errors import NotFound, ServiceError
 from .runtime_cache import runtime_cache
@@ -54,12 +52,13 @@ def _validate_inputs(inputs, top_k) -> None:
 _resolved = generations.GenerationCache(ttl_seconds=60)
 
 
-def _version_for_serving(name: str, ref) -> ModelVersion | None:
+def _version_for_serving(name: str, ref, registry_generation=None) -> ModelVersion | None:
     schema = connection.schema_name
     return _resolved.get_or_load(
         (schema, name, str(ref) if ref not in (None, "", "production") else ""),
         generations.registry_counter(schema),
         lambda: model_version_for_serving(name=name, ref=ref),
+        generation=registry_generation,
     )
 
 
@@ -70,10 +69,14 @@ def predict(
     version: int | str | None = None,
     top_k: int | None = None,
     api_key=None,
+    registry_generation=None,
 ) -> dict:
-    """Answer ``inputs`` with a version of the tenant's model (production, else the newest)."""
+    """Answer ``inputs`` with a version of the tenant's model (production, else the newest).
+
+    ``registry_generation``: the tenant's registry counter, when the API read it already this request.
+    """
     _validate_inputs(inputs, top_k)
-    resolved = _version_for_serving(model_name, version)
+    resolved = _version_for_serving(model_name, version, registry_generation)
     model = resolved.model if resolved is not None else Model.objects.filter(name=model_name).first()
     if model is None:
         raise NotFound(f"There is no model named '{model_name}'.")
@@ -106,53 +109,6 @@ def predict(
 
 
 # --- Rate limits and metering ------------------------------------------------------------
-
-
-def _redis() -> redis.Redis:
-    return request_path_redis()
-
-
-def rate_limit_check(*, api_key) -> None:
-    """Fixed one-minute windows per key and per tenant, counted in Redis (shared by all web nodes)."""
-    tenant = api_key.tenant
-    window = int(time.time() // 60)
-    per_key = settings.SCALPEL_RATE_LIMIT_PER_KEY_PER_MINUTE
-    per_tenant = tenant.rate_limit_per_minute or settings.SCALPEL_RATE_LIMIT_PER_TENANT_PER_MINUTE
-    key_counter, tenant_counter = f"rl:k:{api_key.prefix}:{window}", f"rl:t:{tenant.pk}:{window}"
-    pipe = _redis().pipeline(transaction=False)
-    pipe.incr(key_counter)
-    pipe.expire(key_counter, 61)
-    pipe.incr(tenant_counter)
-    pipe.expire(tenant_counter, 61)
-    try:
-        key_count, _, tenant_count, _ = pipe.execute()
-    except redis.RedisError:
-        # Counting is lost while Redis is away; refusing every call of every tenant would be worse.
-        _log_unlimited()
-        return
-    if key_count > per_key or tenant_count > per_tenant:
-        retry_after = max(1, 60 - int(time.time() % 60))
-        which = (
-            f"this key's limit of {per_key}"
-            if key_count > per_key
-            else f"your workspace's limit of {per_tenant}"
-        )
-        raise ServiceError(
-            f"Too many requests: {which} requests per minute. Retry in {retry_after} s.",
-            code="rate_limited",
-            status=429,
-            details={"retry_after": retry_after},
-        )
-
-
-_unlimited_logged_at = 0.0
-
-
-def _log_unlimited() -> None:
-    global _unlimited_logged_at
-    if time.monotonic() - _unlimited_logged_at > 60:  # once a minute, not once a request
-        _unlimited_logged_at = time.monotonic()
-        logger.exception("Redis unreachable: API calls are not rate limited until it is back")
 
 
 _USAGE_UPSERT = """

@@ -75,7 +75,12 @@ def test_resolved_versions_are_kept_per_tenant(tenant_a, tenant_b):
 def test_without_redis_every_read_goes_to_the_database(client, tenant_a, monkeypatch):
     api = ApiClient(client, raw_key(tenant_a))
     assert api.get("models").status_code == 200
-    monkeypatch.setattr(generations, "read", lambda name: generations.UNKNOWN)
+    from django.conf import settings
+
+    from tenants import redis_client
+
+    monkeypatch.setattr(settings, "REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens there
+    monkeypatch.setattr(redis_client, "_client", None)
     ApiKey.objects.filter(pk=key_of(api.key).pk).update(scopes=["predict"])  # no counter bump at all
     assert api.get("models").json()["error"]["code"] == "insufficient_scope"
 
@@ -93,3 +98,26 @@ def test_without_redis_the_api_still_answers_unlimited(client, tenant_a, monkeyp
     response = api.get("models")
     assert response.status_code == 200, response.content
     assert time.monotonic() - started < 2, "an unreachable Redis costs milliseconds, not retries"
+
+
+def test_a_known_key_costs_one_redis_round_trip_and_no_key_query(client, tenant_a, monkeypatch):
+    import redis
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    api = ApiClient(client, raw_key(tenant_a))
+    assert api.get("models").status_code == 200  # the first request reads the key from the database
+    trips = []
+    for cls, name in ((redis.Redis, "execute_command"), (redis.client.Pipeline, "execute")):
+        original = getattr(cls, name)
+
+        def counted(self, *args, _original=original, _name=name, **kwargs):
+            if _name == "execute" or not isinstance(self, redis.client.Pipeline):
+                trips.append(_name)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, name, counted)
+    with CaptureQueriesContext(connection) as queries:
+        assert api.get("models").status_code == 200
+    assert trips == ["execute"], trips  # keys counter, registry counter and rate counts together
+    assert not [q for q in queries.captured_queries if "tenants_apikey" in q["sql"]]
