@@ -306,21 +306,12 @@ def recover_stalled_jobs() -> list[tuple[int, str]]:
         if job.cancel_requested:
             # The user asked to stop it: training it again would undo their cancel.
             reason = "Cancelled by a user (the worker stopped before it could finish cancelling)."
-            moved = TrainingJob.objects.filter(
-                pk=job.pk, status=TrainingJob.Status.RUNNING, heartbeat_at=job.heartbeat_at
-            ).update(
-                status=TrainingJob.Status.CANCELLED,
-                error=reason,
-                error_code="cancelled",
-                finished_at=timezone.now(),
-            )
-            if moved:
-                job_event(job, reason, level="warning")
+            if _end_stalled(job, TrainingJob.Status.CANCELLED, reason, "cancelled", level="warning"):
                 outcomes.append((job.pk, "cancelled"))
         elif job.attempts < settings.SCALPEL_JOB_MAX_ATTEMPTS:
-            moved = TrainingJob.objects.filter(
-                pk=job.pk, status=TrainingJob.Status.RUNNING, heartbeat_at=job.heartbeat_at
-            ).update(status=TrainingJob.Status.QUEUED, worker="", progress={"phase": "queued"})
+            moved = _claim_stalled(job).update(
+                status=TrainingJob.Status.QUEUED, worker="", progress={"phase": "queued"}
+            )
             if moved:
                 job_event(
                     job,
@@ -337,15 +328,22 @@ def recover_stalled_jobs() -> list[tuple[int, str]]:
                 f"The worker running this job stopped responding {job.attempts} time(s) (it may have run out of "
                 "memory or been restarted). Try again; if it keeps failing, use a smaller batch size or the 'lora' method."
             )
-            moved = TrainingJob.objects.filter(
-                pk=job.pk, status=TrainingJob.Status.RUNNING, heartbeat_at=job.heartbeat_at
-            ).update(
-                status=TrainingJob.Status.FAILED,
-                error=reason,
-                error_code="worker_lost",
-                finished_at=timezone.now(),
-            )
-            if moved:
-                job_event(job, reason, level="error")
+            if _end_stalled(job, TrainingJob.Status.FAILED, reason, "worker_lost", level="error"):
                 outcomes.append((job.pk, "failed"))
     return outcomes
+
+
+def _claim_stalled(job: TrainingJob):
+    """The job's row, only while it is still the stalled run we looked at (another sweep may act first)."""
+    return TrainingJob.objects.filter(
+        pk=job.pk, status=TrainingJob.Status.RUNNING, heartbeat_at=job.heartbeat_at
+    )
+
+
+def _end_stalled(job: TrainingJob, status: str, reason: str, code: str, *, level: str) -> bool:
+    moved = _claim_stalled(job).update(
+        status=status, error=reason, error_code=code, finished_at=timezone.now()
+    )
+    if moved:
+        job_event(job, reason, level=level)
+    return bool(moved)

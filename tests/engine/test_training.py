@@ -218,16 +218,20 @@ def test_closing_mid_training_stops_within_a_step(bank):
     assert next(gen, None) is None
 
 
-def test_progress_arrives_every_step(bank):
+def _full_on_48(bank, **hyperparameters) -> TrainingSession:
     examples, labels = bank
-    session = TrainingSession(
+    return TrainingSession(
         examples[:48],
         task="classification",
         labels=labels,
         base_model_dir=default_base_model_dir(),
         method="full",
-        hyperparameters={"epochs": 2, "max_length": 32, "batch_size": 8},
+        hyperparameters={"max_length": 32, **hyperparameters},
     )
+
+
+def test_progress_arrives_every_step(bank):
+    session = _full_on_48(bank, epochs=2, batch_size=8)
     events = list(session.run())
     training = [e for e in events if e["phase"] == "training"]
     assert [e["step"] for e in training] == list(range(1, training[-1]["total_steps"] + 1))
@@ -241,17 +245,10 @@ def test_progress_arrives_every_step(bank):
 
 
 def test_early_stopping_says_why_and_which_epoch_it_keeps(bank):
-    examples, labels = bank
-    session = TrainingSession(
-        examples[:48],
-        task="classification",
-        labels=labels,
-        base_model_dir=default_base_model_dir(),
-        method="full",
-        # A learning rate this small cannot beat the first epoch: patience 1 stops after epoch 2.
-        hyperparameters={"epochs": 5, "max_length": 32, "learning_rate": 1e-7, "head_learning_rate": 1e-7,
-                         "early_stopping_patience": 1},
-    )  # fmt: skip
+    # A learning rate this small cannot beat the first epoch: patience 1 stops after epoch 2.
+    session = _full_on_48(
+        bank, epochs=5, learning_rate=1e-7, head_learning_rate=1e-7, early_stopping_patience=1
+    )
     events = list(session.run())
     info = session.trained.train_info
     assert info["stopped_early"] and info["epochs_run"] == 2 and info["best_epoch"] == 1
