@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from tests.support import start_worker, stop_worker
+from tests.support import purge_broker, start_worker, stop_worker
 
 
 def pytest_configure(config):
@@ -99,11 +99,9 @@ def live_tenant(live_db):
 @pytest.fixture
 def celery_worker_process(live_db):
     """A real worker consuming both queues for the duration of a test."""
-    from config.celery_app import app
-
-    app.control.purge()
+    purge_broker()
     proc = start_worker()
     yield proc
     stop_worker(proc)
     # A task cut short by the stop goes back to the queue; it must not reach the next test's worker.
-    app.control.purge()
+    purge_broker()

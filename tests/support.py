@@ -45,6 +45,20 @@ def start_worker(queues: str = "default,training", *, name: str | None = None, e
     return proc
 
 
+def purge_broker() -> None:
+    """Empty the test broker: its queues, and the tasks of workers this suite killed.
+
+    A task taken by a SIGKILLed worker stays in kombu's "unacked" set, and the Redis transport puts
+    it back on its queue once the visibility timeout has passed: hours later, into another run's
+    worker, where it would train a job of a database that no longer exists.
+    """
+    from config.celery_app import app
+
+    app.control.purge()
+    with app.connection_for_write() as conn:
+        conn.default_channel.client.delete("unacked", "unacked_index", "unacked_mutex")
+
+
 def stop_worker(proc, *, sig: int = 15, timeout: float = 20) -> None:
     import signal
 
