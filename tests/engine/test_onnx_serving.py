@@ -245,3 +245,22 @@ def test_choosing_a_runtime_stops_at_the_first_check_after_the_export(bank, onnx
             check_stop=stop_on_second_check,
         )
     assert len(checks) == 2
+
+
+def test_int8_answers_are_the_same_on_one_thread_and_on_every_core(bank, tmp_path):
+    """A lone text runs on every core (faster); the numbers must be those of one thread, exactly."""
+    import numpy as np
+
+    examples, _ = bank
+    model = trained("cls-full")
+    fp32 = onnx_export.export_task_model(model.model, tmp_path / "model.onnx")
+    int8 = onnx_export.quantize(fp32, tmp_path / "model.int8.onnx")
+    one, every = onnx_export.session(int8, threads=1), onnx_export.session(int8, threads=2)
+    tokenizer = model.tokenizer
+    for text in texts_of(examples, "test") + texts_of(examples, "validation"):
+        enc = tokenizer([text], return_tensors="np")
+        feed = {
+            "input_ids": enc["input_ids"].astype(np.int64),
+            "attention_mask": enc["attention_mask"].astype(np.int64),
+        }
+        assert np.array_equal(one.run(None, feed)[0], every.run(None, feed)[0]), text
