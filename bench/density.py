@@ -228,6 +228,11 @@ def main() -> None:
         rss_hot = rss_bytes(server.pid)
         rest = [x for x in every if x not in set(hot) and x != (single_key, single_model)]
         cold_rest = [one(conn, port, k, m, texts[i % len(texts)]) for i, (k, m) in enumerate(rest)]
+        slowest = sorted(enumerate(cold + cold_rest), key=lambda x: -x[1])[:5]
+        print(
+            "  slowest cold requests (order loaded, ms): " + ", ".join(f"#{i} {ms:.0f}" for i, ms in slowest),
+            flush=True,
+        )
         rss_all = rss_bytes(server.pid)
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         c.request("GET", "/metrics/serving")

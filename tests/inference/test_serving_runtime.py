@@ -111,3 +111,34 @@ def test_serving_stats_are_for_operators_only(client):
     )
     assert client.get("/metrics/serving", REMOTE_ADDR="10.1.2.3").status_code == 403
     assert client.get("/metrics/serving", HTTP_X_FORWARDED_FOR="10.1.2.3").status_code == 403
+
+
+def test_loaded_versions_stay_out_of_full_collections_and_an_eviction_frees_cycles(monkeypatch):
+    """Full garbage collections over many loaded versions stalled requests; evictions must free memory."""
+    import gc
+    import weakref
+
+    class Weights:  # a version whose objects hold a reference cycle, like a full version does
+        def __init__(self):
+            self.me = self
+
+    held = []
+
+    def fake_load(version):
+        weights = Weights()
+        held.append(weakref.ref(weights))
+        predictor = FakePredictor(100)
+        predictor.weights = weights
+        return rc.CachedRuntime(MicroBatcher(predictor), 100, 0.0, 0.001, "onnx", "full")
+
+    cache = rc.RuntimeCache(150, wait_ms=0, max_texts=8)
+    monkeypatch.setattr(cache, "_load", fake_load)
+    gc.unfreeze()
+    try:
+        cache.get(schema="a", version=ModelVersion(pk=1, artifact_checksum="c1"))
+        assert gc.get_freeze_count() > 0  # what was loaded is frozen: full collections skip it
+        cache.get(schema="a", version=ModelVersion(pk=2, artifact_checksum="c2"))  # 200 > 150: 1 goes
+        assert held[0]() is None, "the evicted version's cycle was collected, not kept frozen"
+        assert held[1]() is not None
+    finally:
+        gc.unfreeze()
