@@ -250,17 +250,23 @@ def main() -> None:
     # In-process yardsticks: torch fp32 forward of the same model, and the served runtime, one text.
     from inference.engine import runtime
 
-    yard = {}
+    def one_text_ms(predictor, sample: list[str]) -> float:
+        samples = []
+        for text in sample:
+            t0 = time.perf_counter()
+            predictor.predict([text])
+            samples.append((time.perf_counter() - t0) * 1000.0)
+        return median(samples)
+
+    yard, loaded = {}, {}
     for name in ("torch", version.runtime):
         p = runtime.load(artifact_dir, runtime=name, onnx_cache_dir=str(settings.SCALPEL_ONNX_CACHE_DIR))
         p.predict(texts[:2])
-        samples = []
-        for text in texts[: 30 if quick else 200]:
-            t0 = time.perf_counter()
-            p.predict([text])
-            samples.append((time.perf_counter() - t0) * 1000.0)
-        yard[name] = median(samples)
-        del p
+        yard[name] = one_text_ms(p, texts[: 30 if quick else 200])
+        loaded[name] = p
+    # This machine's speed drifts from minute to minute: the torch yardstick is measured again in
+    # every round, between the servers' loads (they are idle then), and its median is the one used.
+    torch_rounds = [yard["torch"]]
 
     env = {
         **os.environ,
@@ -297,6 +303,8 @@ def main() -> None:
                 raise SystemExit(f"{name} refused the warm-up: {warm['first_error']}")
         results: dict = {name: {1: [], 16: []} for name in targets}
         for r in range(rounds):
+            torch_rounds.append(one_text_ms(loaded["torch"], texts[: 30 if quick else 100]))
+            print(f"round {r + 1} in-process torch fp32, one text: {torch_rounds[-1]:.2f} ms", flush=True)
             for clients, n in ((1, single_n), (16, multi_n)):
                 for name, (port, path, headers) in targets.items():
                     out = load(port, path, headers, texts, clients, n)
@@ -331,7 +339,8 @@ def main() -> None:
                   "runtime": version.runtime, "runtime_info": version.runtime_info},
         "rounds": rounds,
         "requests": {"1_client": single_n, "16_clients": multi_n},
-        "in_process_one_text_ms": {"torch_fp32": yard["torch"], version.runtime: yard[version.runtime]},
+        "in_process_one_text_ms": {"torch_fp32": yard["torch"], version.runtime: yard[version.runtime],
+                                   "torch_fp32_each_round": [round(x, 2) for x in torch_rounds]},
         "errors": sum(o["errors"] for s in results.values() for runs in s.values() for o in runs),
         "label_agreement_scalpel_vs_reference": same / total if total else None,
         "rss_mb": {k: round(v / 2**20) for k, v in rss.items()},
@@ -343,7 +352,7 @@ def main() -> None:
             }
     s1, s16, r16 = fig["scalpel_1"], fig["scalpel_16"], fig["reference_16"]
     fig["ratios"] = {
-        "scalpel_1_p50_over_torch_forward": round(s1["p50_ms"] / yard["torch"], 3),
+        "scalpel_1_p50_over_torch_forward": round(s1["p50_ms"] / median(torch_rounds), 3),
         "scalpel_16_texts_per_s_over_reference": round(s16["texts_per_s"] / r16["texts_per_s"], 2),
         "scalpel_16_p99_over_p50": round(s16["p99_ms"] / s16["p50_ms"], 2),
         "scalpel_1_p50_over_reference_1_p50": round(s1["p50_ms"] / fig["reference_1"]["p50_ms"], 3),
