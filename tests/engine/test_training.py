@@ -377,3 +377,38 @@ def test_lora_targets_are_checked_against_the_base_models_layers_without_loading
     assert lora_target_problem(["attention.self.key"], layers) is None  # a dotted suffix, as peft matches
     problem = lora_target_problem(["query", "qkv"], layers)
     assert problem.startswith("no layer of the base model is named qkv; layers you can target: dense, key")
+
+
+def test_frozen_lowest_layers_keep_their_weights_while_the_layers_above_learn(bank):
+    examples, labels = bank
+    finished = TrainingSession(
+        examples,
+        task="classification",
+        labels=labels,
+        base_model_dir=default_base_model_dir(),
+        method="full",
+        hyperparameters={**FAST, "freeze_layers": 2},
+    )
+    list(finished.run())
+    from inference.engine.basemodels import load_encoder
+
+    pretrained = dict(load_encoder(default_base_model_dir()).named_parameters())
+    tuned = {n.removeprefix("encoder."): p for n, p in finished.trained.model.named_parameters()}
+    changed = {n for n, p in pretrained.items() if not p.detach().equal(tuned[n].detach())}
+    assert changed, "the upper layers learned"
+    assert not any(n.startswith(("encoder.layer.0.", "encoder.layer.1.", "embeddings.")) for n in changed)
+    assert any(n.startswith("encoder.layer.5.") for n in changed)
+
+
+def test_freezing_every_layer_is_refused_with_the_method_to_use(bank):
+    examples, labels = bank
+    session = TrainingSession(
+        examples,
+        task="classification",
+        labels=labels,
+        base_model_dir=default_base_model_dir(),
+        method="full",
+        hyperparameters={**FAST, "freeze_layers": 6},
+    )
+    with pytest.raises(ValueError, match="would freeze all 6 layers: use method head"):
+        list(session.run())

@@ -63,6 +63,7 @@ HYPERPARAMETERS = {
     "early_stopping_patience": _num(0, 500, integer=True),
     "seed": _num(0, 2**32 - 1, integer=True),
     "freeze_embeddings": _bool,
+    "freeze_layers": _num(0, 64, integer=True),
     "dropout": _num(0.0, 0.9),
     "max_grad_norm": _num(0.0, 1000.0),
     "lora_r": _num(1, 256, integer=True),

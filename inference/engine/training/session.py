@@ -58,6 +58,34 @@ def _entity_types(labels: list[str]) -> list[str]:
     return types
 
 
+def encoder_layers(encoder: nn.Module) -> nn.ModuleList:
+    """The encoder's stack of transformer layers (the ModuleList as long as num_hidden_layers)."""
+    count = int(getattr(encoder.config, "num_hidden_layers", 0))
+    for module in encoder.modules():
+        if isinstance(module, nn.ModuleList) and len(module) == count:
+            return module
+    raise ValueError(
+        f"cannot find the {count} transformer layers of this {encoder.config.model_type} encoder"
+    )
+
+
+def freeze_lowest_layers(encoder: nn.Module, count: int) -> int:
+    """Freeze the embeddings (all of them) and the ``count`` lowest transformer layers, so that
+    backward stops above them: each frozen layer saves its whole backward pass."""
+    if not count:
+        return 0
+    layers = encoder_layers(encoder)
+    if count >= len(layers):
+        raise ValueError(f"freeze_layers={count} would freeze all {len(layers)} layers: use method head")
+    embeddings = getattr(encoder, "embeddings", None)
+    if embeddings is None:
+        raise ValueError(f"cannot find the embeddings of this {encoder.config.model_type} encoder")
+    embeddings.requires_grad_(False)
+    for layer in layers[:count]:
+        layer.requires_grad_(False)
+    return count
+
+
 class TrainingSession(GradientTraining, HeadTraining):
     """Resolve a plan at construction; ``run()`` trains, yielding progress dicts, and sets ``trained``."""
 
@@ -204,6 +232,7 @@ class TrainingSession(GradientTraining, HeadTraining):
             if hp["freeze_embeddings"]:
                 # The 11.7M-weight word-embedding matrix is half the model; freezing it makes AdamW 4x cheaper.
                 encoder.get_input_embeddings().weight.requires_grad_(False)
+            freeze_lowest_layers(encoder, hp.get("freeze_layers", 0))
         elif method == "lora":
             from peft import LoraConfig, inject_adapter_in_model
 
