@@ -3,19 +3,97 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected as django_delete_selected
+from django.contrib.admin.utils import model_ngettext, unquote
 from django.http import HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from inference.dashboard.insights import confusion_focus
 from inference.models import AliasChange, Model, ModelVersion
 from inference.selectors.registry import model_aliases
 from inference.services import registry as registry_services
 from inference.services.errors import ServiceError
 
 from . import tenant_admin_site
+
+# Up to this many labels the confusion matrix is shown whole; above, the labels in the most mistakes.
+CONFUSION_MAX_LABELS = 30
+COMPARE_LINKS_SHOWN = 20
+
+
+class DeleteThroughServiceMixin:
+    """Every admin deletion, one object or "delete selected", goes through the registry's delete
+    service, which removes the files with the rows and refuses what an alias still uses; a refusal
+    is shown as an admin message."""
+
+    def deletion_refusal(self, obj) -> str:
+        raise NotImplementedError
+
+    def delete_through_service(self, request, obj) -> None:
+        raise NotImplementedError
+
+    def delete_model(self, request, obj):
+        self.delete_through_service(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_through_service(request, obj)
+
+    def _refused(self, request, obj, message: str) -> HttpResponseRedirect:
+        self.message_user(request, message, messages.ERROR)
+        opts = self.model._meta
+        return HttpResponseRedirect(
+            reverse(f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+        )
+
+    def delete_view(self, request, object_id, extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        # Said before the confirmation page, rather than after the user has confirmed.
+        refusal = self.deletion_refusal(obj) if obj is not None else ""
+        if refusal:
+            return self._refused(request, obj, refusal)
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except ServiceError as exc:  # an alias moved onto it since the page was shown
+            return self._refused(request, obj, exc.message)
+
+    @admin.action(
+        permissions=["delete"], description="Delete selected %(verbose_name_plural)s and their files"
+    )
+    def delete_selected(self, request, queryset):
+        # What the service would refuse is said now and left out, so the confirmation is about the rest.
+        deletable = []
+        for obj in queryset:
+            refusal = self.deletion_refusal(obj)
+            if refusal:
+                self.message_user(request, refusal, messages.ERROR)
+            else:
+                deletable.append(obj.pk)
+        if not deletable:
+            return None
+        queryset = queryset.filter(pk__in=deletable)
+        if not request.POST.get("post"):
+            return django_delete_selected(self, request, queryset)  # Django's confirmation page
+        deleted = 0
+        for obj in queryset:
+            try:
+                self.delete_through_service(request, obj)
+            except ServiceError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                self.log_deletions(request, [obj])
+                deleted += 1
+        if deleted:
+            self.message_user(
+                request,
+                f"Deleted {deleted} {model_ngettext(self.opts, deleted)} and their files.",
+                messages.SUCCESS,
+            )
+        return None
 
 
 class AliasChangeInline(admin.TabularInline):
@@ -31,15 +109,21 @@ class AliasChangeInline(admin.TabularInline):
 
 
 @admin.register(Model, site=tenant_admin_site)
-class ModelAdmin(admin.ModelAdmin):
+class ModelAdmin(DeleteThroughServiceMixin, admin.ModelAdmin):
     list_display = ["name", "task", "production", "staging", "versions_count", "created_at"]
     readonly_fields = ["name", "task", "created_at", "versions_table"]
     fields = ["name", "task", "description", "created_at", "versions_table"]
     inlines = [AliasChangeInline]
-    actions = ["rollback_production"]
+    actions = ["rollback_production", "delete_selected"]
 
     def has_add_permission(self, request):
         return False  # models come from training jobs
+
+    def deletion_refusal(self, obj) -> str:
+        return registry_services.model_deletion_refusal(model=obj)
+
+    def delete_through_service(self, request, obj) -> None:
+        registry_services.model_delete(model=obj, actor=request.user.get_username())
 
     @admin.display(description="production")
     def production(self, model):
@@ -58,23 +142,27 @@ class ModelAdmin(admin.ModelAdmin):
         aliases = {}
         for alias, number in model_aliases(model=model).items():
             aliases.setdefault(number, []).append(alias)
-        rows = []
-        for v in model.versions.order_by("-number"):
-            url = reverse("tenant_admin:inference_modelversion_change", args=[v.pk])
-            rows.append(
-                format_html(
-                    '<tr><td><a href="{}">v{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
-                    url,
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">v{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("tenant_admin:inference_modelversion_change", args=[v.pk]),
                     v.number,
                     v.headline_metric,
                     _fmt(v.headline_value),
                     _fmt(v.baseline_value),
                     ", ".join(aliases.get(v.number, [])) or "-",
                     v.created_at.strftime("%Y-%m-%d %H:%M"),
-                )  # fmt: skip
-            )
-        header = "<tr><th>version</th><th>metric</th><th>test</th><th>baseline</th><th>aliases</th><th>created</th></tr>"
-        return format_html("<table>{}{}</table>", format_html(header), format_html("".join(rows)))
+                )
+                for v in model.versions.order_by("-number")
+            ),
+        )
+        return format_html(
+            "<table><tr><th>version</th><th>metric</th><th>test</th><th>baseline</th><th>aliases</th>"
+            "<th>created</th></tr>{}</table>",
+            rows,
+        )
 
     @admin.action(description="Roll production back to the previous version")
     def rollback_production(self, request, queryset):
@@ -91,7 +179,7 @@ def _fmt(value) -> str:
 
 
 @admin.register(ModelVersion, site=tenant_admin_site)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(DeleteThroughServiceMixin, admin.ModelAdmin):
     list_display = [
         "__str__",
         "headline_metric",
@@ -103,11 +191,17 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "created_at",
     ]
     list_filter = ["model"]
-    actions = ["promote_production", "promote_staging", "force_promote_production"]
+    actions = [
+        "promote_production",
+        "promote_staging",
+        "force_promote_production",
+        "compare_selected",
+        "delete_selected",
+    ]
     readonly_fields = [
-        "model", "number", "evaluation_summary", "method", "base_model_id", "runtime", "hyperparameters",
-        "dataset_version", "dataset_hash", "artifact_path", "artifact_checksum", "artifact_bytes",
-        "library_versions", "training_job", "created_at",
+        "model", "number", "evaluation_summary", "compare_with", "method", "base_model_id", "runtime",
+        "hyperparameters", "dataset_version", "dataset_hash", "artifact_path", "artifact_checksum",
+        "artifact_bytes", "library_versions", "training_job", "created_at",
     ]  # fmt: skip
     fields = readonly_fields
 
@@ -142,7 +236,24 @@ class ModelVersionAdmin(admin.ModelAdmin):
     @admin.display(description="evaluation")
     def evaluation_summary(self, v):
         # The template escapes every value it prints, so its output is safe to embed.
-        return mark_safe(render_to_string("admin/inference/evaluation.html", {"v": v, "m": v.metrics}))  # noqa: S308
+        m = v.metrics or {}
+        context = {
+            "v": v,
+            "m": m,
+            # Chosen here: a template filter argument naming a missing key raises, and the admin
+            # then shows the whole evaluation as empty.
+            "per_label": m.get("per_label") or m.get("per_type"),
+            "per_label_kind": "label" if m.get("per_label") else "entity type",
+            "confusion": confusion_focus(m, max_labels=CONFUSION_MAX_LABELS),
+        }
+        return mark_safe(render_to_string("admin/inference/evaluation.html", context))  # noqa: S308
+
+    @admin.display(description="compare with…")
+    def compare_with(self, v):
+        links = format_html_join(
+            " · ", '<a href="{}">v{}</a>', ((_compare_url(v.pk, o.pk), o.number) for o in _other_versions(v))
+        )
+        return links or "no other version of this model yet"
 
     def _promote(self, request, queryset, alias, force=False):
         for version in queryset:
@@ -166,39 +277,75 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def force_promote_production(self, request, queryset):
         self._promote(request, queryset, "production", force=True)
 
-    def delete_model(self, request, obj):
+    def deletion_refusal(self, obj) -> str:
+        return registry_services.model_version_deletion_refusal(version=obj)
+
+    def delete_through_service(self, request, obj) -> None:
         registry_services.model_version_delete(version=obj, actor=request.user.get_username())
 
-    def delete_queryset(self, request, queryset):
-        for obj in queryset:
-            self.delete_model(request, obj)
-
-    def delete_view(self, request, object_id, extra_context=None):
-        obj = self.get_object(request, object_id)
-        if obj is not None and obj.aliases.exists():
+    @admin.action(description="Compare the two selected versions")
+    def compare_selected(self, request, queryset):
+        ids = list(queryset.values_list("pk", flat=True)[:3])
+        if len(ids) != 2:
             self.message_user(
-                request,
-                f"{obj} is in use as {', '.join(obj.aliases.values_list('alias', flat=True))}: promote another version first.",
-                messages.ERROR,
+                request, "Select exactly two versions of one model to compare.", messages.WARNING
             )
-            return HttpResponseRedirect(reverse("tenant_admin:inference_modelversion_change", args=[obj.pk]))
-        return super().delete_view(request, object_id, extra_context)
+            return None
+        return HttpResponseRedirect(_compare_url(*ids))
 
     def compare_view(self, request):
-        ids = request.GET.getlist("v")
-        versions = list(ModelVersion.objects.filter(pk__in=ids).select_related("model"))
+        versions, refusal = _versions_from_query(request.GET.getlist("v"))
+        if refusal:
+            self.message_user(request, refusal, messages.ERROR)
+            return HttpResponseRedirect(reverse("tenant_admin:inference_modelversion_changelist"))
         context = {
             **self.admin_site.each_context(request),
             "title": "Compare versions",
             "opts": self.model._meta,
         }
-        if len(versions) == 2:
-            a, b = sorted(versions, key=lambda v: v.number)
-            try:
-                context["comparison"] = registry_services.model_versions_compare(a=a, b=b)
-                context["a"], context["b"] = a, b
-            except ServiceError as exc:
-                context["error"] = exc.message
-        else:
-            context["error"] = "Choose exactly two versions of one model to compare."
+        if len(versions) == 1:
+            # Opened from a version's "Compare with…": let the user pick the other side.
+            context["version"] = versions[0]
+            context["others"] = [
+                (v, _compare_url(versions[0].pk, v.pk)) for v in _other_versions(versions[0])
+            ]
+            return TemplateResponse(request, "admin/inference/compare.html", context)
+        a, b = sorted(versions, key=lambda v: v.number)
+        try:
+            context["comparison"] = registry_services.model_versions_compare(a=a, b=b)
+        except ServiceError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(reverse("tenant_admin:inference_modelversion_changelist"))
+        context["a"], context["b"] = a, b
         return TemplateResponse(request, "admin/inference/compare.html", context)
+
+
+def _compare_url(*ids: int) -> str:
+    query = "&".join(f"v={pk}" for pk in ids)
+    return f"{reverse('tenant_admin:inference_modelversion_compare')}?{query}"
+
+
+def _other_versions(version: ModelVersion):
+    return version.model.versions.exclude(pk=version.pk).order_by("-number")[:COMPARE_LINKS_SHOWN]
+
+
+def _versions_from_query(raw: list[str]) -> tuple[list[ModelVersion], str]:
+    """The versions named by ``?v=`` ids (one or two), or a message saying what is wrong with them."""
+    if not raw or len(raw) > 2:
+        return [], "Choose one or two versions to compare: open a version and use “Compare with…”."
+    ids = []
+    for value in raw:
+        try:
+            pk = int(value)
+        except ValueError:
+            pk = 0
+        if not 0 < pk < 2**63:  # an id column is 64 bits; anything else cannot name a version
+            return [], f"“{value}” is not a version id: open a version and use “Compare with…”."
+        ids.append(pk)
+    versions = list(ModelVersion.objects.filter(pk__in=ids).select_related("model"))
+    missing = sorted(set(ids) - {v.pk for v in versions})
+    if missing:
+        return [], f"There is no version with id {missing[0]} in this workspace. Perhaps it was deleted?"
+    if len(versions) == 1 and len(ids) == 2:
+        return [], "Choose two different versions to compare."
+    return versions, ""

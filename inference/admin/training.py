@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -42,6 +43,19 @@ class TrainingJobStartForm(forms.Form):
             (b.id, f"{b.id} · {b.name}") for b in BaseModel.objects.filter(is_active=True)
         ]
         self.fields["base_model"].initial = "minilm-l6"
+        # The platform's ceiling is a setting, so the field is built here rather than at import.
+        most = max(1, settings.SCALPEL_TRAINING_TIME_BUDGET_SECONDS // 60)
+        self.fields["time_budget_minutes"] = forms.IntegerField(
+            label="Time limit (minutes)",
+            required=False,
+            min_value=1,
+            max_value=most,
+            help_text=f"The job stops, and counts as failed, if it runs longer. Empty: {most} minutes, the most allowed.",
+        )
+
+    def time_budget_seconds(self) -> int | None:
+        minutes = self.cleaned_data.get("time_budget_minutes")
+        return minutes * 60 if minutes else None
 
     def clean_hyperparameters(self):
         raw = self.cleaned_data["hyperparameters"].strip()
@@ -75,9 +89,14 @@ def progress_text(job: TrainingJob) -> str:
     if p.get("epoch") is not None and p.get("epochs"):
         parts.append(f"epoch {p['epoch']}/{p['epochs']}")
     if p.get("step") is not None and p.get("total_steps"):
-        parts.append(f"{100 * p['step'] / p['total_steps']:.0f}%")
+        parts.append(f"step {p['step']}/{p['total_steps']}")
     if p.get("loss") is not None:
         parts.append(f"loss {p['loss']:.3f}")
+    if p.get("val_metric") is not None:
+        name = (p.get("val_metric_name") or "metric").replace("_", " ")
+        parts.append(f"val {name} {p['val_metric']:.3f}")
+    if p.get("examples_per_second"):
+        parts.append(f"{p['examples_per_second']:.0f} ex/s")
     if p.get("eta_seconds") is not None:
         parts.append(f"{int(p['eta_seconds'])} s left")
     return " · ".join(x for x in parts if x)
@@ -127,6 +146,7 @@ class TrainingJobAdmin(admin.ModelAdmin):
                     base_model_id=data["base_model"],
                     method=data["method"],
                     hyperparameters=data["hyperparameters"],
+                    time_budget_seconds=form.time_budget_seconds(),
                     actor=request.user.get_username(),
                 )
             except ServiceError as exc:

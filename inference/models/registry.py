@@ -12,6 +12,9 @@ class Model(models.Model):
     name = models.SlugField(max_length=100, unique=True)
     task = models.CharField(max_length=20, choices=TASK_CHOICES)
     description = models.TextField(blank=True)
+    # Highest version number ever given, so a deleted version's number is never handed out again:
+    # alias history refers to versions by number.
+    last_version_number = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -63,7 +64,7 @@ def model_version_create(
         model, _ = Model.objects.select_for_update().get_or_create(
             name=job.model_name, defaults={"task": dataset.task}
         )
-        number = (model.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+        number = model_version_number_next(model=model)
         prefix, size = artifact_store(local_dir=local_dir, model_name=model.name, number=number)
         headline = evaluation.get("headline") or {}
         baseline = (evaluation.get("baseline") or {}).get("headline") or {}
@@ -90,6 +91,19 @@ def model_version_create(
             training_job=job,
         )
     return version
+
+
+def model_version_number_next(*, model: Model) -> int:
+    """Take the model's next version number; the caller holds the model row locked (select_for_update).
+
+    Numbers are never reused, even after the newest version is deleted: alias history, feedback
+    and prediction logs name versions by number.
+    """
+    # The newest row counts too, for versions written without this function (fixtures, old data).
+    newest = model.versions.order_by("-number").values_list("number", flat=True).first() or 0
+    model.last_version_number = max(model.last_version_number, newest) + 1
+    model.save(update_fields=["last_version_number"])
+    return model.last_version_number
 
 
 def promotion_problems(*, version: ModelVersion) -> list[str]:
@@ -151,8 +165,63 @@ def model_version_promote(
     return current
 
 
+@dataclass(frozen=True)
+class RollbackPlan:
+    """What rolling an alias back would do: move it from ``current`` to ``target``, or why it cannot."""
+
+    alias: str
+    current: ModelVersion | None
+    target: ModelVersion | None
+    skipped: tuple[int, ...] = ()  # deleted versions passed over on the way back
+    problem: str = ""  # set when there is no target
+
+
+def model_rollback_plan(*, model: Model, alias: str = "production") -> RollbackPlan:
+    """Where a rollback of ``alias`` would go now; the rollback itself and every confirmation ask this."""
+    current = ModelAlias.objects.filter(model=model, alias=alias).select_related("version").first()
+    return _rollback_plan(model=model, alias=alias, current=current)
+
+
+def _rollback_plan(*, model: Model, alias: str, current: ModelAlias | None) -> RollbackPlan:
+    if current is None:
+        return RollbackPlan(alias, None, None, problem=f"'{model.name}' has no {alias} version to roll back.")
+    number = current.version.number
+    # The alias's past as a stack: a promotion pushes, a rollback pops back to where it went. So
+    # promote v1, v2, v3 then roll back twice gives v2 then v1, and never forward to v3 again.
+    stack: list[int] = []
+    for action, to_version in (
+        model.alias_changes.filter(alias=alias).order_by("pk").values_list("action", "to_version")
+    ):
+        if to_version is None:
+            continue
+        if action == "rollback":
+            while stack and stack[-1] != to_version:
+                stack.pop()
+            if not stack:
+                stack.append(to_version)
+        else:
+            stack.append(to_version)
+    existing = {v.number: v for v in model.versions.filter(number__in=stack)}
+    skipped: list[int] = []
+    for earlier in reversed(stack):
+        if earlier == number:  # the top of the stack, or the same version promoted again
+            continue
+        if earlier in existing:
+            return RollbackPlan(alias, current.version, existing[earlier], skipped=tuple(skipped))
+        if earlier not in skipped:
+            skipped.append(earlier)
+    problem = f"'{model.name}' {alias} v{number} has no earlier version to roll back to"
+    if skipped:
+        problem += f" (the earlier {_numbers(skipped)} {'has' if len(skipped) == 1 else 'have'} been deleted)"
+    return RollbackPlan(alias, current.version, None, skipped=tuple(skipped), problem=problem + ".")
+
+
+def _numbers(numbers: list[int]) -> str:
+    return ", ".join(f"v{n}" for n in numbers)
+
+
 def model_rollback(*, model: Model, alias: str = "production", actor: str = "") -> ModelAlias:
-    """Move an alias back to the version it replaced when its current version was promoted."""
+    """Move an alias back to the version it pointed at before its latest promotion."""
     with transaction.atomic():
         current = (
             ModelAlias.objects.select_for_update()
@@ -160,54 +229,71 @@ def model_rollback(*, model: Model, alias: str = "production", actor: str = "") 
             .select_related("version")
             .first()
         )
-        if current is None:
-            raise Conflict(
-                f"'{model.name}' has no {alias} version to roll back.", code="nothing_to_roll_back"
-            )
-        # Walk back along promotions: after rolling back from v3 to v2, the next rollback goes to
-        # whatever v2 replaced when it was promoted, never forward to v3 again.
-        last = AliasChange.objects.filter(
-            model=model, alias=alias, action="promote", to_version=current.version.number
-        ).first()
-        previous_number = last.from_version if last else None
-        if previous_number is None:
-            raise Conflict(
-                f"'{model.name}' {alias} v{current.version.number} has no earlier version to roll back to.",
-                code="nothing_to_roll_back",
-            )
-        previous = model.versions.filter(number=previous_number).first()
-        if previous is None:
-            raise Conflict(
-                f"The earlier version v{previous_number} has been deleted.", code="nothing_to_roll_back"
-            )
-        from_number = current.version.number
-        current.version = previous
+        plan = _rollback_plan(model=model, alias=alias, current=current)
+        if plan.target is None:
+            raise Conflict(plan.problem, code="nothing_to_roll_back")
+        current.version = plan.target
         current.updated_at = timezone.now()
         current.save(update_fields=["version", "updated_at"])
         AliasChange.objects.create(
             model=model,
             alias=alias,
-            from_version=from_number,
-            to_version=previous.number,
+            from_version=plan.current.number,
+            to_version=plan.target.number,
             action="rollback",
             actor=actor,
+            note=f"skipped deleted {_numbers(list(plan.skipped))}" if plan.skipped else "",
         )
     return current
 
 
+def model_version_deletion_refusal(*, version: ModelVersion) -> str:
+    """Why deleting this version now would be refused; empty when it may go."""
+    aliases = list(version.aliases.order_by("alias").values_list("alias", flat=True))
+    if not aliases:
+        return ""
+    return (
+        f"v{version.number} is the {', '.join(aliases)} version of '{version.model.name}': "
+        "promote another version first."
+    )
+
+
 def model_version_delete(*, version: ModelVersion, actor: str = "") -> None:
     """Delete a version and its files; a version an alias points at is kept."""
-    aliases = list(version.aliases.values_list("alias", flat=True))
-    if aliases:
-        raise Conflict(
-            f"v{version.number} is the {', '.join(aliases)} version of '{version.model.name}': "
-            "promote another version first.",
-            code="version_in_use",
-        )
+    refusal = model_version_deletion_refusal(version=version)
+    if refusal:
+        raise Conflict(refusal, code="version_in_use")
     prefix, manifest = version.artifact_path, version.artifact_manifest
     with transaction.atomic():
         version.delete()
+        # Files go only once the row is surely gone; a rolled-back delete keeps a loadable version.
         transaction.on_commit(lambda: artifact_delete(prefix=prefix, manifest=manifest))
+
+
+def model_deletion_refusal(*, model: Model) -> str:
+    """Why deleting this model now would be refused; empty when it may go."""
+    in_use = list(model.aliases.select_related("version").order_by("alias"))
+    if not in_use:
+        return ""
+    serving = ", ".join(f"v{a.version.number} is its {a.alias} version" for a in in_use)
+    return f"'{model.name}' cannot be deleted while an alias points at one of its versions: {serving}."
+
+
+def model_delete(*, model: Model, actor: str = "") -> None:
+    """Delete a model with all its versions and their files; a model an alias still serves is kept."""
+    with transaction.atomic():
+        model = Model.objects.select_for_update().get(pk=model.pk)
+        refusal = model_deletion_refusal(model=model)
+        if refusal:
+            raise Conflict(refusal, code="model_in_use")
+        files = list(model.versions.values_list("artifact_path", "artifact_manifest"))
+        model.delete()
+
+        def delete_files() -> None:
+            for prefix, manifest in files:
+                artifact_delete(prefix=prefix, manifest=manifest)
+
+        transaction.on_commit(delete_files)
 
 
 def model_versions_compare(*, a: ModelVersion, b: ModelVersion) -> dict:
