@@ -18,6 +18,7 @@ class Bar:
     text: str  # the value as shown
     flagged: bool = False
     note: str = ""
+    unscored: bool = False  # no figure to draw (e.g. a label without test examples): ``text`` says why
 
 
 def bars(
@@ -117,6 +118,33 @@ def daily_columns(
         gridlines=grid,
         axis_y=height - 6,
     )
+
+
+@dataclass
+class Sparkline:
+    columns: list[Column]
+    width: int
+    height: int
+    total: int
+    peak: Column | None  # the busiest day, None when there were no calls
+
+
+def sparkline(
+    counts: dict[date, int], *, days: int, today: date, slot: int = 4, height: int = 28
+) -> Sparkline:
+    """A word-sized column per day for the last ``days`` days, no axes: the shape of a key's use."""
+    start = today - timedelta(days=days - 1)
+    series = [(start + timedelta(days=i), int(counts.get(start + timedelta(days=i), 0))) for i in range(days)]
+    top = max((v for _, v in series), default=0)
+    columns = []
+    for i, (day, value) in enumerate(series):
+        # Days with calls get at least a sliver, so one request stays visible beside thousands.
+        h = max(1.5, value / top * height) if value and top else 0
+        columns.append(
+            Column(x=i * slot, y=height - h, height=h, width=slot - 1, value=value, day=day, tick="")
+        )
+    peak = max(columns, key=lambda c: (c.value, c.day)) if top else None
+    return Sparkline(columns, width=days * slot, height=height, total=sum(v for _, v in series), peak=peak)
 
 
 def _nice_ceiling(value: int) -> int:

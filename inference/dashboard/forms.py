@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 
 from inference.engine.formats import FORMATS
 from inference.engine.training.plan import METHODS
@@ -17,6 +18,7 @@ from inference.services.datasets.options import (
 )
 from inference.services.datasets.rules import DEFAULT_SEED
 from inference.services.errors import ServiceError
+from inference.services.training import MODEL_NAME_HELP
 from tenants.models import ApiKey, BaseModel
 
 METHOD_CHOICES = [
@@ -157,9 +159,54 @@ class TrainingStartForm(forms.Form):
             (b.id, f"{b.name} ({b.id})") for b in BaseModel.objects.filter(is_active=True)
         ]
         self.fields["base_model"].initial = "minilm-l6"
+        # The platform's ceiling is a setting, so the field is built here rather than at import.
+        most = max(1, settings.SCALPEL_TRAINING_TIME_BUDGET_SECONDS // 60)
+        self.fields["time_budget_minutes"] = forms.IntegerField(
+            label="Time limit (minutes)",
+            required=False,
+            min_value=1,
+            max_value=most,
+            help_text=f"The run stops, and counts as failed, if it takes longer. Empty: {_minutes(most)}, the most allowed.",
+        )
 
     def hyperparameters(self) -> dict:
         return {k: self.cleaned_data[k] for k in self.HYPERPARAMETERS if self.cleaned_data.get(k) is not None}
+
+    def time_budget_seconds(self) -> int | None:
+        minutes = self.cleaned_data.get("time_budget_minutes")
+        return minutes * 60 if minutes else None
+
+    def add_service_error(self, exc: ServiceError) -> None:
+        """Put the service's refusal next to the field it is about; the rest goes above the form."""
+        details = exc.details if isinstance(exc.details, dict) else {}
+        per_field = {
+            name: message
+            for name, message in (details.get("hyperparameters") or {}).items()
+            if name in self.HYPERPARAMETERS
+        }
+        if per_field:
+            for name, message in per_field.items():
+                self.add_error(name, f"{message[:1].upper()}{message[1:]}.")
+            return
+        self.add_error(_service_error_field(exc), exc.message)
+
+
+def _service_error_field(exc: ServiceError) -> str | None:
+    # The training service names no field, so its refusals are matched by code, then by the rule
+    # they state (the model-name rule's text is the service's own constant).
+    by_code = {"dataset_not_trainable": "dataset", "not_found": "dataset", "unknown_base_model": "base_model"}
+    if exc.code in by_code:
+        return by_code[exc.code]
+    message = exc.message
+    if MODEL_NAME_HELP in message or "choose another model name" in message:
+        return "model_name"
+    if "time budget" in message:
+        return "time_budget_minutes"
+    return None
+
+
+def _minutes(minutes: int) -> str:
+    return f"{minutes // 60} hours" if minutes % 60 == 0 and minutes >= 120 else f"{minutes} minutes"
 
 
 class PromoteForm(forms.Form):

@@ -37,28 +37,48 @@ def train_counts(version: ModelVersion) -> dict[str, int]:
     return {str(k): int(v) for k, v in counts.items()}
 
 
+def _untested(row: dict) -> bool:
+    # Support 0: the test split has no example of the label, so its F1 of 0 says nothing about it.
+    # An older evaluation without a support figure is taken at its word.
+    support = row.get("support")
+    return support is not None and int(support) == 0
+
+
+def untested_labels(metrics: dict) -> list[str]:
+    """Labels the test split has no example of: their quality is unknown, not weak."""
+    return sorted(label for label, r in per_label(metrics).items() if _untested(r))
+
+
 def weak_labels(version: ModelVersion, *, limit: int | None = None) -> list[WeakLabel]:
-    """Labels under WEAK_F1, weakest first, with how many training examples they had."""
+    """Labels under WEAK_F1 on at least one test example, weakest first, with their training examples."""
     counts = train_counts(version)
     weak = [
         WeakLabel(label, float(r.get("f1") or 0.0), int(r.get("support") or 0), counts.get(label))
         for label, r in per_label(version.metrics).items()
-        if float(r.get("f1") or 0.0) < WEAK_F1
+        if float(r.get("f1") or 0.0) < WEAK_F1 and not _untested(r)
     ]
     weak.sort(key=lambda w: (w.f1, w.label))
     return weak[:limit] if limit else weak
 
 
+NO_TEST_EXAMPLES = "no test examples"
+
+
 def f1_bars(metrics: dict, counts: dict[str, int] | None = None) -> list[charts.Bar]:
-    """Per-label F1 bars, weakest first, weak ones flagged."""
-    rows = sorted(per_label(metrics).items(), key=lambda kv: (kv[1].get("f1") or 0.0, kv[0]))
+    """Per-label F1 bars, weakest first, weak ones flagged; labels without test examples last, unscored."""
+    scored = {label: r for label, r in per_label(metrics).items() if not _untested(r)}
+    rows = sorted(scored.items(), key=lambda kv: (kv[1].get("f1") or 0.0, kv[0]))
     notes = {label: f"{counts[label]} training examples" for label in counts or {} if label}
-    return charts.bars(
+    bars = charts.bars(
         [(label, float(r.get("f1") or 0.0)) for label, r in rows],
         maximum=1.0,
         flag_below=WEAK_F1,
         notes=notes,
     )
+    return bars + [
+        charts.Bar(label, 0.0, 0.0, NO_TEST_EXAMPLES, note=notes.get(label, ""), unscored=True)
+        for label in untested_labels(metrics)
+    ]
 
 
 def confusion_focus(metrics: dict, *, max_labels: int = HEATMAP_MAX_LABELS) -> dict | None:
@@ -136,6 +156,34 @@ def extraction_examples(version: ModelVersion, *, limit: int = 20) -> list[dict]
         )
         if len(out) >= limit:
             break
+    return out
+
+
+def multilabel_mistakes(version: ModelVersion) -> list[dict]:
+    """Test texts whose predicted label set differs from the true one, in test order.
+
+    Matched back to the stored test rows like ``extraction_examples``; each label is shown with
+    its score, so a label missed just under the threshold can be told from one never considered.
+    """
+    predictions = version.metrics.get("predictions") or []
+    rows = list(dataset_version_examples(version=version.dataset_version, split="test")[: len(predictions)])
+    if len(rows) != len(predictions):
+        return []
+    out = []
+    for row, pred in zip(rows, predictions, strict=True):
+        true, got = set(row.labels or []), set(pred.get("labels") or [])
+        if true == got:
+            continue
+        scores = pred.get("scores") or {}
+        out.append(
+            {
+                "text": row.text,
+                "true": [{"label": lab, "hit": lab in got, "score": scores.get(lab)} for lab in sorted(true)],
+                "predicted": [
+                    {"label": lab, "hit": lab in true, "score": scores.get(lab)} for lab in sorted(got)
+                ],
+            }
+        )
     return out
 
 

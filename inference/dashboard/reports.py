@@ -47,15 +47,24 @@ class Problem:
     count: int = 0
     lines: list[int] = field(default_factory=list)
     more_lines: int = 0
+    at_least: bool = False  # the stored errors were capped: ``count`` is a lower bound
 
 
 def problems(report: dict) -> list[Problem]:
-    """Row errors grouped by kind (errors first), then dataset findings by severity."""
+    """Row errors grouped by kind (errors first), then dataset findings by severity.
+
+    The reader stores at most ``MAX_STORED_ERRORS`` row errors plus one saying how many more it
+    left out; that note is kept, and the counts of a capped report read "at least".
+    """
     grouped: dict[str, list[dict]] = {}
+    unlisted: list[dict] = []
     for error in report.get("errors") or []:
         if error.get("code") == "too_many_errors":
+            unlisted.append(error)
             continue
         grouped.setdefault(error.get("code") or "error", []).append(error)
+    listed = sum(len(errors) for errors in grouped.values())
+    capped = bool(unlisted) or int(report.get("error_count") or 0) > listed
     out = []
     for code, errors in grouped.items():
         lines = sorted({e["line"] for e in errors if e.get("line") is not None})
@@ -70,8 +79,12 @@ def problems(report: dict) -> list[Problem]:
                 count=len(errors) if lines else 0,
                 lines=lines[:12],
                 more_lines=max(0, len(lines) - 12),
+                at_least=capped and bool(lines),
             )
         )
+    for error in unlisted:
+        problem, fix = _split_fix(error.get("message") or "")
+        out.append(Problem("error", "More problems not listed", problem, fix))
     for finding in report.get("findings") or []:
         out.append(
             Problem(

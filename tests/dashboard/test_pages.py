@@ -347,6 +347,27 @@ def test_rollback_confirms_then_moves_production_back(alpha_client, tenant_a, po
         assert model_aliases(model=populated["v1"].model)["production"] == 1
 
 
+def test_rollback_page_names_the_version_each_repeated_rollback_moves_to(alpha_client, tenant_a, populated):
+    from inference.selectors.registry import model_aliases
+
+    def production() -> int:
+        with tenant_context(tenant_a):
+            return model_aliases(model=populated["v1"].model)["production"]
+
+    factories.make_model_version(tenant_a, populated["version"], accuracy=0.95)  # v3
+    alpha_client.post("/models/support/v2/promote/", {})
+    alpha_client.post("/models/support/v3/promote/", {})
+    # Production went v1 → v2 → v3: each rollback walks one promotion back, as the page says.
+    for expected in (2, 1):
+        html = alpha_client.get("/models/support/rollback/").content.decode()
+        assert f"Roll back to v{expected}</button>" in html
+        alpha_client.post("/models/support/rollback/")
+        assert production() == expected
+    html = alpha_client.get("/models/support/rollback/").content.decode()
+    assert "There is no earlier production version" in html and "Roll back to v" not in html
+    assert "Roll back to v" not in alpha_client.get("/models/support/").content.decode()
+
+
 def test_compare_shows_both_versions_side_by_side(alpha_client, populated):
     html = alpha_client.get("/models/support/compare/?a=1&b=2").content.decode()
     assert "better by 0.022" in html
@@ -417,3 +438,391 @@ def test_login_as_other_tenant_user_works_only_on_its_own_host(tenant_b):
     beta = login(Client(HTTP_HOST=BETA), BETA, "admin@beta.example", "pass-beta-7391")
     assert beta.get("/").status_code == 200
     assert beta.get("/", HTTP_HOST=ALPHA).status_code == 302
+
+
+# ---- progress text for every state of a job ---------------------------------------------------
+
+
+def _job_in_state(tenant, data, *, status, progress, **fields):
+    job = factories.make_job(tenant, data["version"], status=status, progress=progress)
+    with tenant_context(tenant):
+        TrainingJob.objects.filter(pk=job.pk).update(
+            finished_at=None if status in ("queued", "running") else timezone.now(), **fields
+        )
+    return job
+
+
+@pytest.mark.parametrize(
+    ("status", "progress", "fields", "shown", "never"),
+    [
+        (
+            "succeeded", {"phase": "done", "epoch": 3, "epochs": 3, "eta_seconds": 0.0}, {},
+            ["Done · 3 epochs"], ["left", "stopped early"],
+        ),
+        (
+            "cancelled", {"phase": "training", "epoch": 2, "epochs": 5, "eta_seconds": 42},
+            {"error": "Cancelled by a user.", "error_code": "cancelled"},
+            ["Cancelled at epoch 2"], ["left", "stopped early", "42 s"],
+        ),
+        (
+            "failed", {"phase": "training", "epoch": 2, "epochs": 5, "eta_seconds": 42},
+            {"error": "Stopped: the job ran past its time budget of 600 seconds. Use fewer epochs.",
+             "error_code": "time_budget_exceeded", "time_budget_seconds": 600},
+            ["Ran out of time at epoch 2 (the limit is 10 min)"], ["left", "stopped early"],
+        ),
+        (
+            "failed", {"phase": "evaluating", "epoch": 1, "epochs": 3},
+            {"error": "The worker ran out of memory. Try a smaller batch size.", "error_code": "training_failed"},
+            ["Failed at epoch 1: The worker ran out of memory"], ["left", "stopped early"],
+        ),
+        (
+            "running", {"phase": "training", "epoch": 1, "epochs": 3, "step": 1, "total_steps": 12},
+            {}, ["estimating time left…"], ["estimating… left", "stopped early"],
+        ),
+        (
+            "running", {"phase": "training", "epoch": 2, "epochs": 3, "eta_seconds": 95}, {},
+            ["epoch 2 of 3 · about 2 min left"], ["stopped early"],
+        ),
+    ],
+)  # fmt: skip
+def test_job_card_tells_each_state_in_its_own_words(
+    alpha_client, tenant_a, populated, status, progress, fields, shown, never
+):
+    job = _job_in_state(tenant_a, populated, status=status, progress=progress, **fields)
+    card = alpha_client.get(f"/training/jobs/{job.pk}/progress/?compact=1").content.decode()
+    summary = re.search(r"data-summary>([^<]*)<", card).group(1)
+    for text in shown:
+        assert text in summary, summary
+    for text in never:
+        assert text not in summary, summary
+    page = alpha_client.get(f"/training/jobs/{job.pk}/").content.decode()
+    assert "stopped early" not in page
+    if status == "failed":
+        assert fields["error"] in page  # the whole reason, on the job page
+
+
+def test_early_stop_is_mentioned_only_when_the_engine_reports_it(alpha_client, tenant_a, populated):
+    version = populated["v2"]
+    with tenant_context(tenant_a):
+        version.metrics = {**version.metrics, "train_info": {"epochs_run": 4, "stopped_early": True}}
+        version.save()
+    job = _job_in_state(
+        tenant_a, populated, status="succeeded", progress={"phase": "done", "epoch": 4, "epochs": 10},
+        model_version=version,
+    )  # fmt: skip
+    card = alpha_client.get(f"/training/jobs/{job.pk}/progress/?compact=1").content.decode()
+    assert "Done · 4 epochs (stopped early: no further gains)" in card
+    page = alpha_client.get(f"/training/jobs/{job.pk}/").content.decode()
+    assert "4 of 10 planned (stopped early: no further gains)" in page
+
+
+# ---- live progress keeps focus and the log's scroll position --------------------------------
+
+
+def test_polling_replaces_only_the_figures_and_appends_new_log_lines(alpha_client, tenant_a, populated):
+    from inference.services.training import job_event
+
+    job = populated["job"]
+    with tenant_context(tenant_a):
+        first = job_event(job, "epoch 1 of 3: training loss 0.812")
+    page = alpha_client.get(f"/training/jobs/{job.pk}/").content.decode()
+    # The polled element is the figures block, not the whole page body; the button has a stable id.
+    assert re.search(rf'id="job-{job.pk}-progress" hx-get="[^"]*after={first.pk}', page)
+    assert f'id="job-{job.pk}"' in page and f'id="job-{job.pk}" hx-get' not in page
+    assert f'<button id="job-{job.pk}-cancel"' in page
+    assert f'id="job-{job.pk}-log"' in page and "epoch 1 of 3" in page
+
+    poll = alpha_client.get(f"/training/jobs/{job.pk}/progress/?after={first.pk}&settings=0").content.decode()
+    assert 'hx-trigger="every 1s"' in poll and "Learning from your examples" in poll
+    assert "Cancel training" not in poll and f'id="job-{job.pk}-actions"' not in poll
+    assert "hx-swap-oob" not in poll  # nothing new: the log and the button are left alone
+
+    with tenant_context(tenant_a):
+        second = job_event(job, "epoch 2 of 3: training loss 0.501")
+    poll = alpha_client.get(f"/training/jobs/{job.pk}/progress/?after={first.pk}&settings=0").content.decode()
+    assert f'hx-swap-oob="afterbegin:#job-{job.pk}-log"' in poll
+    assert "epoch 2 of 3" in poll and "epoch 1 of 3" not in poll  # only the new line
+    assert f"after={second.pk}" in poll  # the next poll asks for what comes after it
+    assert "Cancel training" not in poll
+
+
+def test_the_last_poll_removes_the_cancel_button(alpha_client, tenant_a, populated):
+    job = populated["job"]
+    with tenant_context(tenant_a):
+        TrainingJob.objects.filter(pk=job.pk).update(status="cancelled", finished_at=timezone.now())
+    poll = alpha_client.get(f"/training/jobs/{job.pk}/progress/?after=0&settings=1").content.decode()
+    assert "hx-trigger" not in poll
+    assert re.search(
+        rf'<div id="job-{job.pk}-actions" class="job-actions" hx-swap-oob="true">\s*</div>', poll
+    )
+
+
+def test_settings_are_sent_once_the_worker_has_resolved_them(alpha_client, tenant_a, populated):
+    job = populated["job"]
+    url = f"/training/jobs/{job.pk}/progress/?after=0&settings=0"
+    assert f'id="job-{job.pk}-settings"' not in alpha_client.get(url).content.decode()
+    with tenant_context(tenant_a):
+        TrainingJob.objects.filter(pk=job.pk).update(
+            resolved_method="head", resolved_hyperparameters={"epochs": 40}
+        )
+    poll = alpha_client.get(url).content.decode()
+    assert re.search(rf'id="job-{job.pk}-settings"[^>]*hx-swap-oob="true"', poll) and "40" in poll
+    assert "settings=1" in poll
+
+
+# ---- screen readers: every aria-describedby names an element that exists ---------------------
+
+
+def _dangling_descriptions(html: str) -> list[str]:
+    ids = set(re.findall(r'\sid="([^"]+)"', html))
+    refs = [ref for value in re.findall(r'aria-describedby="([^"]*)"', html) for ref in value.split()]
+    return [ref for ref in refs if ref not in ids]
+
+
+def test_help_texts_and_errors_are_linked_to_their_inputs(alpha_client, populated):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    invalid_training = alpha_client.post(
+        "/training/start/",
+        {"dataset": "support", "model_name": "x y", "method": "auto", "base_model": "minilm-l6", "epochs": "0"},
+    ).content.decode()  # fmt: skip
+    assert 'aria-describedby="id_model_name_helptext id_model_name_error"' in invalid_training
+    assert 'id="id_epochs_error"' in invalid_training
+    invalid_upload = alpha_client.post(
+        "/datasets/upload/", {"file": SimpleUploadedFile("t.csv", b""), "name": "", "format": "auto"}
+    ).content.decode()
+    assert 'id="id_name_error"' in invalid_upload and 'id="id_file_helptext"' in invalid_upload
+    invalid_key = alpha_client.post("/api-keys/", {"name": ""}).content.decode()
+    pages = [invalid_training, invalid_upload, invalid_key]
+    pages += [alpha_client.get(url).content.decode() for url in STATIC_PAGES]
+    assert all('aria-describedby="' in html for html in pages[:3])
+    for html in pages:
+        assert _dangling_descriptions(html) == []
+
+
+# ---- labels without test examples are not weak ----------------------------------------------
+
+
+def test_a_label_without_test_examples_is_unknown_not_weak(alpha_client, tenant_a, populated):
+    with tenant_context(tenant_a):
+        for version in (populated["v1"], populated["v2"]):
+            version.metrics["per_label"]["refund"] = {
+                "precision": 0.0,
+                "recall": 0.0,
+                "f1": 0.0,
+                "support": 0,
+            }
+            version.save()
+    html = alpha_client.get("/models/support/v2/").content.decode()
+    assert "1 label needs more examples" in html  # lost_card only
+    weak = html[html.index('id="weak-heading"') : html.index("Upload more examples</a>")]
+    assert "refund" not in weak
+    assert "1 label with no test examples" in html
+    row = re.search(r'<li class="bar-row[^"]*">(?:(?!</li>).)*refund(?:(?!</li>).)*</li>', html, re.S).group(
+        0
+    )
+    assert "is-flagged" not in row and "is-unscored" in row and "no test examples" in row
+    assert html.index("lost_card</span>") < html.index('title="refund"')  # unscored labels come last
+    overview = alpha_client.get("/").content.decode()
+    assert "weak label" not in overview and "refund" not in overview
+
+
+# ---- compare from a version page -----------------------------------------------------------
+
+
+def test_compare_from_a_version_page_sets_it_against_another_version(alpha_client, tenant_a, populated):
+    # v1 is in production: v2 is compared with it, and v1 with the version next to it.
+    assert "/models/support/compare/?a=1&amp;b=2" in alpha_client.get("/models/support/v2/").content.decode()
+    assert "/models/support/compare/?a=2&amp;b=1" in alpha_client.get("/models/support/v1/").content.decode()
+    v3 = factories.make_model_version(tenant_a, populated["version"], accuracy=0.95)
+    with tenant_context(tenant_a):
+        from inference.services.registry import model_version_promote
+
+        model_version_promote(version=v3, actor="test")
+    assert "/models/support/compare/?a=2&amp;b=3" in alpha_client.get("/models/support/v3/").content.decode()
+    # A link or a form that names one version twice still compares two.
+    html = alpha_client.get("/models/support/compare/?a=3&b=3").content.decode()
+    assert "Compare v2 and v3" in html
+
+
+def test_a_model_with_one_version_offers_no_compare(alpha_client, tenant_a):
+    version = factories.make_dataset(tenant_a, name="solo")
+    factories.make_model_version(tenant_a, version, name="solo")
+    html = alpha_client.get("/models/solo/v1/").content.decode()
+    assert "/models/solo/compare/" not in html
+
+
+# ---- usage per key and day -------------------------------------------------------------------
+
+
+def test_usage_shows_each_keys_requests_per_day(alpha_client, tenant_a, populated):
+    from datetime import timedelta
+
+    today = timezone.now().date()
+    crm, _ = api_key_create(tenant=tenant_a, name="crm")
+    for days_ago, requests in [(1, 3), (4, 5)]:
+        UsageDay.objects.create(
+            tenant=tenant_a, api_key=crm, key_prefix=crm.prefix, day=today - timedelta(days=days_ago),
+            requests=requests, texts=requests * 2,
+        )  # fmt: skip
+    html = alpha_client.get("/usage/").content.decode()
+    assert "Requests per day: 15 in total" in html  # every key
+    assert 'aria-label="crm: 8 requests in 30 days, most on' in html  # a sparkline per key
+    assert 'aria-label="helpdesk: 7 requests in 30 days' in html
+    assert f'href="?key={crm.prefix}#req-heading"' in html
+    one = alpha_client.get(f"/usage/?key={crm.prefix}").content.decode()
+    assert "Requests per day with key crm: 8 in total" in one
+    assert "Texts predicted per day with key crm: 16 in total" in one
+    assert f'<option value="{crm.prefix}" selected>' in one
+    # The screen-reader table under the chart lists that key's days.
+    day = (today - timedelta(days=4)).isoformat()
+    assert f"<th>{day}</th><td>5</td>" in one
+    # A prefix of no key of this workspace shows every key.
+    assert "Requests per day: 15 in total" in alpha_client.get("/usage/?key=nope").content.decode()
+
+
+# ---- multilabel: threshold and wrong examples ------------------------------------------------
+
+
+def _multilabel_version(tenant):
+    from inference.models import Model, ModelVersion
+    from inference.selectors.datasets import dataset_version_examples
+    from inference.services.datasets import dataset_upload
+
+    lines = ["text,labels"]
+    for i in range(10):
+        lines += [f"card late {i},card", f"pin reset {i},pin", f"card and pin {i},card|pin"]
+    with tenant_context(tenant):
+        version = dataset_upload(
+            name="tags", file=("\n".join(lines) + "\n").encode(), filename="tags.csv", task="multilabel",
+            text_column="text", label_column="labels", actor="test",
+        )  # fmt: skip
+        test_rows = list(dataset_version_examples(version=version, split="test"))
+        predictions = [{"labels": sorted(row.labels), "scores": {}} for row in test_rows]
+        wrong = test_rows[0]
+        predicted = ["pin"] if wrong.labels != ["pin"] else ["card"]
+        predictions[0] = {"labels": predicted, "scores": {"card": 0.31, "pin": 0.62}}
+        model = Model.objects.create(name="tags", task="multilabel")
+        metrics = {
+            "task": "multilabel",
+            "test_size": len(test_rows),
+            "micro_f1": 0.9,
+            "macro_f1": 0.9,
+            "subset_accuracy": 0.8,
+            "per_label": {
+                "card": {"precision": 0.9, "recall": 0.9, "f1": 0.9, "support": 5},
+                "pin": {"precision": 0.9, "recall": 0.9, "f1": 0.9, "support": 5},
+            },
+            "threshold": 0.35,
+            "headline": {"name": "micro_f1", "value": 0.9},
+            "baseline": {
+                "name": "tfidf_logreg",
+                "headline": {"name": "micro_f1", "value": 0.7},
+                "threshold": 0.4,
+            },
+            "lift": 0.2,
+            "predictions": predictions,
+            "train_info": {"validation_size": 3},
+        }
+        ModelVersion.objects.create(
+            model=model, number=1, artifact_path="-", artifact_checksum="0" * 64, labels=["card", "pin"],
+            metrics=metrics, headline_metric="micro_f1", headline_value=0.9, baseline_value=0.7,
+            dataset_version=version, dataset_hash="-", base_model_id="minilm-l6", method="head",
+        )  # fmt: skip
+    return wrong, predicted
+
+
+def test_multilabel_version_shows_its_threshold_and_wrong_examples(alpha_client, tenant_a):
+    wrong, predicted = _multilabel_version(tenant_a)
+    html = alpha_client.get("/models/tags/v1/").content.decode()
+    assert "scores at <strong>0.35</strong> or more" in html and "chosen on the validation examples" in html
+    assert "The simple baseline's, chosen the same way, is 0.40" in html
+    assert 'Examples it got wrong <span class="muted">(1)</span>' in html
+    row = re.search(r"<tr><td>" + re.escape(wrong.text) + r"</td>.*?</tr>", html, re.S).group(0)
+    for label in set(wrong.labels) - set(predicted):
+        assert f"{label} · missed" in row
+    for label in set(predicted) - set(wrong.labels):
+        assert f"{label} · wrong" in row
+    other = (
+        next(lab for lab in ("card", "pin") if lab not in wrong.labels) if len(wrong.labels) == 1 else None
+    )
+    if other:
+        filtered = alpha_client.get(f"/models/tags/v1/?label={other}").content.decode()
+        assert wrong.text not in filtered
+
+
+# ---- smaller fixes: filters, errors next to their field, capped reports, time limit -----------
+
+
+def test_the_true_label_filter_waits_for_its_button(alpha_client, populated):
+    html = alpha_client.get("/models/support/v2/").content.decode()
+    form = re.search(r'<form method="get" action="#mistakes".*?</form>', html, re.S).group(0)
+    assert "onchange" not in form and "<noscript>" not in form
+    assert '<button class="btn btn-small" type="submit">Show</button>' in form
+
+
+def test_a_service_refusal_about_the_model_name_is_shown_next_to_it(alpha_client, populated):
+    response = alpha_client.post(
+        "/training/start/", {"dataset": "support", "model_name": "My-Model", "method": "auto", "base_model": "minilm-l6"}
+    )  # fmt: skip
+    assert response.status_code == 400
+    html = response.content.decode()
+    error = re.search(r'<div class="errors" role="alert" id="id_model_name_error">(.*?)</div>', html, re.S)
+    assert error and "is not a valid model name" in error.group(1)
+    assert 'class="notice notice-error"' not in html  # not in the form-wide box above
+
+
+def test_service_refusals_go_to_their_field_or_above_the_form(tenant_a, populated):
+    from inference.dashboard.forms import TrainingStartForm
+    from inference.services.errors import ServiceError
+
+    with tenant_context(tenant_a):
+        form = TrainingStartForm({"dataset": "support", "method": "auto", "base_model": "minilm-l6"})
+        assert form.is_valid()
+        form.add_service_error(
+            ServiceError(
+                "Invalid hyperparameters: …", details={"hyperparameters": {"epochs": "must be at most 50"}}
+            )
+        )
+        form.add_service_error(ServiceError("There is no active base model 'x'.", code="unknown_base_model"))
+        form.add_service_error(
+            ServiceError("You already have 2 training job(s) queued.", code="quota_exceeded")
+        )
+    assert form.errors["epochs"] == ["Must be at most 50."]
+    assert form.errors["base_model"] == ["There is no active base model 'x'."]
+    assert form.non_field_errors() == ["You already have 2 training job(s) queued."]
+
+
+def test_a_capped_report_keeps_its_note_and_says_at_least():
+    from django.template.loader import render_to_string
+
+    from inference.dashboard import reports
+
+    errors = [
+        {"line": n, "code": "empty_text", "message": "This row has no text. Add it."} for n in range(2, 1002)
+    ]
+    errors.append({"line": None, "code": "too_many_errors", "message": "1,500 more problems were found but are "
+                   "not listed. Fix the ones above and upload the file again to see the rest."})  # fmt: skip
+    problems = reports.problems({"errors": errors, "error_count": 2500})
+    assert [p.title for p in problems] == ["Rows without text", "More problems not listed"]
+    assert problems[0].at_least and problems[0].count == 1000
+    html = render_to_string("dashboard/components/report.html", {"problems": problems})
+    assert "at least 1,000 rows" in html and "at least 988 more" in html
+    assert "1,500 more problems were found but are not listed." in html
+
+
+def test_the_time_limit_is_offered_and_reaches_the_job(alpha_client, tenant_a, populated):
+    page = alpha_client.get("/training/").content.decode()
+    advanced = page[page.index("Advanced settings") : page.index("Start training")]
+    assert 'name="time_budget_minutes"' in advanced
+    alpha_client.post(
+        "/training/start/",
+        {"dataset": "support", "model_name": "quick", "method": "auto", "base_model": "minilm-l6",
+         "time_budget_minutes": "15"},
+    )  # fmt: skip
+    with tenant_context(tenant_a):
+        job = TrainingJob.objects.get(model_name="quick")
+    assert job.time_budget_seconds == 900
+    assert (
+        "<dt>Time limit</dt><dd>15 min</dd>" in alpha_client.get(f"/training/jobs/{job.pk}/").content.decode()
+    )

@@ -7,7 +7,12 @@ from django.shortcuts import redirect, render
 
 from inference.selectors.registry import alias_history, model_aliases, model_list, model_version_list
 from inference.services.errors import ServiceError
-from inference.services.registry import model_rollback, model_version_promote, model_versions_compare
+from inference.services.registry import (
+    model_rollback,
+    model_rollback_plan,
+    model_version_promote,
+    model_versions_compare,
+)
 
 from .. import charts, insights
 from ..forms import PromoteForm
@@ -50,7 +55,7 @@ def model_detail(request, name: str):
             "rows": [(v, by_number.get(v.number, [])) for v in versions],
             "production": aliases.get("production"),
             "history": alias_history(model=model)[:20],
-            "rollback_target": _rollback_target(model, aliases.get("production")),
+            "rollback_target": _rollback_target(model),
         },
     )
 
@@ -61,10 +66,19 @@ def version_detail(request, name: str, number: int):
     metrics = version.metrics or {}
     counts = insights.train_counts(version)
     label_filter = request.GET.get("label", "")
-    misclassified = [
-        m for m in metrics.get("misclassified") or [] if not label_filter or m.get("label") == label_filter
-    ]
+    if model.task == "multilabel":
+        mistakes = insights.multilabel_mistakes(version)
+        misclassified = [
+            m for m in mistakes if not label_filter or any(t["label"] == label_filter for t in m["true"])
+        ]
+    else:
+        misclassified = [
+            m
+            for m in metrics.get("misclassified") or []
+            if not label_filter or m.get("label") == label_filter
+        ]
     aliases = model_aliases(model=model)
+    numbers = list(model_version_list(model=model).values_list("number", flat=True))
     return render(
         request,
         "dashboard/models/version.html",
@@ -77,6 +91,8 @@ def version_detail(request, name: str, number: int):
             "production": aliases.get("production"),
             "f1_bars": insights.f1_bars(metrics, counts),
             "weak": insights.weak_labels(version),
+            "untested": insights.untested_labels(metrics),
+            "compare_with": _compare_partner(version.number, numbers, aliases.get("production")),
             "weak_f1": insights.WEAK_F1,
             "confusion": insights.confusion_focus(metrics),
             "misclassified": misclassified[:MISCLASSIFIED_SHOWN],
@@ -97,8 +113,12 @@ def version_compare(request, name: str):
     aliases = model_aliases(model=model)
     default_a = aliases.get("production") or versions[1].number
     default_b = versions[0].number if versions[0].number != default_a else versions[1].number
-    a = model_version_or_404(model, _int(request.GET.get("a"), default_a))
     b = model_version_or_404(model, _int(request.GET.get("b"), default_b))
+    a_number = _int(request.GET.get("a"), default_a)
+    if a_number == b.number:
+        # Comparing a version with itself says nothing: take its neighbour instead.
+        a_number = _neighbour(b.number, [v.number for v in versions])
+    a = model_version_or_404(model, a_number)
     try:
         comparison = model_versions_compare(a=a, b=b)
     except ServiceError as exc:
@@ -164,7 +184,7 @@ def model_rollback_view(request, name: str):
     model = model_or_404(name)
     current_number = model_aliases(model=model).get("production")
     current = model_version_or_404(model, current_number) if current_number else None
-    target = _rollback_target(model, current_number)
+    target = _rollback_target(model)
     if request.method == "POST":
         try:
             alias = model_rollback(model=model, actor=actor(request))
@@ -180,14 +200,27 @@ def model_rollback_view(request, name: str):
     )
 
 
-def _rollback_target(model, current_number):
-    """The version a rollback would return to, for the confirmation (the service decides for real)."""
-    if current_number is None:
+def _rollback_target(model):
+    """The version a rollback would return to: the service's own plan, so page and action agree."""
+    return model_rollback_plan(model=model).target
+
+
+def _compare_partner(number: int, numbers: list[int], production: int | None) -> int | None:
+    """What "Compare" on a version page sets it against: production, else the version before it."""
+    if len(numbers) < 2:
         return None
-    last = alias_history(model=model).filter(alias="production", to_version=current_number).first()
-    if last is None or last.from_version is None:
-        return None
-    return model_version_list(model=model).filter(number=last.from_version).first()
+    if production is not None and production != number and production in numbers:
+        return production
+    return _neighbour(number, numbers)
+
+
+def _neighbour(number: int, numbers: list[int]) -> int:
+    """The version before ``number``, or after it when it is the first."""
+    earlier = [n for n in numbers if n < number]
+    if earlier:
+        return max(earlier)
+    later = [n for n in numbers if n > number]
+    return min(later) if later else number
 
 
 def _headline_bars(version):
