@@ -36,12 +36,32 @@ class ArtifactError(Exception):
     """An artifact directory is missing, incomplete, tampered with or of an unknown format."""
 
 
-def _library_versions() -> dict:
-    import peft
-    import torch
-    import transformers
+# Every library whose version can change what a version predicts or how it is served and scored.
+RECORDED_LIBRARIES = (
+    "torch",
+    "transformers",
+    "peft",
+    "tokenizers",
+    "safetensors",
+    "onnx",
+    "onnxruntime",
+    "numpy",
+    "scikit-learn",
+    "seqeval",
+)
 
-    return {"torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__}
+
+def _library_versions() -> dict:
+    """Installed version of each recorded library (by distribution name; None when not installed)."""
+    from importlib import metadata
+
+    versions: dict[str, str | None] = {}
+    for name in RECORDED_LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
 
 
 def _contiguous(state: dict) -> dict:

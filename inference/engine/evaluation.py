@@ -1,14 +1,15 @@
 """Test-set evaluation: metrics, a baseline to beat, latency, and every prediction for auditing.
 
 ``evaluate`` only ever calls ``predictor.predict`` so its answers are exactly what serving returns.
-It predicts in chunks and calls the caller's ``check_stop`` between them (and between its steps),
-so a cancelled or out-of-time job stops within a chunk. The metric helpers are also used by
-training to score the validation split.
+It predicts in chunks and calls the caller's ``check_stop`` between them (and between its steps,
+and every half second while the baseline trains), so a cancelled or out-of-time job stops within
+a chunk. The metric helpers are also used by training to score the validation split.
 """
 
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 import warnings
 from collections import Counter
@@ -28,6 +29,8 @@ LATENCY_SAMPLES = 20
 THRESHOLD_GRID = [round(0.05 * k, 2) for k in range(1, 20)]
 # Texts predicted between two stop checks: a few seconds at most on CPU, even for a full model.
 EVAL_CHUNK = 256
+# How often the caller's stop check runs while the baseline trains (which cannot pause itself).
+STOP_POLL_SECONDS = 0.5
 
 
 # -- metric helpers --------------------------------------------------------------------------------
@@ -219,6 +222,33 @@ def _baseline(task, labels, train, validation, test) -> dict | None:
     return {"name": BASELINE_NAMES[task], "headline": {"name": name, "value": m[name]}, **main}
 
 
+def _stoppable(work: Callable[[], object], stop: Callable[[], None]):
+    """``work()``, run in a daemon thread while this one calls ``stop`` every STOP_POLL_SECONDS.
+
+    The baseline's fit (scikit-learn) cannot be interrupted and takes tens of seconds on a big
+    split, so cancel and the time budget are honoured by abandoning it: when ``stop`` raises, the
+    thread is left to finish on its own and its result is dropped.
+    """
+    outcome: dict = {}
+
+    def target():
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # noqa: BLE001 - handed over to the caller's thread below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True, name="evaluation-baseline")
+    thread.start()
+    while True:
+        thread.join(STOP_POLL_SECONDS)
+        if not thread.is_alive():
+            break
+        stop()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
 def evaluate(
     predictor,
     test_examples: list[Example],
@@ -243,9 +273,9 @@ def evaluate(
         answers = predict_in_chunks(predictor, texts, stop)
         predictions = [{"entities": a["entities"]} for a in answers]
         pred_tags = [tags_of(ex, p["entities"]) for ex, p in zip(test, predictions, strict=True)]
-        metrics = extraction_metrics([gold_tags(ex) for ex in test], pred_tags)
-        result.update(metrics)
-        result.update(_missed_spurious(test, predictions))
+        gold = [gold_tags(ex) for ex in test]
+        result.update(extraction_metrics(gold, pred_tags))
+        result.update(_missed_spurious(test, gold, pred_tags))
     elif task == "classification":
         answers = predict_in_chunks(predictor, texts, stop, top_k=1)
         predictions = [{"label": a["label"], "score": a["score"]} for a in answers]
@@ -267,7 +297,10 @@ def evaluate(
     name = HEADLINE[task]
     result["headline"] = {"name": name, "value": result[name]}
     stop()
-    baseline = _baseline(task, labels, list(train_examples or []), list(validation_examples or []), test)
+    baseline = _stoppable(
+        lambda: _baseline(task, labels, list(train_examples or []), list(validation_examples or []), test),
+        stop,
+    )
     result["baseline"] = baseline
     result["lift"] = (result[name] - baseline["headline"]["value"]) if baseline else None
     stop()
@@ -276,27 +309,32 @@ def evaluate(
     return _jsonable(result)
 
 
-def _missed_spurious(test: list[Example], predictions: list[dict]) -> dict:
-    """Gold entities the model did not return exactly, and returned entities that are not gold."""
+def _missed_spurious(test: list[Example], gold: list[list[str]], pred: list[list[str]]) -> dict:
+    """Gold entities the model did not return, and returned entities that are not gold, as the F1
+    counts them: whole words (the runtime's segmentation), so a span inside a word that the F1
+    scores as correct is listed as neither."""
     missed, spurious = [], []
-    for ex, p in zip(test, predictions, strict=True):
-        gold = {(s.start, s.end, s.label) for s in ex.entities or []}
-        got = {(e["start"], e["end"], e["label"]) for e in p["entities"]}
-        for start, end, label in sorted(gold - got):
-            missed.append(
-                {
-                    "text": ex.text,
-                    "entity": {"start": start, "end": end, "label": label, "text": ex.text[start:end]},
-                }
-            )
-        for start, end, label in sorted(got - gold):
-            spurious.append(
-                {
-                    "text": ex.text,
-                    "entity": {"start": start, "end": end, "label": label, "text": ex.text[start:end]},
-                }
-            )
+    for ex, gold_seq, pred_seq in zip(test, gold, pred, strict=True):
+        offsets = word_offsets(ex.text, ex.tokens)
+        expected, got = _word_entities(offsets, gold_seq), _word_entities(offsets, pred_seq)
+        for listing, spans in ((missed, expected - got), (spurious, got - expected)):
+            for start, end, label in sorted(spans):
+                listing.append(
+                    {
+                        "text": ex.text,
+                        "entity": {"start": start, "end": end, "label": label, "text": ex.text[start:end]},
+                    }
+                )
     return {"missed": missed[:MAX_MISSED], "spurious": spurious[:MAX_MISSED]}
+
+
+def _word_entities(offsets: list[tuple[int, int]], tags: list[str]) -> set[tuple[int, int, str]]:
+    """(start, end, type) of each entity seqeval's strict IOB2 mode finds in ``tags``, in characters."""
+    from seqeval.scheme import IOB2, Entities
+
+    if not tags:
+        return set()
+    return {(offsets[e.start][0], offsets[e.end - 1][1], e.tag) for e in Entities([tags], IOB2).entities[0]}
 
 
 def _jsonable(value):

@@ -6,6 +6,7 @@ cancellation and the time budget, like spaCy's loop hands control to its caller.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import tempfile
@@ -18,7 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from inference.engine import artifact, evaluation, onnx_export
-from inference.engine.training import TrainingSession
+from inference.engine.training import TrainingSession, ends_an_epoch
 from inference.models import TrainingJob
 from inference.selectors.datasets import dataset_version_to_examples
 from tenants.selectors import base_model_dir, base_model_get
@@ -41,6 +42,10 @@ class JobStopped(Exception):
         self.status, self.reason, self.code = status, reason, code
 
 
+class JobLost(Exception):
+    """This run no longer owns its job: a sweep re-queued it, another worker claimed it, or it ended."""
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{__import__('os').getpid()}"
 
@@ -60,12 +65,23 @@ def training_job_claim(job_id: int) -> bool:
     )
 
 
+def _mine(job: TrainingJob):
+    """The job's row while this run still owns it: running, claimed by this worker, in this attempt.
+
+    ``job.worker`` and ``job.attempts`` are those read right after the claim and never refreshed,
+    so a re-claim (by another worker, or by this one for a later attempt) no longer matches.
+    """
+    return TrainingJob.objects.filter(
+        pk=job.pk, status=TrainingJob.Status.RUNNING, worker=job.worker, attempts=job.attempts
+    )
+
+
 class _Heartbeat(threading.Thread):
     """Keeps the job's heartbeat fresh while long steps (evaluation, export) run without yielding."""
 
-    def __init__(self, job_id: int, tenant):
-        super().__init__(daemon=True, name=f"heartbeat-{job_id}")
-        self.job_id, self.tenant = job_id, tenant
+    def __init__(self, job: TrainingJob, tenant):
+        super().__init__(daemon=True, name=f"heartbeat-{job.pk}")
+        self.job, self.tenant = job, tenant
         self.stop_event = threading.Event()
 
     def run(self):
@@ -74,13 +90,22 @@ class _Heartbeat(threading.Thread):
         thread_connection.set_tenant(self.tenant)
         try:
             while not self.stop_event.wait(HEARTBEAT_SECONDS):
-                TrainingJob.objects.filter(pk=self.job_id, status=TrainingJob.Status.RUNNING).update(
-                    heartbeat_at=timezone.now()
-                )
-        except Exception:  # noqa: BLE001 - a lost heartbeat is recovered by the sweep, never fatal here
-            logger.exception("heartbeat thread for job %s failed", self.job_id)
+                try:
+                    self.beat()
+                except Exception:  # noqa: BLE001 - one missed beat is harmless; a dead thread is not
+                    # A dropped connection or a database restart: closing the broken connection
+                    # makes the next beat open a fresh one (the tenant stays set on the wrapper).
+                    logger.warning(
+                        "heartbeat of training job %s failed; retrying", self.job.pk, exc_info=True
+                    )
+                    with contextlib.suppress(Exception):
+                        thread_connection.close()
         finally:
-            thread_connection.close()
+            with contextlib.suppress(Exception):
+                thread_connection.close()
+
+    def beat(self) -> None:
+        _mine(self.job).update(heartbeat_at=timezone.now())
 
     def stop(self):
         self.stop_event.set()
@@ -88,20 +113,35 @@ class _Heartbeat(threading.Thread):
 
 
 def run_training_job(job_id: int) -> None:
-    """Run a job that this worker has claimed, to a final state. Never leaves it `running`."""
+    """Run a job that this worker has claimed to a final state, never leaving it `running`; a run
+    whose job is taken over meanwhile (re-queued, claimed again, ended) stops at its next write or
+    stop check and leaves the job row to whoever has it."""
     job = TrainingJob.objects.select_related("dataset_version__dataset").get(pk=job_id)
-    heartbeat = _Heartbeat(job.pk, connection.tenant)
+    if job.status != TrainingJob.Status.RUNNING or job.worker != worker_name():
+        logger.warning(
+            "training job %s is %s for worker %r, not this one; not running it",
+            job.pk,
+            job.status,
+            job.worker,
+        )
+        return
+    heartbeat = _Heartbeat(job, connection.tenant)
     heartbeat.start()
     try:
         _train_evaluate_register(job)
+    except JobLost:
+        # Whoever took the job over (a sweep, another worker) writes its outcome, not this run.
+        logger.warning(
+            "training job %s was taken over while this worker ran it; its results are dropped", job.pk
+        )
     except JobStopped as stop:
-        _finish(job, stop.status, error=stop.reason, code=stop.code)
-        job_event(job, stop.reason, level="warning")
+        if _finish(job, stop.status, error=stop.reason, code=stop.code):
+            job_event(job, stop.reason, level="warning")
     except Exception as exc:  # noqa: BLE001 - any failure must end the job with a readable reason
         logger.exception("training job %s failed", job.pk)
         reason = _readable_error(exc)
-        _finish(job, TrainingJob.Status.FAILED, error=reason, code="training_failed")
-        job_event(job, f"Failed: {reason}", level="error")
+        if _finish(job, TrainingJob.Status.FAILED, error=reason, code="training_failed"):
+            job_event(job, f"Failed: {reason}", level="error")
     finally:
         heartbeat.stop()
 
@@ -114,14 +154,17 @@ def _readable_error(exc: Exception) -> str:
     return f"An internal error stopped training ({type(exc).__name__}). The platform team has the details."
 
 
-def _finish(job: TrainingJob, status: str, *, error: str = "", code: str = "", **fields) -> None:
-    TrainingJob.objects.filter(pk=job.pk).update(
-        status=status,
-        error=error,
-        error_code=code,
-        finished_at=timezone.now(),
-        heartbeat_at=timezone.now(),
-        **fields,
+def _finish(job: TrainingJob, status: str, *, error: str = "", code: str = "", **fields) -> bool:
+    """End the job, only while this run still owns it; False when someone else already has."""
+    return bool(
+        _mine(job).update(
+            status=status,
+            error=error,
+            error_code=code,
+            finished_at=timezone.now(),
+            heartbeat_at=timezone.now(),
+            **fields,
+        )
     )
 
 
@@ -148,9 +191,10 @@ def _train_evaluate_register(job: TrainingJob) -> None:
         base_model_id=base.id,
     )
     plan = session.plan
-    TrainingJob.objects.filter(pk=job.pk).update(
+    if not _mine(job).update(
         resolved_method=plan.method, method_reason=plan.reason, resolved_hyperparameters=plan.hyperparameters
-    )
+    ):
+        raise JobLost(job.pk)
     job.resolved_method, job.resolved_hyperparameters = plan.method, plan.hyperparameters
     job_event(job, f"Method: {plan.method}. {plan.reason}")
     job_event(job, f"Training on {len(session.train)} examples, validating on {len(session.validation)}.")
@@ -163,7 +207,13 @@ def _train_evaluate_register(job: TrainingJob) -> None:
             now = time.monotonic()
             if progress.get("message"):
                 job_event(job, progress["message"])
-            if now - last_write >= PROGRESS_WRITE_SECONDS or progress.get("phase") != last_phase:
+            # Throttled, except at a phase change and at the end of an epoch, whose validation
+            # score and summary must reach the job even when they follow a write within a second.
+            if (
+                now - last_write >= PROGRESS_WRITE_SECONDS
+                or progress.get("phase") != last_phase
+                or ends_an_epoch(progress)
+            ):
                 last_write, last_phase = now, progress.get("phase")
                 _write_progress(job, progress)
                 _check_stop(job, deadline)
@@ -230,8 +280,12 @@ def _evaluate_save_register(job, trained, session, examples, test, deadline, tmp
         },
     )
     with transaction.atomic():
-        job.refresh_from_db(fields=["status", "cancel_requested"])
-        if job.cancel_requested:
+        # The row stays locked until the version is registered and the job finished: a run that
+        # lost the job, or lost the race to finish it, registers nothing.
+        current = _mine(job).select_for_update().only("cancel_requested").first()
+        if current is None:
+            raise JobLost(job.pk)
+        if current.cancel_requested:
             raise JobStopped(
                 TrainingJob.Status.CANCELLED, "Cancelled by a user before the model was saved.", "cancelled"
             )
@@ -243,8 +297,12 @@ def _evaluate_save_register(job, trained, session, examples, test, deadline, tmp
             runtime=runtime_info["name"],
             runtime_info=runtime_info,
         )
-        _finish(job, TrainingJob.Status.SUCCEEDED, model_version=model_version)
-        TrainingJob.objects.filter(pk=job.pk).update(progress={**_progress_of(job), "phase": "done"})
+        _finish(
+            job,
+            TrainingJob.Status.SUCCEEDED,
+            model_version=model_version,
+            progress={**_progress_of(job), "phase": "done"},
+        )
     headline = report.get("headline", {})
     baseline = (report.get("baseline") or {}).get("headline", {})
     job_event(
@@ -261,11 +319,14 @@ def _progress_of(job: TrainingJob) -> dict:
 
 def _write_progress(job: TrainingJob, progress: dict) -> None:
     clean = {k: v for k, v in progress.items() if k != "message" and v is not None}
-    TrainingJob.objects.filter(pk=job.pk).update(progress=clean, heartbeat_at=timezone.now())
+    if not _mine(job).update(progress=clean, heartbeat_at=timezone.now()):
+        raise JobLost(job.pk)
 
 
 def _check_stop(job: TrainingJob, deadline: float) -> None:
-    cancel = TrainingJob.objects.filter(pk=job.pk).values_list("cancel_requested", flat=True).first()
+    cancel = _mine(job).values_list("cancel_requested", flat=True).first()
+    if cancel is None:
+        raise JobLost(job.pk)
     if cancel:
         raise JobStopped(TrainingJob.Status.CANCELLED, "Cancelled by a user.", "cancelled")
     _check_deadline(job, deadline)

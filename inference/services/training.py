@@ -87,7 +87,7 @@ def training_job_start(
     if method not in ("auto", *METHODS):
         raise ServiceError(f"Unknown training method '{method}': choose auto, {', '.join(METHODS)}.")
     try:
-        validate_hyperparameters(hyperparameters or {})
+        validate_hyperparameters(hyperparameters or {}, method=method)
     except HyperparameterError as exc:
         raise ServiceError(
             f"Invalid hyperparameters: {exc}", details={"hyperparameters": exc.as_details()}

@@ -136,6 +136,14 @@ def test_lora_target_modules_the_base_model_lacks_are_refused_at_creation(api, o
     assert api.post("training-jobs", body).status_code == 201
 
 
+def test_a_setting_the_requested_method_does_not_use_is_refused_at_creation(api, objects):
+    body = {"dataset": objects.dataset, "model": "m", "method": "head", "hyperparameters": {"lora_r": 16}}
+    error = error_of(api.post("training-jobs", body), 400, "validation_failed")
+    assert error["details"] == {"hyperparameters": {"lora_r": "applies to method lora only, not head"}}
+    body["method"] = "lora"
+    assert api.post("training-jobs", body).status_code == 201
+
+
 def test_a_missing_dataset_version_is_named_in_plain_words(api, objects):
     body = {"dataset": objects.dataset, "model": "m", "dataset_version": 7}
     error = error_of(api.post("training-jobs", body), 404, "not_found")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from importlib import metadata
 
 import pytest
 
@@ -31,7 +32,22 @@ def test_manifest_lists_every_file_with_its_checksum(lora, tmp_path):
         and manifest["method"] == "lora"
     )
     assert manifest["base_model"] == {"id": "minilm-l6", "fingerprint": fingerprint(default_base_model_dir())}
-    assert set(manifest["library_versions"]) == {"torch", "transformers", "peft"}
+    # Every library that shapes what the version predicts, or how it is exported and scored.
+    assert manifest["library_versions"] == {
+        name: metadata.version(name)
+        for name in (
+            "torch",
+            "transformers",
+            "peft",
+            "tokenizers",
+            "safetensors",
+            "onnx",
+            "onnxruntime",
+            "numpy",
+            "scikit-learn",
+            "seqeval",
+        )
+    }
     assert manifest["dataset_version"] == 3 and manifest["created_at"]
     assert {"adapter_model.safetensors", "adapter_config.json", "head.safetensors", "tokenizer.json"} <= set(
         manifest["files"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from seqeval.metrics import f1_score as seq_f1
@@ -210,6 +211,31 @@ def test_extraction_metrics_by_hand():
     assert extraction_metrics([["O"]], [["O"]])["f1"] == 0.0
 
 
+def test_missed_and_spurious_entities_are_whole_words_as_the_f1_counts_them():
+    # The gold span covers part of a word; the model returns the whole word: the F1 scores that
+    # as correct, so it is neither missed nor spurious.
+    text = "Flights to New-York and Paris"
+    ex = Example(text=text, entities=[Span(15, 19, "location"), Span(24, 29, "location")], split="test")
+    answers = {
+        text: {
+            "entities": [
+                {"start": 11, "end": 19, "label": "location", "text": "New-York", "score": 0.9},
+                {"start": 24, "end": 26, "label": "person", "text": "Pa", "score": 0.6},
+            ]
+        }
+    }
+    report = evaluate(
+        StubPredictor("extraction", answers), [ex], task="extraction", labels=["location", "person"]
+    )
+    assert report["precision"] == 0.5 and report["recall"] == 0.5
+    assert report["missed"] == [
+        {"text": text, "entity": {"start": 24, "end": 29, "label": "location", "text": "Paris"}}
+    ]
+    assert report["spurious"] == [
+        {"text": text, "entity": {"start": 24, "end": 29, "label": "person", "text": "Paris"}}
+    ]
+
+
 class _Stop(Exception):
     pass
 
@@ -265,3 +291,49 @@ def test_evaluation_checks_before_the_baseline_and_the_latency_probe():
         check_stop=lambda: calls.append(1),
     )
     assert len(calls) == 3  # one chunk of predictions, then the baseline, then the latency probe
+
+
+def test_a_stop_while_the_baseline_trains_takes_effect_at_the_next_poll(monkeypatch):
+    from inference.engine import evaluation
+
+    train_baseline = evaluation.train_baseline
+
+    def slow_baseline(*args, **kwargs):
+        time.sleep(10)  # a big split: the real fit ran 20 s on banking77
+        return train_baseline(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "train_baseline", slow_baseline)
+    started = time.monotonic()
+
+    def cancelled_after_a_second():
+        if time.monotonic() - started > 1.0:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        evaluate(
+            _CountingPredictor(),
+            _many_test_examples(10),
+            task="classification",
+            labels=["a", "b"],
+            train_examples=[Example(text="x", label="a", split="train")],
+            check_stop=cancelled_after_a_second,
+        )
+    # One second until the stop, then at most one poll interval (with slack for a busy machine).
+    assert time.monotonic() - started < 2.0
+
+
+def test_a_baseline_that_fails_fails_the_evaluation(monkeypatch):
+    from inference.engine import evaluation
+
+    def broken_baseline(*args, **kwargs):
+        raise MemoryError("no room for the vocabulary")
+
+    monkeypatch.setattr(evaluation, "train_baseline", broken_baseline)
+    with pytest.raises(MemoryError, match="vocabulary"):
+        evaluate(
+            _CountingPredictor(),
+            _many_test_examples(10),
+            task="classification",
+            labels=["a", "b"],
+            train_examples=[Example(text="x", label="a", split="train")],
+        )

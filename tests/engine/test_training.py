@@ -242,6 +242,10 @@ def test_progress_arrives_every_step(bank):
     epoch_lines = [e["message"] for e in validating if (e["message"] or "").startswith("epoch ")]
     assert [line.split(":")[0] for line in epoch_lines] == ["epoch 1 of 2", "epoch 2 of 2"]
     assert "training loss" in epoch_lines[0] and "validation accuracy" in epoch_lines[0]
+    # Every event after epoch 1's validation carries its score: the worker writes only some of them.
+    first_score = session.trained.train_info["history"][0]["val_metric"]
+    assert first_score is not None
+    assert all(e["val_metric"] == first_score for e in training if e["epoch"] == 2)
 
 
 def test_early_stopping_says_why_and_which_epoch_it_keeps(bank):
@@ -412,3 +416,95 @@ def test_freezing_every_layer_is_refused_with_the_method_to_use(bank):
     )
     with pytest.raises(ValueError, match="would freeze all 6 layers: use method head"):
         list(session.run())
+
+
+def test_knobs_the_requested_method_does_not_use_are_refused_field_by_field(bank):
+    from inference.engine.training.plan import HyperparameterError, validate_hyperparameters
+
+    examples, labels = bank
+    with pytest.raises(HyperparameterError) as refused:
+        TrainingSession(
+            examples,
+            task="classification",
+            labels=labels,
+            base_model_dir=default_base_model_dir(),
+            method="head",
+            hyperparameters={"lora_r": 64, "freeze_layers": 2, "epochs": 3},
+        )
+    assert refused.value.as_details() == {
+        "lora_r": "applies to method lora only, not head",
+        "freeze_layers": "applies to method full only, not head",
+    }
+    assert "lora_r=64 applies to method lora only, not head" in str(refused.value)
+    with pytest.raises(HyperparameterError, match="freeze_embeddings=False applies to method full only"):
+        validate_hyperparameters({"freeze_embeddings": False}, method="lora")
+    assert validate_hyperparameters({"lora_r": 4}, method="lora") == {"lora_r": 4}
+    # Under auto the method is not known yet: the plan decides (see the next test).
+    assert validate_hyperparameters({"lora_r": 4}, method="auto") == {"lora_r": 4}
+
+
+def test_auto_leaves_out_knobs_its_method_does_not_use_and_says_so(bank):
+    examples, labels = bank
+    plan = TrainingSession(
+        examples,
+        task="classification",
+        labels=labels,
+        base_model_dir=default_base_model_dir(),
+        hyperparameters={"lora_r": 64, "freeze_layers": 2, "warmup_ratio": 0.2},
+    ).plan
+    assert plan.method == "head"
+    hp = plan.hyperparameters
+    assert not {"lora_r", "lora_alpha", "freeze_layers", "freeze_embeddings"} & set(hp)
+    assert hp["warmup_ratio"] == 0.2
+    assert plan.ignored == {
+        "lora_r": "applies to method lora only",
+        "freeze_layers": "applies to method full only",
+    }
+    assert "; ignored lora_r: applies to method lora only" in plan.reason
+    assert "; ignored freeze_layers: applies to method full only" in plan.reason
+    assert plan.as_dict()["ignored"] == plan.ignored
+
+
+def test_head_honours_its_learning_rate_warmup_and_gradient_clipping(bank, monkeypatch):
+    import torch
+
+    from inference.engine.training import head as head_training
+
+    rates, clipped_to = [], []
+    make_optimizer, clip = head_training.adamw, torch.nn.utils.clip_grad_norm_
+
+    def recording_adamw(groups, lr):
+        optimizer = make_optimizer(groups, lr)
+        optimizer.register_step_pre_hook(lambda opt, args, kwargs: rates.append(opt.param_groups[0]["lr"]))
+        return optimizer
+
+    def recording_clip(params, max_norm, *args, **kwargs):
+        clipped_to.append(max_norm)
+        return clip(params, max_norm, *args, **kwargs)
+
+    monkeypatch.setattr(head_training, "adamw", recording_adamw)
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", recording_clip)
+    examples, labels = bank
+    session = TrainingSession(
+        examples,
+        task="classification",
+        labels=labels,
+        base_model_dir=default_base_model_dir(),
+        method="head",
+        hyperparameters={
+            "max_length": 32,
+            "epochs": 4,
+            "batch_size": 16,
+            "early_stopping_patience": 0,
+            "learning_rate": 0.5,
+            "head_learning_rate": 0.04,
+            "warmup_ratio": 0.5,
+            "max_grad_norm": 0.25,
+        },
+    )
+    list(session.run())
+    # 64 training examples in batches of 16: 4 steps an epoch, 16 in all, the first 8 warming up.
+    assert len(rates) == 16
+    assert rates[0] == pytest.approx(0.04 / 8) and rates[3] == pytest.approx(0.04 * 4 / 8)
+    assert rates[7:] == pytest.approx([0.04] * 9)  # then constant at the head's own rate
+    assert clipped_to == [0.25] * 16

@@ -1,4 +1,5 @@
-"""Cancel and the time budget after training (runtime choice, evaluation), and the stalled-job sweep.
+"""Cancel and the time budget after training (runtime choice, evaluation), the stalled-job sweep,
+progress writes, heartbeats, and a run whose job was taken over.
 
 The worker's pipeline runs in-process here with a stand-in training session and a slow stand-in
 predictor, so these tests need no worker and no model, and run in seconds.
@@ -7,19 +8,23 @@ predictor, so these tests need no worker and no model, and run in seconds.
 from __future__ import annotations
 
 import time
+import uuid
 from types import SimpleNamespace
 
 import pytest
 from django.db import connection
+from django.db.models import F
 from django.utils import timezone
 
 from inference.engine.evaluation import EVAL_CHUNK
+from inference.engine.training.gradient import epoch_message
 from inference.engine.training.plan import TrainingPlan
 from inference.engine.types import Example
-from inference.models import TrainingJob
+from inference.models import ModelVersion, TrainingJob
 from inference.services import pipeline
 from inference.services.training import training_job_cancel
 from tests.api.factories import dataset_with_version
+from tests.support import wait_for
 
 TEST_TEXTS = EVAL_CHUNK * 8
 SECONDS_PER_TEXT = 0.002  # the whole test split would take about 4 s; one chunk about 0.5 s
@@ -138,3 +143,132 @@ def test_the_sweep_cancels_a_stalled_job_whose_cancel_was_requested(
     assert job.status == "cancelled" and job.error_code == "cancelled" and job.finished_at is not None
     assert "Cancelled by a user" in job.error
     assert job.events.filter(message__contains="worker stopped").exists()
+
+
+class _OneEpochSession(_FakeSession):
+    """One epoch whose summary follows the previous event within a millisecond, as on a small split."""
+
+    def run(self):
+        yield {"phase": "training", "epoch": 1, "step": 1, "loss": 0.7}
+        yield {"phase": "validating", "epoch": 1, "loss": 0.7, "message": "validating 1/1"}
+        self.trained = SimpleNamespace(labels=["neg", "pos"], train_info={})
+        summary = {"epoch": 1, "loss": 0.7, "val_metric": 0.75}
+        yield {
+            "phase": "validating",
+            **summary,
+            "message": epoch_message("classification", 1, 1, summary, best_epoch=1),
+        }
+
+
+def test_an_epochs_validation_score_reaches_the_job_even_right_after_another_write(claimed_job, monkeypatch):
+    monkeypatch.setattr(pipeline, "TrainingSession", _OneEpochSession)
+    monkeypatch.setattr(pipeline, "_evaluate_save_register", lambda *args: None)
+    pipeline.run_training_job(claimed_job.pk)
+
+    job = TrainingJob.objects.get(pk=claimed_job.pk)
+    # The evaluating phase starts from the progress last written: the epoch's summary was written.
+    assert job.progress["phase"] == "evaluating"
+    assert job.progress["val_metric"] == 0.75 and job.progress["epoch"] == 1
+
+
+class _QuickPredictor(_SlowPredictor):
+    def predict(self, texts, top_k=None):
+        self.texts += len(texts)
+        return [{"label": "pos", "score": 0.9, "labels": [{"label": "pos", "score": 0.9}]} for _ in texts]
+
+
+@pytest.mark.parametrize("takeover", ["claimed again by another worker", "finished by another run"])
+def test_a_run_that_lost_its_job_before_saving_neither_finishes_it_nor_registers_a_version(
+    claimed_job, monkeypatch, takeover
+):
+    _serve_with(monkeypatch, _QuickPredictor())
+
+    def save(trained, directory, **kwargs):
+        # Evaluation is over; the job changes hands before this run registers its version.
+        rows = TrainingJob.objects.filter(pk=claimed_job.pk)
+        if takeover == "claimed again by another worker":
+            rows.update(worker="other-host:7", attempts=F("attempts") + 1, progress={"phase": "training"})
+        else:
+            rows.update(status="succeeded", finished_at=timezone.now(), progress={"phase": "done"})
+        return {"method": "head", "labels": ["neg", "pos"], "files": {}}
+
+    monkeypatch.setattr(pipeline.artifact, "save", save)
+    pipeline.run_training_job(claimed_job.pk)
+
+    job = TrainingJob.objects.get(pk=claimed_job.pk)
+    assert not ModelVersion.objects.exists() and job.model_version is None
+    assert job.error == "" and not job.events.filter(message__startswith="Done").exists()
+    if takeover == "claimed again by another worker":
+        assert job.status == "running" and job.worker == "other-host:7" and job.finished_at is None
+        assert job.progress == {"phase": "training"}  # the new run's progress, not overwritten
+    else:
+        assert job.status == "succeeded" and job.progress == {"phase": "done"}
+
+
+class _RequeuedSession(_FakeSession):
+    """A sweep takes the job back (its heartbeat looked stale) while this worker still trains it."""
+
+    job_id = 0
+
+    def run(self):
+        TrainingJob.objects.filter(pk=self.job_id).update(
+            status="queued", worker="", progress={"phase": "queued"}
+        )
+        yield {"phase": "training", "loss": 0.5}
+        raise AssertionError("the run went on after losing its job")
+
+
+def test_a_run_whose_job_was_requeued_stops_at_its_next_progress_write(claimed_job, monkeypatch):
+    monkeypatch.setattr(_RequeuedSession, "job_id", claimed_job.pk)
+    monkeypatch.setattr(pipeline, "TrainingSession", _RequeuedSession)
+    pipeline.run_training_job(claimed_job.pk)
+
+    job = TrainingJob.objects.get(pk=claimed_job.pk)
+    assert job.status == "queued" and job.progress == {"phase": "queued"}
+    assert job.finished_at is None and job.error == ""
+    assert not job.events.filter(level="error").exists()
+
+
+def test_a_heartbeat_that_fails_once_keeps_beating(live_db, monkeypatch):
+    from tenants.selectors import tenant_get
+
+    tenant = tenant_get(slug="alpha")
+    connection.set_tenant(tenant)
+    version = dataset_with_version(f"heartbeat-{uuid.uuid4().hex[:8]}")
+    stale = timezone.now() - timezone.timedelta(hours=1)
+    job = TrainingJob.objects.create(
+        dataset_version=version, model_name="m", base_model_id="minilm-l6", status="running",
+        attempts=1, worker="w1", heartbeat_at=stale,
+    )  # fmt: skip
+    outcomes: list[str] = []
+    beat = pipeline._Heartbeat.beat
+
+    def first_beat_loses_its_connection(self):
+        from django.db import connection as thread_connection
+
+        if not outcomes:  # the database drops the thread's connection under its feet
+            thread_connection.ensure_connection()
+            thread_connection.connection.close()
+        try:
+            beat(self)
+        except Exception:
+            outcomes.append("error")
+            raise
+        outcomes.append("ok")
+
+    monkeypatch.setattr(pipeline, "HEARTBEAT_SECONDS", 0.05)
+    monkeypatch.setattr(pipeline._Heartbeat, "beat", first_beat_loses_its_connection)
+    heartbeat = pipeline._Heartbeat(job, tenant)
+    heartbeat.start()
+    try:
+        wait_for(
+            lambda: TrainingJob.objects.get(pk=job.pk).heartbeat_at > stale,
+            timeout=10,
+            message="a beat after the failed one",
+        )
+        assert heartbeat.is_alive() and outcomes[0] == "error" and "ok" in outcomes
+    finally:
+        heartbeat.stop()
+        job.delete()
+        version.dataset.delete()
+    assert not heartbeat.is_alive()

@@ -1,5 +1,6 @@
 """Training: plan a run from the data, then train with a progress-yielding generator."""
 
+from .gradient import ends_an_epoch
 from .plan import HYPERPARAMETERS, METHODS, TrainingPlan, validate_hyperparameters
 from .session import TrainedModel, TrainingSession
 
@@ -9,5 +10,6 @@ __all__ = [
     "TrainedModel",
     "TrainingPlan",
     "TrainingSession",
+    "ends_an_epoch",
     "validate_hyperparameters",
 ]

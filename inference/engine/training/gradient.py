@@ -12,6 +12,8 @@ from ..basemodels import TaskModel
 from .data import bucketed_batches, collate
 
 VAL_METRIC = {"classification": "accuracy", "multilabel": "micro_f1", "extraction": "f1"}
+# How the messages of epoch_message and early_stop_message begin (see ends_an_epoch).
+EPOCH_END_PREFIXES = ("epoch ", "Stopping early:")
 
 
 class GradientTraining:
@@ -53,6 +55,9 @@ class GradientTraining:
         train_seconds = val_seconds = 0.0
         best: tuple[float, dict | None, int, float | None] = (-1.0, None, 0, None)
         history, stale, epoch = [], 0, 0
+        # The latest validation score rides on every later event, so a caller that writes only
+        # some of them (the worker throttles to one a second) still shows it.
+        last_val: float | None = None
         model.train()
         for epoch in range(1, epochs + 1):
             running, count = 0.0, 0
@@ -80,6 +85,7 @@ class GradientTraining:
                     "examples_per_second": round(seen / train_seconds, 1),
                     # Kept for the validating events too, so a dashboard never shows a blank ETA.
                     "eta_seconds": round(per_step * (total - step) + (val_left if self.validation else 0), 1),
+                    "val_metric": last_val,
                 }
                 yield self._progress("training", loss=running / count)
             entry = {"epoch": epoch, "loss": running / max(count, 1), "val_metric": None}
@@ -87,7 +93,7 @@ class GradientTraining:
                 t0 = time.monotonic()
                 metric, threshold = yield from self._validate(model, {"loss": entry["loss"]})
                 val_seconds += time.monotonic() - t0
-                entry["val_metric"] = metric
+                entry["val_metric"] = last_val = metric
                 if metric > best[0]:
                     snapshot = {n: p.detach().clone() for n, p in trainable}
                     best, stale = (metric, snapshot, epoch, threshold), 0
@@ -125,6 +131,12 @@ class GradientTraining:
             "history": history,
             "threshold": best[3],
         }
+
+
+def ends_an_epoch(progress: dict) -> bool:
+    """Whether a progress event closes an epoch (its summary, or the early stop that follows it):
+    a caller that throttles its writes must still write these."""
+    return (progress.get("message") or "").startswith(EPOCH_END_PREFIXES)
 
 
 def epoch_message(task: str, epoch: int, epochs: int, entry: dict, *, best_epoch: int) -> str:

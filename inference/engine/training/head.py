@@ -87,12 +87,17 @@ class HeadTraining:
                 )
                 yv = collate(vrows, self.task, 0)[2]
         head = model.head
-        optimizer = adamw(
-            [{"params": list(head.parameters()), "weight_decay": hp["weight_decay"]}], hp["learning_rate"]
-        )
+        params = list(head.parameters())
+        # The head is all that trains here, so its own rate, when given, is the rate.
+        lr = hp.get("head_learning_rate") or hp["learning_rate"]
+        optimizer = adamw([{"params": params, "weight_decay": hp["weight_decay"]}], lr)
         loss_fn = self._loss_fn()
         bs, epochs = hp["batch_size"], hp["epochs"]
         steps_per_epoch = max(math.ceil(len(x) / bs), 1)
+        # Linear warm-up, then a constant rate: with early stopping over up to 300 cheap epochs, a
+        # decay towards the last planned epoch would starve the epochs that actually run.
+        warmup = int(steps_per_epoch * epochs * hp["warmup_ratio"])
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min((s + 1) / max(warmup, 1), 1.0))
         gen = torch.Generator().manual_seed(hp["seed"])
         best: tuple[tuple[float, float], dict | None, int, float | None] = ((-1.0, 0.0), None, 0, None)
         history, stale, step, seen = [], 0, 0, 0
@@ -106,7 +111,10 @@ class HeadTraining:
                 loss = loss_fn(head(F.dropout(x[idx], hp["dropout"])), y[idx])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                if hp["max_grad_norm"]:
+                    torch.nn.utils.clip_grad_norm_(params, hp["max_grad_norm"])
                 optimizer.step()
+                scheduler.step()
                 running += loss.item()
                 step, seen = step + 1, seen + len(idx)
             entry = {"epoch": epoch, "loss": running / steps_per_epoch, "val_metric": None}

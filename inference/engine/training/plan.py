@@ -6,6 +6,7 @@ import functools
 import math
 import os
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..types import Example
@@ -24,9 +25,16 @@ class TrainingPlan:
     method: str
     reason: str
     hyperparameters: dict = field(default_factory=dict)
+    # Overrides left out because the method auto chose does not use them: name -> why.
+    ignored: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return {"method": self.method, "reason": self.reason, "hyperparameters": dict(self.hyperparameters)}
+        return {
+            "method": self.method,
+            "reason": self.reason,
+            "hyperparameters": dict(self.hyperparameters),
+            "ignored": dict(self.ignored),
+        }
 
 
 def _num(lo: float, hi: float, integer: bool = False):
@@ -74,6 +82,27 @@ HYPERPARAMETERS = {
 }
 
 
+# Knobs only some methods have; every other hyperparameter applies to all three. LoRA and head
+# train no encoder weight, so there is nothing for the freezing knobs to freeze.
+METHOD_ONLY = {
+    "freeze_embeddings": ("full",),
+    "freeze_layers": ("full",),
+    "lora_r": ("lora",),
+    "lora_alpha": ("lora",),
+    "lora_dropout": ("lora",),
+    "lora_target_modules": ("lora",),
+}
+
+
+def inapplicable(names: Iterable[str], method: str) -> dict[str, str]:
+    """The names among ``names`` that ``method`` would not use, each with why."""
+    return {
+        name: f"applies to method {' or '.join(METHOD_ONLY[name])} only"
+        for name in names
+        if name in METHOD_ONLY and method not in METHOD_ONLY[name]
+    }
+
+
 class HyperparameterError(ValueError):
     """Every unknown or invalid hyperparameter of a request; ``str()`` is the one-line summary."""
 
@@ -93,8 +122,11 @@ class HyperparameterError(ValueError):
         return {**self.invalid, **({"unknown": self.unknown} if self.unknown else {})}
 
 
-def validate_hyperparameters(overrides: dict | None) -> dict:
-    """Return a copy of ``overrides``; HyperparameterError naming every unknown or invalid entry."""
+def validate_hyperparameters(overrides: dict | None, *, method: str | None = None) -> dict:
+    """Return a copy of ``overrides``; HyperparameterError naming every unknown or invalid entry.
+
+    With an explicit ``method`` (not ``auto``), a knob that method does not use is invalid too:
+    recording it would claim an effect it never had."""
     overrides = dict(overrides or {})
     unknown = sorted(k for k in overrides if k not in HYPERPARAMETERS)
     invalid = {}
@@ -103,6 +135,9 @@ def validate_hyperparameters(overrides: dict | None) -> dict:
             error = HYPERPARAMETERS[name](value)
             if error:
                 invalid[name] = error
+    if method in METHODS:
+        for name, why in inapplicable(overrides, method).items():
+            invalid.setdefault(name, f"{why}, not {method}")
     if unknown or invalid:
         raise HyperparameterError(unknown=unknown, invalid=invalid, values=overrides)
     return overrides
@@ -221,7 +256,6 @@ def default_hyperparameters(
         "class_weighting": task != "extraction" and imbalance > 3.0,
         "early_stopping_patience": 2,
         "seed": 42,
-        "freeze_embeddings": True,
         "dropout": 0.1,
         "max_grad_norm": 1.0,
         "num_threads": cpu_count(),
@@ -234,6 +268,7 @@ def default_hyperparameters(
             learning_rate=1e-4,
             head_learning_rate=1e-3,
             epochs=min(max(math.ceil(600 / steps_per_epoch), 3), 10),
+            freeze_embeddings=True,
         )
     elif method == "lora":
         hp.update(
@@ -247,12 +282,15 @@ def default_hyperparameters(
         )
     else:
         # A linear model on cached embeddings: epochs are cheap, so run many and stop early.
+        # No warm-up and no clipping by default (both are honoured when set): a linear head
+        # trained on fixed features has none of the instability they guard a deep model against.
         hp.update(
             learning_rate=1e-2,
             epochs=min(max(math.ceil(2000 / steps_per_epoch), 20), 300),
             warmup_ratio=0.0,
             weight_decay=0.0,
             dropout=0.0,
+            max_grad_norm=0.0,
             early_stopping_patience=10,
         )
     return hp

@@ -25,6 +25,7 @@ from .plan import (
     choose_method,
     default_hyperparameters,
     imbalance_ratio,
+    inapplicable,
     validate_hyperparameters,
 )
 
@@ -107,7 +108,7 @@ class TrainingSession(GradientTraining, HeadTraining):
             raise ValueError(
                 f"{task} needs {'two or more labels' if task == 'classification' else 'at least one label'}"
             )
-        overrides = validate_hyperparameters(hyperparameters)
+        overrides = validate_hyperparameters(hyperparameters, method=method)
         self.task, self.labels = task, labels
         self.base_model_dir, self.base_model_id = str(base_model_dir), base_model_id
         # An example without a split is training data; test examples are never looked at here.
@@ -130,8 +131,12 @@ class TrainingSession(GradientTraining, HeadTraining):
             imbalance_ratio(self.train, task, labels),
             model_limit=min(limit, 512),
         )
-        hp.update(overrides)
-        self.plan = TrainingPlan(method=chosen, reason=reason, hyperparameters=hp)
+        # Only auto gets here with knobs its method does not use (an explicit method refuses them
+        # above): they are left out of the plan, and the reason says so.
+        ignored = inapplicable(overrides, chosen)
+        hp.update({k: v for k, v in overrides.items() if k not in ignored})
+        reason += "".join(f"; ignored {name}: {why}" for name, why in ignored.items())
+        self.plan = TrainingPlan(method=chosen, reason=reason, hyperparameters=hp, ignored=ignored)
         self.trained: TrainedModel | None = None
 
     def _check_labels(self, examples: list[Example]) -> None:
