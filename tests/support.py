@@ -13,6 +13,20 @@ REPO = Path(__file__).resolve().parents[1]
 DATASETS = Path(os.environ.get("SCALPEL_DATASETS_DIR") or REPO.parent / "shared" / "datasets")
 
 
+def shared_dataset(relative: str) -> Path:
+    """A file of the shared datasets. A test that needs a missing one is skipped, or fails where
+    SCALPEL_REQUIRE_DATASETS=1 (CI) says the datasets must be there, so it cannot pass by skipping."""
+    import pytest
+
+    path = DATASETS / relative
+    if not path.is_file():
+        message = f"shared dataset {relative} not found at {path} (set SCALPEL_DATASETS_DIR)"
+        if os.environ.get("SCALPEL_REQUIRE_DATASETS") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
 def worker_database_url() -> str:
     from django.conf import settings
 

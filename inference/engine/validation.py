@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from . import words
 from .formats import cap_errors
 from .splits import annotation_labels, normalised_text
 from .types import Example, Finding, RowError
@@ -128,6 +129,8 @@ def findings(
         )
         return out
     out += _conflicts(unique, task)
+    if task == "extraction":
+        out += _partial_words(unique)
     out += _label_findings(unique, task, min_warn, min_error)
     out += _leakage(unique)
     out += _empty_splits(unique)
@@ -162,6 +165,45 @@ def _conflicts(examples: Sequence[Example], task: str) -> list[Finding]:
             "answers for the same text: decide which label is right and fix or delete the other rows.",
             count=len(conflicts),
             details={"examples": details},
+        )
+    ]
+
+
+def _partial_words(examples: Sequence[Example]) -> list[Finding]:
+    """Entity spans that end or start inside a word: the model tags whole words, so they grow."""
+    found = []
+    for ex in examples:
+        if ex.tokens is not None:
+            continue  # pre-tokenised: spans come from the tokens' tags, so they are whole words
+        offsets = words.word_offsets(ex.text)
+        for span in ex.entities or []:
+            hit = words.partial_word(offsets, span)
+            if hit is not None:
+                found.append((ex, span, hit))
+    if not found:
+        return []
+    ex, span, (word_start, word_end, start, end) = found[0]
+    line = f" (line {ex.line})" if ex.line is not None else ""
+    example = (
+        f"'{_short(ex.text[span.start : span.end], 40)}'{line} covers part of the word "
+        f"'{_short(ex.text[word_start:word_end], 40)}'; the model learns whole words, so it will be "
+        f"trained as '{_short(ex.text[start:end], 60)}'"
+    )
+    n = len(found)
+    what = "1 entity covers" if n == 1 else f"{n:,} entities cover"
+    return [
+        Finding(
+            "partial_word_entities",
+            "warning",
+            f"{what} only part of a word{':' if n == 1 else '; for example'} {example}. Mark whole words, "
+            "or separate the entity from the rest of the word in the text.",
+            count=n,
+            details={
+                "examples": [
+                    {"line": e.line, "entity": e.text[s.start : s.end], "trained_as": e.text[h[2] : h[3]]}
+                    for e, s, h in found[:_MAX_DETAILS]
+                ]
+            },
         )
     ]
 

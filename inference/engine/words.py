@@ -6,6 +6,7 @@ place where the two meet, for training, evaluation and serving alike.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable
 
@@ -49,6 +50,22 @@ def spans_to_tags(offsets: list[tuple[int, int]], spans: list[Span]) -> list[str
                 tags[i] = ("B-" if first else "I-") + span.label
                 first = False
     return tags
+
+
+def partial_word(offsets: list[tuple[int, int]], span: Span) -> tuple[int, int, int, int] | None:
+    """For a span that covers only part of a word: that word's offsets and those of the words
+    ``spans_to_tags`` will tag for it (the span widened to whole words); None when it covers whole words."""
+    first = bisect.bisect_right(offsets, span.start, key=lambda word: word[0]) - 1  # the word at span.start
+    if first < 0 or offsets[first][1] <= span.start:
+        first += 1
+    covered = []
+    while first < len(offsets) and offsets[first][0] < span.end:
+        covered.append(offsets[first])
+        first += 1
+    partial = next(((s, e) for s, e in covered if s < span.start or e > span.end), None)
+    if partial is None:
+        return None
+    return partial[0], partial[1], covered[0][0], covered[-1][1]
 
 
 def tags_to_spans(offsets: list[tuple[int, int]], tags: list[str]) -> list[Span]:

@@ -6,10 +6,13 @@ import csv
 import time
 from collections import Counter
 
+import pytest
+
 from inference.engine.formats import ParseOptions, parse
 from inference.engine.splits import assign_splits, label_counts, split_counts
 from inference.engine.validation import findings
 from inference.engine.words import tags_to_spans, word_offsets
+from tests.support import shared_dataset
 
 
 def _banking(dataset_file):
@@ -110,3 +113,13 @@ def test_wnut17_train_imports_as_it_is(dataset_file):
     first = result.examples[0]
     assert [first.text[s.start : s.end] for s in first.entities] == ["Empire State Building", "ESB"]
     assert Counter(s.label for s in first.entities) == {"location": 2}
+
+
+def test_a_missing_shared_dataset_skips_or_fails_when_the_datasets_are_required(monkeypatch):
+    # CI sets SCALPEL_REQUIRE_DATASETS=1, so that a missing folder cannot pass as skipped tests.
+    monkeypatch.delenv("SCALPEL_REQUIRE_DATASETS", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="shared dataset nowhere/missing.csv not found"):
+        shared_dataset("nowhere/missing.csv")
+    monkeypatch.setenv("SCALPEL_REQUIRE_DATASETS", "1")
+    with pytest.raises(pytest.fail.Exception, match="shared dataset nowhere/missing.csv not found"):
+        shared_dataset("nowhere/missing.csv")

@@ -182,6 +182,8 @@ def test_errors_are_capped_at_1000():
     capped = run("text,label\n" + ",a\n" * 1500, max_rows=1200)
     assert [e.code for e in capped.errors[-2:]] == ["too_many_errors", "too_many_rows"]
     assert "200 more problems" in capped.errors[-2].message
+    one_more = run("text,label\n" + ",a\n" * 1001)
+    assert one_more.errors[-1].message.startswith("1 more problem was found but is not listed.")
 
 
 # ---------------------------------------------------------------- multilabel
@@ -219,7 +221,31 @@ def test_malformed_json():
 
 def test_json_row_not_an_object():
     error = only_error(run(jsonl({"text": "a", "label": "x"}, '["b", "x"]')))
-    assert error.code == "not_object" and "Line 2" in error.message and "JSON object" in error.message
+    assert error.message == 'Line 2: each line must be a JSON object like {"text": ...}, not a list.'
+
+
+def test_jsonl_errors_come_in_line_order_whichever_check_found_them():
+    result = run(
+        jsonl({"text": "", "label": "x"}, {"text": "b"}, '{"text": ', ["c"], {"text": "d", "label": "y"})
+    )
+    assert [(e.line, e.code) for e in result.errors] == [
+        (1, "empty_text"),
+        (2, "missing_label"),
+        (3, "bad_json"),
+        (4, "not_object"),
+    ]
+    # A missing key is about the whole file, so it comes after the lines' own problems.
+    missing = run(jsonl({"body": "a", "label": "x"}, "{", {"body": "b", "label": "y"}))
+    assert [(e.line, e.code) for e in missing.errors] == [(2, "bad_json"), (None, "missing_column")]
+
+
+def test_a_fractional_number_as_label_is_refused_saying_how_to_write_it():
+    result = run(jsonl({"text": "a", "label": 3}, {"text": "b", "label": 2.0}, {"text": "c", "label": 1.5}))
+    assert [(e.text, e.label) for e in result.examples] == [("a", "3"), ("b", "2")]
+    assert only_error(result).message == (
+        "Line 3: the label is the number 1.5, but a label must be a name (whole numbers such as 3 are read "
+        'as names). If 1.5 is the name of a label, write it in quotes: "1.5".'
+    )
 
 
 def test_json_array_file():
@@ -280,7 +306,8 @@ def test_jsonl_tokens_and_tags():
 
 def test_tokens_tags_length_mismatch():
     error = only_error(run(jsonl({"tokens": ["a", "b"], "tags": ["O"]}), task="extraction"))
-    assert error.code == "tokens_tags_mismatch" and "2 tokens but 1 tags" in error.message
+    assert error.code == "tokens_tags_mismatch"
+    assert error.message == "Line 1: the row has 2 tokens but 1 tag; every token needs exactly one tag."
 
 
 def test_invalid_bio_is_reported_or_repaired():

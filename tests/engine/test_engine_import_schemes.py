@@ -169,3 +169,62 @@ def test_windows_1252_is_decoded_as_such_and_reported():
     assert any("Windows-1252" in w for w in result.warnings)
     # Without bytes 0x80-0x9F the file is Latin-1 as before.
     assert run("text,label\ncafé,a\n".encode("latin-1"), task="classification").encoding == "latin-1"
+
+
+def test_a_mostly_utf8_file_keeps_its_utf8_lines_and_names_the_lines_that_were_not():
+    data = "text,label\ncafé,a\n".encode() + "café “x”,b\n".encode("cp1252") + "naïve,c\n".encode()
+    result = run(data, task="classification")
+    assert [ex.text for ex in result.examples] == ["café", "café “x”", "naïve"]
+    assert result.encoding == "utf-8/windows-1252"
+    assert result.warnings == [
+        "Line 3 is not valid UTF-8, so it was decoded as Windows-1252; the rest of the file is UTF-8 and "
+        "was read as such. If characters on that line look wrong, correct them and save the file as UTF-8."
+    ]
+
+
+def test_many_lines_that_are_not_utf8_are_named_by_the_first_few_and_counted():
+    data = "text,label\nnaïve,a\n".encode() + "".join(f"café {i},b\n" for i in range(7)).encode("latin-1")
+    result = run(data, task="classification")
+    assert result.encoding == "utf-8/latin-1" and result.examples[2].text == "café 1"
+    assert result.warnings[0].startswith("7 lines (3, 4, 5, 6, 7 and 2 more) are not valid UTF-8")
+
+
+# ---------------------------------------------------------------- line endings, trailing tabs, joined files
+
+
+def test_old_mac_line_endings_split_lines_in_conll_and_json_lines():
+    conll = run("John B-PER\rSmith I-PER\r\rParis B-LOC\r")
+    assert [(entities(ex), ex.line) for ex in conll.examples] == [
+        ([("John Smith", "PER")], 1),
+        ([("Paris", "LOC")], 4),
+    ]
+    lines = run('{"text": "a", "label": "x"}\r{"text": "b", "label": "y"}\r', task="classification")
+    assert lines.errors == [] and [(ex.text, ex.label, ex.line) for ex in lines.examples] == [
+        ("a", "x", 1),
+        ("b", "y", 2),
+    ]
+
+
+def test_a_trailing_tab_after_the_tag_is_ignored():
+    result = run("John\tB-PER\t\r\nSmith\tI-PER\t\r\n\r\nParis\tB-LOC\t\r\n")
+    assert result.errors == []
+    assert [entities(ex) for ex in result.examples] == [[("John Smith", "PER")], [("Paris", "LOC")]]
+
+
+def test_a_byte_order_mark_in_the_middle_of_json_lines_is_dropped():
+    # Two JSON Lines files saved with a BOM and concatenated.
+    result = run('{"text": "a", "label": "x"}\n\ufeff{"text": "b", "label": "y"}\n', task="classification")
+    assert result.errors == [] and [ex.text for ex in result.examples] == ["a", "b"]
+
+
+def test_hugging_face_tag_ids_are_refused_with_how_to_name_them():
+    result = run(jsonl({"id": "0", "tokens": ["EU", "rejects", "German"], "ner_tags": [3, 0, 7]}))
+    [error] = result.errors
+    assert error.code == "tag_ids"
+    assert error.message == (
+        "Line 1: 'ner_tags' holds tag ids (numbers such as 3), but tags must be tag names like B-PER, "
+        "I-PER or O. Replace each id with its name (a Hugging Face dataset lists them in "
+        "features['ner_tags'].feature.names) and upload the file again."
+    )
+    mixed = run(jsonl({"tokens": ["EU", "rejects"], "ner_tags": ["B-ORG", 0]})).errors[0]
+    assert mixed.message == "Line 1: 'ner_tags' must be a list of tag strings such as O, B-person, I-person."

@@ -47,7 +47,16 @@ def test_parse_never_raises(data, task, fmt, repair):
     result = parse(data, ParseOptions(task=task, format=fmt, repair_bio=repair, max_rows=50))
     assert result.examples or result.errors
     assert result.format in FORMATS
-    assert result.encoding in ("utf-8", "utf-8-sig", "windows-1252", "latin-1", "utf-16", "binary")
+    assert result.encoding in (
+        "utf-8",
+        "utf-8-sig",
+        "windows-1252",
+        "latin-1",
+        "utf-8/windows-1252",
+        "utf-8/latin-1",
+        "utf-16",
+        "binary",
+    )
     assert len(result.errors) <= 1002  # 1000 listed, the count of the rest, too many rows
     for error in result.errors:
         assert error.message and (error.line is None or error.line >= 1)
@@ -58,9 +67,12 @@ def test_parse_never_raises(data, task, fmt, repair):
     assert detect_format(data) in FORMATS
 
 
-# Control characters are left out of texts: a file full of them is rightly rejected as binary.
+# Control characters are left out of texts: a file full of them is rightly rejected as binary. So is
+# U+FEFF: at the start of a line it is read as the byte order mark of a file concatenated onto another.
 _text = st.text(
-    st.characters(codec="utf-8", exclude_categories=("Cc", "Cs"), include_characters="\n\t"),
+    st.characters(
+        codec="utf-8", exclude_categories=("Cc", "Cs"), include_characters="\n\t", exclude_characters="\ufeff"
+    ),
     min_size=1,
     max_size=60,
 ).filter(lambda t: t.strip() == t and t.strip())

@@ -175,3 +175,27 @@ def test_one_text_is_written_in_the_singular():
     rows = balanced() + [ex("A TEXT 1", "a", "test", line=40)]
     (leak,) = by_code(findings(rows, "classification"), "train_test_leakage")
     assert leak.message.startswith("1 text in the test or validation set also appears in the training set")
+
+
+def test_an_entity_covering_part_of_a_word_is_warned_about_with_what_will_be_learned():
+    rows = [
+        Example(text="I love Paris.", entities=[Span(7, 12, "LOC")], line=2),
+        Example(text="A Berlin-based band", entities=[Span(2, 8, "LOC")], line=3),
+        Example(text="NewYork rocks", entities=[Span(0, 3, "LOC")], line=4),
+    ]
+    [warning] = by_code(findings(rows, "extraction"), "partial_word_entities")
+    assert warning.severity == "warning" and warning.count == 2
+    assert warning.message == (
+        "2 entities cover only part of a word; for example 'Berlin' (line 3) covers part of the word "
+        "'Berlin-based'; the model learns whole words, so it will be trained as 'Berlin-based'. Mark whole "
+        "words, or separate the entity from the rest of the word in the text."
+    )
+    assert warning.details["examples"][1] == {"line": 4, "entity": "New", "trained_as": "NewYork"}
+
+
+def test_whole_word_entities_and_pre_tokenised_rows_are_not_warned_about():
+    rows = [
+        Example(text="I love Paris.", entities=[Span(7, 12, "LOC")]),
+        Example(text="Berlin - based", tokens=["Berlin", "-", "based"], entities=[Span(0, 6, "LOC")]),
+    ]
+    assert by_code(findings(rows, "extraction"), "partial_word_entities") == []

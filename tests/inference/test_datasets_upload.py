@@ -19,7 +19,7 @@ from inference.selectors.datasets import (
     dataset_version_to_examples,
 )
 from inference.services.datasets import DatasetUploadError, dataset_create, dataset_upload
-from tests.support import DATASETS
+from tests.support import shared_dataset
 
 CSV = b"text,label\n" + b"".join(f"nice thing {i},pos\nawful thing {i},neg\n".encode() for i in range(10))
 
@@ -32,15 +32,8 @@ def alpha(tenant_a, settings, tmp_path):
     return tenant_a
 
 
-def shared_file(relative: str):
-    path = DATASETS / relative
-    if not path.is_file():
-        pytest.skip(f"shared dataset {relative} not found at {path}")
-    return path
-
-
 def test_banking77_train_imports_whole_with_stratified_splits(alpha):
-    path = shared_file("banking77/train.csv")
+    path = shared_dataset("banking77/train.csv")
     started = time.perf_counter()
     with path.open("rb") as handle:
         version = dataset_upload(
@@ -60,27 +53,40 @@ def test_banking77_train_imports_whole_with_stratified_splits(alpha):
     assert version.number == 1 and version.row_count == 9_999
     assert Example.objects.filter(version=version).count() == 9_999
     assert len(version.labels) == 77
-    assert sum(version.split_counts.values()) == version.row_count
-    assert 0.78 < version.split_counts["train"] / version.row_count < 0.82
-    assert 0.08 < version.split_counts["validation"] / version.row_count < 0.12
-    assert set(version.label_counts["train"]) == set(version.labels)
+    # The seeded split is deterministic: these are the numbers every run must produce.
+    assert version.split_counts == {"train": 7_999, "validation": 1_000, "test": 1_000}
+    for split, rows, rarest, commonest in [
+        ("train", 7_999, 27, 149),
+        ("validation", 1_000, 4, 19),
+        ("test", 1_000, 4, 19),
+    ]:
+        counts = version.label_counts[split]
+        assert set(counts) == set(version.labels) and sum(counts.values()) == rows
+        assert (counts["contactless_not_working"], counts["card_payment_fee_charged"]) == (rarest, commonest)
+        assert (min(counts.values()), max(counts.values())) == (rarest, commonest)
     assert version.split_config == {"ratios": [0.8, 0.1, 0.1], "seed": 13}
     assert version.trainable and version.format == "csv" and len(version.content_hash) == 64
     assert version.report["errors"] == [] and "9,999 rows" in version.report["summary"]
 
 
 def test_wnut17_conll_imports_every_sentence_with_its_entity_types(alpha):
-    path = shared_file("wnut17/wnut17train.conll")
+    path = shared_dataset("wnut17/wnut17train.conll")
     version = dataset_upload(
         name="wnut17", file=path.read_bytes(), filename="wnut17train.conll", task="extraction"
     )
 
     assert version.report["rows_received"] == 3_394 and version.format == "conll"
-    dropped = sum(f["count"] for f in version.report["findings"] if f["code"] == "duplicates_dropped")
-    assert version.row_count == 3_394 - dropped  # repeated tweets are kept once
-    assert version.labels == sorted(
-        ["corporation", "creative-work", "group", "location", "person", "product"]
-    )
+    dropped = [f["count"] for f in version.report["findings"] if f["code"] == "duplicates_dropped"]
+    assert dropped == [91] and version.row_count == 3_303  # repeated tweets are kept once
+    assert version.report["errors"] == [] and version.report["warnings"] == []
+    assert version.labels == ["corporation", "creative-work", "group", "location", "person", "product"]
+    # The seeded split is deterministic: these are the numbers every run must produce.
+    assert version.split_counts == {"train": 2_643, "validation": 330, "test": 330}
+    assert version.label_counts == {
+        "train": {"corporation": 150, "creative-work": 98, "group": 151, "location": 318, "person": 393, "product": 91},
+        "validation": {"corporation": 17, "creative-work": 12, "group": 21, "location": 39, "person": 50, "product": 11},
+        "test": {"corporation": 18, "creative-work": 10, "group": 20, "location": 38, "person": 48, "product": 11},
+    }  # fmt: skip
     first = dataset_version_to_examples(version)[0]
     assert first.tokens and first.text == " ".join(first.tokens)
     with_entity = Example.objects.filter(version=version, entities__contains=[{"label": "location"}]).first()
@@ -185,7 +191,7 @@ def test_a_database_failure_during_the_bulk_insert_rolls_everything_back(alpha, 
         return original(self, objs, *args, **kwargs)
 
     monkeypatch.setattr(QuerySet, "bulk_create", failing_bulk_create)
-    path = shared_file("banking77/train.csv")
+    path = shared_dataset("banking77/train.csv")
     with pytest.raises(RuntimeError, match="disk full"):
         dataset_upload(
             name="banking77", file=path.read_bytes(), task="classification", label_column="category"

@@ -232,3 +232,27 @@ def test_split_ratios_that_do_not_add_up_are_refused(alpha):
     )
     assert error.code == "invalid_split_ratios"
     assert "add up to 1" in error.report["summary"]
+
+
+def test_problems_found_by_different_checks_are_listed_in_line_order(alpha):
+    dataset_create(name="data", task="classification", label_set=["pos", "neg"])
+    error = refused(file=f"text,label\n{GOOD_ROWS}bad,negative\n  ,pos\n".encode(), task="classification")
+    assert [(e["line"], e["code"]) for e in error.report["errors"]] == [
+        (12, "unknown_label"),
+        (13, "empty_text"),
+    ]
+    assert error.report["summary"] == (
+        "Nothing was imported: 2 problems were found (the first on line 12). Fix them and upload the file again."
+    )
+
+
+def test_an_entity_covering_part_of_a_word_is_imported_with_a_warning_in_the_report(alpha):
+    rows = [{"text": f"A Berlin-based band {i}", "entities": [[2, 8, "LOC"]]} for i in range(3)]
+    version = dataset_upload(name="bands", file=jsonl(*rows), filename="bands.jsonl", task="extraction")
+    [warning] = [f for f in version.report["findings"] if f["code"] == "partial_word_entities"]
+    assert warning["severity"] == "warning" and warning["count"] == 3
+    example = (
+        "'Berlin' (line 1) covers part of the word 'Berlin-based'; the model learns whole words, so it "
+        "will be trained as 'Berlin-based'"
+    )
+    assert example in warning["message"]

@@ -21,7 +21,7 @@ from inference.services.datasets import (
     dataset_version_append,
     dataset_version_export,
 )
-from tests.support import DATASETS
+from tests.support import shared_dataset
 
 CSV = b"text,label\n" + b"".join(f"nice thing {i},pos\nawful thing {i},neg\n".encode() for i in range(10))
 
@@ -138,9 +138,7 @@ def test_an_unknown_export_format_is_refused(alpha):
     ],
 )
 def test_reuploading_a_jsonl_export_gives_the_same_content_hash(alpha, task, source, filename):
-    path = DATASETS / source
-    if not path.is_file():
-        pytest.skip(f"shared dataset {source} not found")
+    path = shared_dataset(source)
     label_column = "category" if task == "classification" else None
     v1 = dataset_upload(
         name="original", file=path.read_bytes(), filename=filename, task=task, label_column=label_column

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from ..types import Example, RowError
 
 FORMATS = ("csv", "tsv", "jsonl", "conll")
+BOM = "\ufeff"
 MAX_STORED_ERRORS = 1000
 
 # Accepted spellings of split names, mapped to the canonical SPLITS.
@@ -53,18 +54,20 @@ class _TooManyRows(Exception):
     """Raised inside a reader once ``max_rows`` rows were read and another one follows."""
 
 
-def cap_errors(errors: list[RowError], limit: int = MAX_STORED_ERRORS) -> list[RowError]:
-    """Keep the first ``limit`` errors and add one saying how many more were left out."""
-    if len(errors) <= limit:
-        return errors
-    return errors[:limit] + [_unlisted_error(len(errors) - limit)]
+def cap_errors(
+    errors: list[RowError], limit: int = MAX_STORED_ERRORS, *, unlisted: int = 0
+) -> list[RowError]:
+    """Keep the first ``limit`` errors and add one saying how many more (``unlisted`` besides) were left out."""
+    more = max(len(errors) - limit, 0) + unlisted
+    return (errors[:limit] + [_unlisted_error(more)]) if more else errors
 
 
 def _unlisted_error(more: int) -> RowError:
     return RowError(
         None,
         "too_many_errors",
-        f"{more:,} more problems were found but are not listed. Fix the ones above and "
+        f"{more:,} more {'problem was' if more == 1 else 'problems were'} found but "
+        f"{'is' if more == 1 else 'are'} not listed. Fix the ones above and "
         "upload the file again to see the rest.",
     )
 
@@ -74,5 +77,8 @@ def default_label_column(task: str) -> str:
 
 
 def _lines(text: str) -> list[str]:
-    # Split on "\n" only: str.splitlines() would also break on U+2028 etc. inside JSON strings.
-    return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+    """The lines of a JSON Lines or CoNLL file, whatever their line endings (Windows, Unix or old Mac)."""
+    # Not str.splitlines(): it would also break on U+2028 etc. inside JSON strings.
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    # A byte order mark at the start of a later line is left over from concatenated files.
+    return [line.removeprefix(BOM) for line in lines]

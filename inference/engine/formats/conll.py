@@ -61,6 +61,8 @@ def _conll_sentences(lines: list[str]) -> Iterator[_Sentence]:
             continue
         # A tab-separated file may have spaces inside tokens; otherwise any whitespace splits.
         fields = [f.strip() for f in line.split("\t")] if "\t" in line else line.split()
+        while fields and not fields[-1]:
+            fields.pop()  # a trailing tab, as some spreadsheets write: no field is missing
         if len(fields) < 2 or not fields[0] or not fields[-1]:
             sentence.bad_line, sentence.bad_text = number, line.strip()[:80]
             continue

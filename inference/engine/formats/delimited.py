@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import csv
-import io
-from collections.abc import Iterator
-from typing import Any
 
-from .common import _lines
+from .delimited_rows import (
+    QuoteProblem,
+    Row,
+    excel_separator,
+    looks_like_rows,
+    physical_lines,
+    read_rows,
+    swallowed_rows_warning,
+)
 from .detect import _sniff_delimiter
-from .rows import _find_column, _quote_hint, _RowParser
+from .rows import _count, _find_column, _quote_hint, _RowParser
 
 
 class _DelimitedReader(_RowParser):
@@ -27,15 +32,20 @@ class _DelimitedReader(_RowParser):
             return
         # Raise the field limit so a huge field is reported as too long instead of crashing.
         csv.field_size_limit(2**31 - 1)
-        first = next((line for line in _lines(text) if line.strip()), "")
-        delimiter = "\t" if self.result.format == "tsv" else _sniff_delimiter(first)
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-        rows = self._csv_rows(reader)
-        header = next(rows, None)
-        if header is None:
+        lines = physical_lines(text)
+        separator = excel_separator(lines)
+        start = 0 if separator is None else 1  # the "sep=" line is skipped, not renumbered
+        first = next((line for line in lines[start:] if line.strip()), "")
+        delimiter = separator or ("\t" if self.result.format == "tsv" else _sniff_delimiter(first))
+        found = (
+            row for row in read_rows(lines, start, delimiter) if isinstance(row, QuoteProblem) or row.cells
+        )
+        header = next(found, None)
+        if not isinstance(header, Row):
+            if header is not None:
+                self.error(header.line, header.code, header.message)
             return
-        _, columns = header
-        columns = [c.strip() for c in columns]
+        columns = [c.strip() for c in header.cells]
         self.result.columns = columns
         text_idx = _find_column(columns, self.options.text_column)
         label_idx = _find_column(columns, self.label_column)
@@ -44,42 +54,48 @@ class _DelimitedReader(_RowParser):
             self.required_columns(columns)
             return
         width = len(columns)
-        for line, row in rows:
-            if not any(cell.strip() for cell in row):
+        swallowed = []
+        for row in found:
+            if not isinstance(row, QuoteProblem) and not any(cell.strip() for cell in row.cells):
                 continue  # blank line
             self.count_row()
-            if len(row) > width and any(cell.strip() for cell in row[width:]):
-                self.error(
-                    line,
-                    "too_many_fields",
-                    f"the row has {len(row)} fields but the header has {width} columns. If the text "
-                    f'contains the delimiter, put the text in double quotes ("...").{_quote_hint(row)}',
-                )
+            if isinstance(row, QuoteProblem):
+                self.error(row.line, row.code, row.message)
                 continue
-            if max(text_idx, label_idx) >= len(row):
-                self.error(
-                    line,
-                    "too_few_fields",
-                    f"the row has {len(row)} fields but the header has {width} columns. Fill in the "
-                    f"missing values.{_quote_hint(row)}",
-                )
-                continue
-            ok, split = self.split(
-                line, row[split_idx] if split_idx is not None and split_idx < len(row) else None
+            if looks_like_rows(lines, row, delimiter, width):
+                swallowed.append((row.line, row.end))
+            self._delimited_row(row.line, row.cells, width, text_idx, label_idx, split_idx)
+        if not self.rows:
+            self.error(
+                None,
+                "no_rows",
+                "The file has a header but no data rows. Add one row per example below the header.",
             )
-            if ok:
-                self._add_labelled(line, row[text_idx].strip(), row[label_idx], split)
+        warning = swallowed_rows_warning(swallowed)
+        if warning:
+            self.result.warnings.append(warning)
 
-    def _csv_rows(self, reader: Any) -> Iterator[tuple[int, list[str]]]:
-        """Rows with the line each starts on; a reader error is reported and ends the file."""
-        start = 1
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                self.error(start, "unreadable_row", f"the file could not be read from here on ({exc}).")
-                return
-            yield start, row
-            start = reader.line_num + 1
+    def _delimited_row(
+        self, line: int, row: list[str], width: int, text_idx: int, label_idx: int, split_idx: int | None
+    ) -> None:
+        if len(row) > width and any(cell.strip() for cell in row[width:]):
+            self.error(
+                line,
+                "too_many_fields",
+                f"the row has {_count(len(row), 'field')} but the header has {_count(width, 'column')}. If "
+                f'the text contains the delimiter, put the text in double quotes ("...").{_quote_hint(row)}',
+            )
+            return
+        if max(text_idx, label_idx) >= len(row):
+            self.error(
+                line,
+                "too_few_fields",
+                f"the row has {_count(len(row), 'field')} but the header has {_count(width, 'column')}. "
+                f"Fill in the missing values.{_quote_hint(row)}",
+            )
+            return
+        ok, split = self.split(
+            line, row[split_idx] if split_idx is not None and split_idx < len(row) else None
+        )
+        if ok:
+            self._add_labelled(line, row[text_idx].strip(), row[label_idx], split)

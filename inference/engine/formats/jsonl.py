@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from .. import words
-from ..types import Example, Span
+from ..types import Example, RowError, Span
 from .common import _lines
 from .rows import _json_type
 from .tags import _TokenRows
@@ -23,45 +23,37 @@ class _JsonlReader(_TokenRows):
                 "the file is a single JSON array. Upload JSON Lines instead: one JSON object per line.",
             )
             return
-        objects: list[tuple[int, dict[str, Any]]] = []
+        # Every line is read before any row is checked (the keys and the tag scheme are decided on
+        # the whole file); a broken line's error is made again in the second pass, in its place, so
+        # that errors come out in line order without holding a message for every broken line.
+        raw_lines = _lines(text)
+        read: list[tuple[int, dict[str, Any] | None]] = []
         keys: dict[str, None] = {}
-        for number, raw in enumerate(_lines(text), start=1):
+        for number, raw in enumerate(raw_lines, start=1):
             if not raw.strip():
                 continue
             self.count_row()
-            try:
-                obj = json.loads(raw)
-            except (ValueError, RecursionError) as exc:
-                self.error(
-                    number,
-                    "bad_json",
-                    f"this is not valid JSON ({_json_reason(exc)}). Each line must be one JSON object.",
-                )
-                continue
-            if not isinstance(obj, dict):
-                self.error(
-                    number,
-                    "not_object",
-                    'each line must be a JSON object like {"text": ...}, not a ' + _json_type(obj) + ".",
-                )
-                continue
-            objects.append((number, obj))
-            keys.update(dict.fromkeys(str(k) for k in obj))
+            obj = _json_object(number, raw)
+            read.append((number, obj if isinstance(obj, dict) else None))
+            if isinstance(obj, dict):
+                keys.update(dict.fromkeys(str(k) for k in obj))
         self.result.columns = list(keys)[:100]
-        if not objects:
-            return
+        objects = [obj for _, obj in read if obj is not None]
+        # A missing key is one error about the whole file; parse() lists it after the lines' problems.
         if self.task == "extraction":
-            if not self._extraction_keys(list(keys)):
-                return
-            self.iob1 = words.is_iob1(
-                [t.strip() for t in tags]
-                for _, obj in objects
-                if _str_list(tags := obj.get("tags", obj.get("ner_tags")))
+            usable = bool(objects) and self._extraction_keys(list(keys))
+            self.iob1 = usable and words.is_iob1(
+                [t.strip() for t in tags] for obj in objects if _str_list(tags := _tags(obj)[1])
             )
-        elif not self.required_columns(list(keys)):
-            return
-        for number, obj in objects:
-            self._json_row(number, obj)
+        else:
+            usable = bool(objects) and self.required_columns(list(keys))
+        for number, obj in read:
+            if obj is None:
+                error = _json_object(number, raw_lines[number - 1])
+                if isinstance(error, RowError):  # always: the line fails as it did the first time
+                    self.error(number, error.code, error.message)
+            elif usable:
+                self._json_row(number, obj)
 
     def _extraction_keys(self, found: list[str]) -> bool:
         """Some row must hold text (or tokens) and some row entities (or tags); one error if not."""
@@ -109,13 +101,23 @@ class _JsonlReader(_TokenRows):
 
     def _json_tokens(self, line: int, obj: dict[str, Any], split: str | None) -> None:
         tokens = obj.get("tokens")
-        tags = obj.get("tags", obj.get("ner_tags"))
+        key, tags = _tags(obj)
         if not _str_list(tokens):
             self.error(line, "bad_tokens", "'tokens' must be a list of strings.")
             return
+        if isinstance(tags, list) and tags and all(_is_whole_number(t) for t in tags):
+            # What a Hugging Face dataset exports: ids whose names live in the dataset's features.
+            self.error(
+                line,
+                "tag_ids",
+                f"'{key}' holds tag ids (numbers such as {tags[0]}), but tags must be tag names like "
+                f"B-PER, I-PER or O. Replace each id with its name (a Hugging Face dataset lists them in "
+                f"features['{key}'].feature.names) and upload the file again.",
+            )
+            return
         if not _str_list(tags):
             self.error(
-                line, "bad_tags", "'tags' must be a list of tag strings such as O, B-person, I-person."
+                line, "bad_tags", f"'{key}' must be a list of tag strings such as O, B-person, I-person."
             )
             return
         text = obj.get(self.options.text_column)
@@ -208,6 +210,35 @@ class _JsonlReader(_TokenRows):
             start += len(surface) - len(surface.lstrip())
             end -= len(surface) - len(surface.rstrip())
         return Span(start, end, label.strip())
+
+
+def _json_object(number: int, raw: str) -> dict[str, Any] | RowError:
+    """The object on one line, or the error to report for it."""
+    try:
+        obj = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        return RowError(
+            number,
+            "bad_json",
+            f"this is not valid JSON ({_json_reason(exc)}). Each line must be one JSON object.",
+        )
+    if not isinstance(obj, dict):
+        return RowError(
+            number,
+            "not_object",
+            f'each line must be a JSON object like {{"text": ...}}, not {_json_type(obj)}.',
+        )
+    return obj
+
+
+def _tags(obj: dict[str, Any]) -> tuple[str, Any]:
+    """The key the row's tags are read from ("tags", else Hugging Face's "ner_tags") and its value."""
+    key = "tags" if "tags" in obj else "ner_tags"
+    return key, obj.get(key)
+
+
+def _is_whole_number(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _is_json_array(text: str) -> bool:

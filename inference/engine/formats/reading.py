@@ -7,7 +7,7 @@ from .common import FORMATS, ParseOptions, ParseResult, _TooManyRows, _unlisted_
 from .conll import _ConllReader
 from .delimited import _DelimitedReader
 from .detect import _detect
-from .encoding import decode
+from .encoding import decode_upload, encoding_warning
 from .jsonl import _JsonlReader
 
 _FORMAT_NAMES = {"csv": "CSV", "tsv": "TSV", "jsonl": "JSON Lines", "conll": "CoNLL"}
@@ -22,22 +22,15 @@ def parse(data: bytes, options: ParseOptions) -> ParseResult:
     if options.format is not None and options.format not in FORMATS:
         raise ValueError(f"unknown format {options.format!r}; expected one of {', '.join(FORMATS)}")
 
-    text, encoding, problem = decode(data)
-    result = ParseResult([], [], options.format or "csv", encoding)
+    decoded = decode_upload(data)
+    text = decoded.text
+    result = ParseResult([], [], options.format or "csv", decoded.encoding)
     if text is None:
-        result.errors.append(RowError(None, "not_text", problem or "The file is not a text file."))
+        result.errors.append(RowError(None, "not_text", decoded.problem or "The file is not a text file."))
         return result
-    if encoding == "latin-1":
-        result.warnings.append(
-            "The file is not valid UTF-8, so it was decoded as Latin-1. If accented letters look "
-            "wrong, save the file as UTF-8 and upload it again."
-        )
-    elif encoding == "windows-1252":
-        result.warnings.append(
-            "The file is not valid UTF-8; its bytes are those of Windows-1252 (what Excel on Windows "
-            "saves as CSV), so it was decoded as Windows-1252. If quotes, dashes or accented letters look "
-            "wrong, save the file as UTF-8 ('CSV UTF-8' in Excel) and upload it again."
-        )
+    warning = encoding_warning(decoded)
+    if warning:
+        result.warnings.append(warning)
     if not text.strip():
         result.errors.append(RowError(None, "empty_file", "The file is empty."))
         return result
@@ -54,6 +47,9 @@ def parse(data: bytes, options: ParseOptions) -> ParseResult:
         too_many = False
     except _TooManyRows:
         too_many = True
+    # In line order, so that "the first problem" is the one nearest the top of the file; errors
+    # without a line (about the whole file) come last.
+    result.errors.sort(key=_line_order)
     if parser.unlisted:
         result.errors.append(_unlisted_error(parser.unlisted))
     if too_many:
@@ -80,13 +76,18 @@ def _name_the_format(result: ParseResult, *, detected: bool) -> None:
     rest = [f for f in FORMATS if f != result.format]
     others = ", ".join(rest[:-1]) + " or " + rest[-1]
     hint = f" (The file was read as {name}, {how}; if that is wrong, set the format option to {others}.)"
-    # A missing column is a wrong format only when the header did not split into columns at all.
+    # A missing column or a header without rows is a wrong format only when the header did not
+    # split into columns at all.
     misread = len(result.columns) <= 1
     for error in result.errors:
-        if error.code == "missing_column" and not misread:
+        if error.code in ("missing_column", "no_rows") and not misread:
             continue
         if error.code in _FORMAT_ERRORS and error.line is None and hint not in error.message:
             error.message += hint
+
+
+def _line_order(error: RowError) -> tuple[bool, int]:
+    return error.line is None, error.line or 0
 
 
 class _Parser(_DelimitedReader, _JsonlReader, _ConllReader):

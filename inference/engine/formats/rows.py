@@ -124,6 +124,15 @@ class _RowParser:
             if labels is not None:
                 self.result.examples.append(Example(text=text, labels=labels, split=split, line=line))
             return
+        raw_label = _whole(raw_label)
+        if isinstance(raw_label, float):
+            self.error(
+                line,
+                "bad_label",
+                f"the label is the number {raw_label!r}, but a label must be a name (whole numbers such as 3 "
+                f'are read as names). If {raw_label!r} is the name of a label, write it in quotes: "{raw_label!r}".',
+            )
+            return
         if raw_label is not None and (isinstance(raw_label, bool) or not isinstance(raw_label, str | int)):
             self.error(line, "bad_label", f"the label must be a single name, got {_json_type(raw_label)}.")
             return
@@ -156,6 +165,8 @@ class _RowParser:
                     return None
             else:
                 raw = cell.split("|")
+        if isinstance(raw, list):
+            raw = [_whole(x) for x in raw]
         if not isinstance(raw, list) or not all(
             isinstance(x, str | int) and not isinstance(x, bool) for x in raw
         ):
@@ -168,6 +179,11 @@ class _RowParser:
         labels = [str(x).strip() for x in raw]
         # dict.fromkeys keeps first-seen order while dropping repeats.
         return list(dict.fromkeys(label for label in labels if label))
+
+
+def _whole(value: Any) -> Any:
+    """A JSON number that is a whole number (3.0) as an int, so it names the same label as 3."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _count(n: int, noun: str) -> str:

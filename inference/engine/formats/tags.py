@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import words
 from ..types import Example
-from .rows import _RowParser
+from .rows import _count, _RowParser
 
 
 class _TokenRows(_RowParser):
@@ -43,7 +43,8 @@ class _TokenRows(_RowParser):
             self.error(
                 line,
                 "tokens_tags_mismatch",
-                f"there are {len(tokens)} tokens but {len(tags)} tags; every token needs exactly one tag.",
+                f"the row has {_count(len(tokens), 'token')} but {_count(len(tags), 'tag')}; every token "
+                "needs exactly one tag.",
             )
             return
         for i, tok in enumerate(tokens):

@@ -50,14 +50,13 @@ def refused(message: str, *, code: str) -> DatasetUploadError:
 def rows_refused(
     errors: list[RowError], *, warnings: list[str], parsed: int, what: str = "file"
 ) -> DatasetUploadError:
-    """One refusal listing every row problem, with a summary in plain words."""
-    counted = sum(1 for e in errors if e.code != "too_many_errors")
-    unlisted = next((_count_in(e.message) for e in errors if e.code == "too_many_errors"), 0)
-    total = counted + unlisted
-    first_line = next((e.line for e in errors if e.line is not None), None)
+    """One refusal listing every row problem in line order, with a summary in plain words."""
+    listed, unlisted = _in_line_order(errors)
+    total = len(listed) + unlisted
+    first_line = next((e.line for e in listed if e.line is not None), None)
     verb = "imported" if what == "file" else "added"
     if total == 1:
-        summary = f"Nothing was {verb}. {errors[0].message}"
+        summary = f"Nothing was {verb}. {listed[0].message}"
     elif parsed == 0:
         summary = f"Nothing was {verb}: none of the rows could be read ({total:,} problems). Fix them and try again."
     else:
@@ -65,9 +64,29 @@ def rows_refused(
         summary = (
             f"Nothing was {verb}: {total:,} problems were found{where}. Fix them and upload the {what} again."
         )
-    code = errors[0].code if total == 1 else "invalid_rows"
-    report = report_dict(errors=cap_errors(errors), warnings=warnings, summary=summary, error_count=total)
+    code = listed[0].code if total == 1 else "invalid_rows"
+    report = report_dict(
+        errors=_capped(listed, unlisted), warnings=warnings, summary=summary, error_count=total
+    )
     return DatasetUploadError(summary, report=report, code=code)
+
+
+def _in_line_order(errors: Sequence[RowError]) -> tuple[list[RowError], int]:
+    """The errors sorted by line (stable; those about the whole file last), and how many more the
+    "N more problems" lines of the lists they came from count."""
+    unlisted = sum(_count_in(e.message) for e in errors if e.code == "too_many_errors")
+    listed = sorted(
+        (e for e in errors if e.code != "too_many_errors"), key=lambda e: (e.line is None, e.line or 0)
+    )
+    return listed, unlisted
+
+
+def _capped(listed: list[RowError], unlisted: int) -> list[RowError]:
+    # Each list merged here was capped on its own, keeping its first errors by line, so the first
+    # errors by line of the merged list are the first of the whole file. The errors about the whole
+    # file (too many rows) come after the count of those left out, as parse() puts them.
+    rows = [e for e in listed if e.line is not None]
+    return cap_errors(rows, unlisted=unlisted) + [e for e in listed if e.line is None]
 
 
 def _count_in(message: str) -> int:
