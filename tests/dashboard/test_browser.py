@@ -15,7 +15,7 @@ from collections import defaultdict
 
 import pytest
 
-from tests.support import DATASETS, REPO
+from tests.support import REPO, shared_dataset
 
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 LABELS = ["card_arrival", "lost_or_stolen_card", "change_pin", "exchange_rate", "top_up_failed"]
@@ -26,9 +26,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]
 @pytest.fixture
 def banking_slice(tmp_path):
     """5 banking77 labels × 20 rows, with the label in a column named "category"."""
-    source = DATASETS / "banking77" / "train.csv"
-    if not source.is_file():
-        pytest.skip(f"shared dataset not found at {source}")
+    source = shared_dataset("banking77/train.csv")
     rows: dict[str, list[str]] = defaultdict(list)
     with source.open(newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
@@ -235,10 +233,8 @@ def test_evaluation_pages_explain_many_labels_and_extraction(
     from inference.selectors.datasets import dataset_version_examples
     from inference.services.datasets import dataset_upload
 
-    source = DATASETS / "wnut17" / "wnut17train.conll"
-    categories = DATASETS / "banking77" / "categories.json"
-    if not source.is_file() or not categories.is_file():
-        pytest.skip("shared datasets not found")
+    source = shared_dataset("wnut17/wnut17train.conll")
+    categories = shared_dataset("banking77/categories.json")
     _, port = live_server_url
     site = f"http://{live_tenant.slug}.localhost:{port}"
     labels = json.loads(categories.read_text())

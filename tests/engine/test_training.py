@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import csv
 import functools
-import os
 import time
-from pathlib import Path
 
 import pytest
 
@@ -14,6 +12,7 @@ from inference.engine.basemodels import default_base_model_dir
 from inference.engine.training import TrainingSession
 from inference.engine.types import Example
 from inference.engine.words import tags_to_spans, word_offsets
+from tests.support import shared_dataset
 
 PROGRESS_KEYS = {
     "phase",
@@ -29,12 +28,6 @@ PROGRESS_KEYS = {
     "message",
 }
 FAST = {"epochs": 1, "max_length": 32}
-
-
-def datasets_dir() -> Path:
-    """$SCALPEL_DATASETS_DIR, else the shared datasets folder beside the checkout."""
-    env = os.environ.get("SCALPEL_DATASETS_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 
 
 def banking(path, labels: int = 8, per_label: int = 12) -> list[Example]:
@@ -90,17 +83,13 @@ RECIPES = {
 
 
 def bank_examples() -> tuple[list[Example], list[str]]:
-    path = datasets_dir() / "banking77" / "train.csv"
-    if not path.is_file():
-        pytest.skip(f"banking77 not found at {path}")
+    path = shared_dataset("banking77/train.csv")
     examples = banking(path)
     return examples, sorted({e.label for e in examples})
 
 
 def ner_examples() -> list[Example]:
-    path = datasets_dir() / "wnut17" / "wnut17train.conll"
-    if not path.is_file():
-        pytest.skip(f"wnut17 not found at {path}")
+    path = shared_dataset("wnut17/wnut17train.conll")
     return wnut(path)
 
 

@@ -8,7 +8,7 @@ from django.db import connection
 
 from inference.models import DatasetUpload, DatasetVersion
 from inference.services.datasets import dataset_upload
-from tests.support import DATASETS
+from tests.support import shared_dataset
 
 ALPHA = "alpha.localhost"
 CSV = b"text,label\n" + b"".join(f"=nice thing {i},pos\nawful thing {i},neg\n".encode() for i in range(10))
@@ -35,9 +35,7 @@ def in_tenant(tenant):
 
 
 def test_banking77_uploaded_in_the_admin_imports_and_the_version_page_shows_statistics(alpha_admin, tenant_a):
-    path = DATASETS / "banking77" / "train.csv"
-    if not path.is_file():
-        pytest.skip("shared dataset banking77 not found")
+    path = shared_dataset("banking77/train.csv")
     assert alpha_admin.get("/admin/inference/dataset/add/", HTTP_HOST=ALPHA)["Location"].endswith(
         "/admin/inference/dataset/upload/"
     )

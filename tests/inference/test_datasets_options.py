@@ -20,7 +20,7 @@ from inference.services.datasets import (
     dataset_version_export,
 )
 from inference.services.datasets.options import split_ratios_parse
-from tests.support import DATASETS
+from tests.support import shared_dataset
 
 CSV = b"text,label\n" + b"".join(f"nice thing {i},pos\nawful thing {i},neg\n".encode() for i in range(20))
 
@@ -102,9 +102,7 @@ def test_a_corpus_shipped_as_train_dev_and_test_files_becomes_one_dataset(alpha)
         ("emerging.dev.conll", "validation"),
         ("emerging.test.annotated", "test"),
     ]
-    paths = [DATASETS / "wnut17" / name for name, _ in files]
-    if not all(p.is_file() for p in paths):
-        pytest.skip("shared WNUT-17 files not found")
+    paths = [shared_dataset(f"wnut17/{name}") for name, _ in files]
 
     versions = [
         dataset_upload(
