@@ -114,7 +114,7 @@ class ModelAdmin(DeleteThroughServiceMixin, admin.ModelAdmin):
     readonly_fields = ["name", "task", "created_at", "versions_table"]
     fields = ["name", "task", "description", "created_at", "versions_table"]
     inlines = [AliasChangeInline]
-    actions = ["rollback_production", "delete_selected"]
+    actions = ["rollback_production", "remove_production", "remove_staging", "delete_selected"]
 
     def has_add_permission(self, request):
         return False  # models come from training jobs
@@ -170,6 +170,24 @@ class ModelAdmin(DeleteThroughServiceMixin, admin.ModelAdmin):
             try:
                 alias = registry_services.model_rollback(model=model, actor=request.user.get_username())
                 self.message_user(request, f"{model.name}: production is now v{alias.version.number}.")
+            except ServiceError as exc:
+                self.message_user(request, exc.message, messages.WARNING)
+
+    @admin.action(description="Take the production alias off (the model stops having a production version)")
+    def remove_production(self, request, queryset):
+        self._remove_alias(request, queryset, "production")
+
+    @admin.action(description="Take the staging alias off")
+    def remove_staging(self, request, queryset):
+        self._remove_alias(request, queryset, "staging")
+
+    def _remove_alias(self, request, queryset, alias: str) -> None:
+        for model in queryset:
+            try:
+                number = registry_services.model_alias_remove(
+                    model=model, alias=alias, actor=request.user.get_username()
+                )
+                self.message_user(request, f"{model.name}: {alias} no longer points at v{number}.")
             except ServiceError as exc:
                 self.message_user(request, exc.message, messages.WARNING)
 

@@ -247,6 +247,28 @@ def model_rollback(*, model: Model, alias: str = "production", actor: str = "") 
     return current
 
 
+def model_alias_remove(*, model: Model, alias: str, actor: str = "") -> int:
+    """Take an alias off its model (e.g. to retire a model, then delete it); returns the version it
+    pointed at. Recorded in the history like any other move."""
+    if alias not in ModelAlias.ALIASES:
+        raise ServiceError(f"Unknown alias '{alias}': use {' or '.join(ModelAlias.ALIASES)}.")
+    with transaction.atomic():
+        current = (
+            ModelAlias.objects.select_for_update()
+            .filter(model=model, alias=alias)
+            .select_related("version")
+            .first()
+        )
+        if current is None:
+            raise Conflict(f"'{model.name}' has no {alias} version.", code="no_such_alias")
+        number = current.version.number
+        current.delete()
+        AliasChange.objects.create(
+            model=model, alias=alias, from_version=number, to_version=None, action="remove", actor=actor
+        )
+    return number
+
+
 def model_version_deletion_refusal(*, version: ModelVersion) -> str:
     """Why deleting this version now would be refused; empty when it may go."""
     aliases = list(version.aliases.order_by("alias").values_list("alias", flat=True))
@@ -254,7 +276,7 @@ def model_version_deletion_refusal(*, version: ModelVersion) -> str:
         return ""
     return (
         f"v{version.number} is the {', '.join(aliases)} version of '{version.model.name}': "
-        "promote another version first."
+        "promote another version, or take the alias off the model, first."
     )
 
 
@@ -276,7 +298,10 @@ def model_deletion_refusal(*, model: Model) -> str:
     if not in_use:
         return ""
     serving = ", ".join(f"v{a.version.number} is its {a.alias} version" for a in in_use)
-    return f"'{model.name}' cannot be deleted while an alias points at one of its versions: {serving}."
+    return (
+        f"'{model.name}' cannot be deleted while an alias points at one of its versions: {serving}. "
+        "Take the alias off the model first."
+    )
 
 
 def model_delete(*, model: Model, actor: str = "") -> None:

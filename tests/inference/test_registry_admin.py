@@ -88,6 +88,36 @@ def test_a_model_with_an_aliased_version_is_not_deleted_and_the_admin_says_why(a
     assert Model.objects.filter(pk=model.pk).exists() and files_exist(v1)
 
 
+def test_taking_the_alias_off_in_the_admin_lets_a_retired_model_be_deleted(
+    alpha_admin, django_capture_on_commit_callbacks
+):
+    model = Model.objects.create(name="router", task="classification")
+    v1 = version_with_files(model, 1)
+    registry.model_version_promote(version=v1)
+
+    response = alpha_admin.post(
+        "/admin/inference/model/",
+        {"action": "remove_production", "_selected_action": [model.pk]},
+        HTTP_HOST=ALPHA,
+        follow=True,
+    )
+    assert "outer: production no longer points at v1." in page(response)  # the admin capitalises
+    removal = model.alias_changes.get(action="remove")
+    assert (removal.alias, removal.from_version, removal.to_version) == ("production", 1, None)
+    assert removal.actor == "admin@alpha.example"
+    again = alpha_admin.post(
+        "/admin/inference/model/",
+        {"action": "remove_production", "_selected_action": [model.pk]},
+        HTTP_HOST=ALPHA,
+        follow=True,
+    )
+    assert "&#x27;router&#x27; has no production version." in page(again)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        alpha_admin.post(f"/admin/inference/model/{model.pk}/delete/", {"post": "yes"}, HTTP_HOST=ALPHA)
+    assert not Model.objects.filter(pk=model.pk).exists() and not files_exist(v1)
+
+
 def test_delete_selected_models_deletes_the_free_ones_with_their_files_and_refuses_the_rest(
     alpha_admin, django_capture_on_commit_callbacks
 ):
@@ -121,7 +151,10 @@ def test_deleting_an_aliased_version_is_refused_with_the_services_reason(alpha_a
     response = alpha_admin.get(f"/admin/inference/modelversion/{v1.pk}/delete/", HTTP_HOST=ALPHA, follow=True)
 
     html = page(response)  # the admin capitalises messages: "V1 is …"
-    assert "1 is the production version of &#x27;router&#x27;: promote another version first" in html
+    assert (
+        "1 is the production version of &#x27;router&#x27;: promote another version, or take the alias off the model, first"
+        in html
+    )
     assert ModelVersion.objects.filter(pk=v1.pk).exists()
 
 
