@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from inference.dashboard.forms import TimeBudgetFieldMixin
 from inference.engine.training.plan import METHODS
 from inference.models import Dataset, TrainingJob, TrainingJobEvent
 from inference.services import training as training_services
@@ -21,7 +21,7 @@ from tenants.models import BaseModel
 from . import tenant_admin_site
 
 
-class TrainingJobStartForm(forms.Form):
+class TrainingJobStartForm(TimeBudgetFieldMixin, forms.Form):
     dataset = forms.ModelChoiceField(queryset=Dataset.objects.all(), to_field_name="name")
     dataset_version = forms.IntegerField(required=False, min_value=1, help_text="Empty: the latest version.")
     model_name = forms.SlugField(max_length=100, help_text="New or existing model; each job adds a version.")
@@ -43,19 +43,7 @@ class TrainingJobStartForm(forms.Form):
             (b.id, f"{b.id} · {b.name}") for b in BaseModel.objects.filter(is_active=True)
         ]
         self.fields["base_model"].initial = "minilm-l6"
-        # The platform's ceiling is a setting, so the field is built here rather than at import.
-        most = max(1, settings.SCALPEL_TRAINING_TIME_BUDGET_SECONDS // 60)
-        self.fields["time_budget_minutes"] = forms.IntegerField(
-            label="Time limit (minutes)",
-            required=False,
-            min_value=1,
-            max_value=most,
-            help_text=f"The job stops, and counts as failed, if it runs longer. Empty: {most} minutes, the most allowed.",
-        )
-
-    def time_budget_seconds(self) -> int | None:
-        minutes = self.cleaned_data.get("time_budget_minutes")
-        return minutes * 60 if minutes else None
+        self.add_time_budget_field()
 
     def clean_hyperparameters(self):
         raw = self.cleaned_data["hyperparameters"].strip()

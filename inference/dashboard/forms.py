@@ -137,7 +137,26 @@ def _dataset_choices():
     return [(d.name, d.name) for d in dataset_list()]
 
 
-class TrainingStartForm(forms.Form):
+class TimeBudgetFieldMixin:
+    """The per-job time limit, in minutes, as the dashboard and the tenant admin offer it."""
+
+    def add_time_budget_field(self) -> None:
+        # The platform's ceiling is a setting, so the field is built per form rather than at import.
+        most = max(1, settings.SCALPEL_TRAINING_TIME_BUDGET_SECONDS // 60)
+        self.fields["time_budget_minutes"] = forms.IntegerField(
+            label="Time limit (minutes)",
+            required=False,
+            min_value=1,
+            max_value=most,
+            help_text=f"The run stops, and counts as failed, if it takes longer. Empty: {_minutes(most)}, the most allowed.",
+        )
+
+    def time_budget_seconds(self) -> int | None:
+        minutes = self.cleaned_data.get("time_budget_minutes")
+        return minutes * 60 if minutes else None
+
+
+class TrainingStartForm(TimeBudgetFieldMixin, forms.Form):
     dataset = forms.ChoiceField(label="Train on dataset", choices=())
     model_name = forms.SlugField(
         label="Model name", max_length=100, required=False, help_text="Empty: the dataset's name."
@@ -159,22 +178,10 @@ class TrainingStartForm(forms.Form):
             (b.id, f"{b.name} ({b.id})") for b in BaseModel.objects.filter(is_active=True)
         ]
         self.fields["base_model"].initial = "minilm-l6"
-        # The platform's ceiling is a setting, so the field is built here rather than at import.
-        most = max(1, settings.SCALPEL_TRAINING_TIME_BUDGET_SECONDS // 60)
-        self.fields["time_budget_minutes"] = forms.IntegerField(
-            label="Time limit (minutes)",
-            required=False,
-            min_value=1,
-            max_value=most,
-            help_text=f"The run stops, and counts as failed, if it takes longer. Empty: {_minutes(most)}, the most allowed.",
-        )
+        self.add_time_budget_field()
 
     def hyperparameters(self) -> dict:
         return {k: self.cleaned_data[k] for k in self.HYPERPARAMETERS if self.cleaned_data.get(k) is not None}
-
-    def time_budget_seconds(self) -> int | None:
-        minutes = self.cleaned_data.get("time_budget_minutes")
-        return minutes * 60 if minutes else None
 
     def add_service_error(self, exc: ServiceError) -> None:
         """Put the service's refusal next to the field it is about; the rest goes above the form."""

@@ -220,15 +220,20 @@ def _numbers(numbers: list[int]) -> str:
     return ", ".join(f"v{n}" for n in numbers)
 
 
+def _locked_alias(*, model: Model, alias: str) -> ModelAlias | None:
+    """The alias row with its version, locked until the transaction ends."""
+    return (
+        ModelAlias.objects.select_for_update()
+        .filter(model=model, alias=alias)
+        .select_related("version")
+        .first()
+    )
+
+
 def model_rollback(*, model: Model, alias: str = "production", actor: str = "") -> ModelAlias:
     """Move an alias back to the version it pointed at before its latest promotion."""
     with transaction.atomic():
-        current = (
-            ModelAlias.objects.select_for_update()
-            .filter(model=model, alias=alias)
-            .select_related("version")
-            .first()
-        )
+        current = _locked_alias(model=model, alias=alias)
         plan = _rollback_plan(model=model, alias=alias, current=current)
         if plan.target is None:
             raise Conflict(plan.problem, code="nothing_to_roll_back")
@@ -253,12 +258,7 @@ def model_alias_remove(*, model: Model, alias: str, actor: str = "") -> int:
     if alias not in ModelAlias.ALIASES:
         raise ServiceError(f"Unknown alias '{alias}': use {' or '.join(ModelAlias.ALIASES)}.")
     with transaction.atomic():
-        current = (
-            ModelAlias.objects.select_for_update()
-            .filter(model=model, alias=alias)
-            .select_related("version")
-            .first()
-        )
+        current = _locked_alias(model=model, alias=alias)
         if current is None:
             raise Conflict(f"'{model.name}' has no {alias} version.", code="no_such_alias")
         number = current.version.number
