@@ -134,15 +134,62 @@ def _quantize_dynamic(quantize_dynamic, QuantType, fp32_path, int8_path) -> None
     )
 
 
-def int8_threads() -> int:
-    """Intra-op threads of an int8 session (``SCALPEL_ONNX_INT8_THREADS``, default: every core).
+_int8_threads: int | None = None  # this process's choice, made once (see ``int8_session``)
+_int8_lock = threading.Lock()
+# A typical short request (about 16 tokens): what the choice is timed on.
+_PROBE_IDS = np.array([[101] + [7592 + i for i in range(14)] + [102]], dtype=np.int64)
 
-    int8 graphs run one text per call (see ``OnnxPredictor``). A lone text then uses every core: on
-    2 cores it answers in about 0.7x the time of one thread, with the very same numbers (the work is
-    split across rows, never across a sum). Several texts run side by side (``row_pool``) and share
-    the pool.
+
+def int8_session(path: str | Path):
+    """An onnxruntime session for an int8 graph, with the intra-op threads that answer a lone text
+    fastest on this machine.
+
+    int8 graphs run one text per call (see ``OnnxPredictor``), and the numbers are the same on any
+    thread count (the work is split across rows, never across a sum). Whether a second core helps
+    depends on the CPU: on one 2-core machine it took a lone text to 0.7x the time of one thread, on
+    another to 1.45x (a small graph's ops finish before a sleeping pool thread wakes up). So the first
+    int8 session of a process times both on a short text and keeps the faster; later sessions reuse
+    that choice. ``SCALPEL_ONNX_INT8_THREADS`` fixes it instead. Several texts run side by side
+    (``row_pool``) and share the cores either way.
     """
-    return int(os.environ.get("SCALPEL_ONNX_INT8_THREADS") or _cores())
+    global _int8_threads
+    env = os.environ.get("SCALPEL_ONNX_INT8_THREADS")
+    if env:
+        return session(path, threads=int(env))
+    with _int8_lock:
+        if _int8_threads is None:
+            cores = _cores()
+            if cores == 1:
+                _int8_threads = 1
+            else:
+                one, every = session(path, threads=1), session(path, threads=cores)
+                faster_one = _one_text_seconds(one) <= _one_text_seconds(every)
+                _int8_threads = 1 if faster_one else cores
+                logger.info("int8 sessions use %s intra-op thread(s) for a lone text", _int8_threads)
+                return one if faster_one else every
+    return session(path, threads=_int8_threads)
+
+
+def int8_threads() -> int | None:
+    """The intra-op threads of this process's int8 sessions (None before the first is made)."""
+    return int(os.environ.get("SCALPEL_ONNX_INT8_THREADS") or 0) or _int8_threads
+
+
+def _one_text_seconds(sess, runs: int = 12) -> float:
+    """Median seconds of one short text through ``sess`` (after a warm-up)."""
+    import time
+
+    names = {i.name for i in sess.get_inputs()}
+    feed = {"input_ids": _PROBE_IDS, "attention_mask": np.ones_like(_PROBE_IDS)}
+    feed = {k: v for k, v in feed.items() if k in names}
+    for _ in range(3):
+        sess.run(None, feed)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        sess.run(None, feed)
+        times.append(time.perf_counter() - t0)
+    return sorted(times)[len(times) // 2]
 
 
 def session(path: str | Path, threads: int | None = None):
@@ -224,7 +271,7 @@ def shared_encoder(base_model_dir: str, precision: str, cache_dir: str | Path | 
         if key not in _shared:
             path = shared_encoder_path(base_model_dir, precision, cache_dir)
             _shared[key] = (
-                session(path, threads=int8_threads() if precision == "int8" else None),
+                int8_session(path) if precision == "int8" else session(path),
                 path.stat().st_size,
             )
         return _shared[key][0]
@@ -401,7 +448,7 @@ def _onnx_candidates(trained, directory: Path, cache_dir) -> dict:
         output = "token_logits" if model.token_level else "logits"
         for name, path, is_int8 in (("onnx", fp32, False), ("onnx-int8", int8, True)):
             out[name] = rt.OnnxPredictor(
-                session=session(path, threads=int8_threads() if is_int8 else None),
+                session=int8_session(path) if is_int8 else session(path),
                 output=output,
                 int8=is_int8,
                 private_bytes=path.stat().st_size,

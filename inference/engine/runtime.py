@@ -439,11 +439,11 @@ def load(
         }
         int8 = chosen == "onnx-int8"
         if method == "full":
-            from .onnx_export import MODEL_FP32, MODEL_INT8, int8_threads, session
+            from .onnx_export import MODEL_FP32, MODEL_INT8, int8_session, session
 
             graph = path(MODEL_INT8 if int8 else MODEL_FP32)
             return OnnxPredictor(
-                session=session(graph, threads=int8_threads() if int8 else None),
+                session=int8_session(graph) if int8 else session(graph),
                 output="token_logits" if token_level else "logits",
                 int8=int8,
                 tokenizer=basemodels.load_tokenizer(str(path(_artifact.TOKENIZER_FILE).parent)),

@@ -183,6 +183,7 @@ class RuntimeCache:
             "mean_batch_requests": round(requests / batches, 2) if batches else None,
         }
         out.update(onnx_export.shared_encoder_stats())
+        out["int8_threads"] = onnx_export.int8_threads()
         out["shared_torch_bases"] = runtime.shared_base_count()
         out["rss_bytes"] = process_rss_bytes()
         out["pid"] = os.getpid()

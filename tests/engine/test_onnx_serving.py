@@ -248,7 +248,8 @@ def test_choosing_a_runtime_stops_at_the_first_check_after_the_export(bank, onnx
 
 
 def test_int8_answers_are_the_same_on_one_thread_and_on_every_core(bank, tmp_path):
-    """A lone text runs on every core (faster); the numbers must be those of one thread, exactly."""
+    """A lone text may run on every core (where that is faster); the numbers must be those of one
+    thread, exactly."""
     import numpy as np
 
     examples, _ = bank
@@ -264,3 +265,37 @@ def test_int8_answers_are_the_same_on_one_thread_and_on_every_core(bank, tmp_pat
             "attention_mask": enc["attention_mask"].astype(np.int64),
         }
         assert np.array_equal(one.run(None, feed)[0], every.run(None, feed)[0]), text
+
+
+def test_the_first_int8_session_keeps_the_thread_count_that_answers_faster(bank, tmp_path, monkeypatch):
+    model = trained("cls-full")
+    int8 = onnx_export.quantize(
+        onnx_export.export_task_model(model.model, tmp_path / "model.onnx"), tmp_path / "model.int8.onnx"
+    )
+    monkeypatch.delenv("SCALPEL_ONNX_INT8_THREADS", raising=False)
+    monkeypatch.setattr(onnx_export, "_cores", lambda: 2)
+    threads = lambda sess: sess.get_session_options().intra_op_num_threads  # noqa: E731
+    for faster in (1, 2):
+        monkeypatch.setattr(onnx_export, "_int8_threads", None)
+        timed = []
+
+        def seconds(sess, faster=faster, timed=timed):
+            timed.append(threads(sess))
+            return 0.001 if threads(sess) == faster else 0.002
+
+        monkeypatch.setattr(onnx_export, "_one_text_seconds", seconds)
+        first = onnx_export.int8_session(int8)
+        assert sorted(timed) == [1, 2] and threads(first) == faster
+        assert onnx_export.int8_threads() == faster
+        later = onnx_export.int8_session(int8)  # the choice is made once per process
+        assert threads(later) == faster and len(timed) == 2
+    monkeypatch.setenv("SCALPEL_ONNX_INT8_THREADS", "2")
+    assert threads(onnx_export.int8_session(int8)) == 2 and onnx_export.int8_threads() == 2
+
+
+def test_timing_a_lone_text_runs_the_graph_it_is_given(bank, tmp_path):
+    model = trained("cls-full")
+    int8 = onnx_export.quantize(
+        onnx_export.export_task_model(model.model, tmp_path / "model.onnx"), tmp_path / "model.int8.onnx"
+    )
+    assert 0 < onnx_export._one_text_seconds(onnx_export.session(int8, threads=1), runs=3) < 1
