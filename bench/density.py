@@ -260,7 +260,7 @@ def main() -> None:
         "rss_mb": {"started": round(rss_empty / 2**20), "hot_set_loaded": round(rss_hot / 2**20),
                    "all_loaded": round(rss_all / 2**20)},
         "server_stats": {k: cache.get(k) for k in ("loaded", "bytes", "evictions", "hits", "misses", "shared_encoders",
-                                                     "shared_encoder_bytes", "by_method_runtime", "rss_bytes")},
+                                                     "shared_encoder_bytes", "by_method_runtime", "int8_threads", "rss_bytes")},
     }  # fmt: skip
     fig["ratios"] = {
         "zipf_hot_p50_over_single_p50": round(fig["zipf_hot_p50_ms"] / fig["single_model_p50_ms"], 3)
