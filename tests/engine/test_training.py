@@ -93,6 +93,18 @@ def ner_examples() -> list[Example]:
     return wnut(path)
 
 
+def classifier_session(examples, labels, *, method: str = "auto", hyperparameters=None) -> TrainingSession:
+    """A classification session on the default base model."""
+    return TrainingSession(
+        examples,
+        task="classification",
+        labels=labels,
+        base_model_dir=default_base_model_dir(),
+        method=method,
+        hyperparameters=hyperparameters,
+    )
+
+
 @functools.cache
 def _trained(recipe: str):
     task, method, hp = RECIPES[recipe]
@@ -183,13 +195,8 @@ def test_extraction_accepts_bio_tag_labels(ner):
 
 def test_closing_mid_training_stops_within_a_step(bank):
     examples, labels = bank
-    session = TrainingSession(
-        examples,
-        task="classification",
-        labels=labels,
-        base_model_dir=default_base_model_dir(),
-        method="full",
-        hyperparameters={"epochs": 3, "max_length": 32, "batch_size": 8},
+    session = classifier_session(
+        examples, labels, method="full", hyperparameters={"epochs": 3, "max_length": 32, "batch_size": 8}
     )
     gen = session.run()
     steps = []
@@ -209,13 +216,8 @@ def test_closing_mid_training_stops_within_a_step(bank):
 
 def _full_on_48(bank, **hyperparameters) -> TrainingSession:
     examples, labels = bank
-    return TrainingSession(
-        examples[:48],
-        task="classification",
-        labels=labels,
-        base_model_dir=default_base_model_dir(),
-        method="full",
-        hyperparameters={"max_length": 32, **hyperparameters},
+    return classifier_session(
+        examples[:48], labels, method="full", hyperparameters={"max_length": 32, **hyperparameters}
     )
 
 
@@ -254,14 +256,10 @@ def test_early_stopping_says_why_and_which_epoch_it_keeps(bank):
 
 def test_auto_plan_explains_choice(bank):
     examples, labels = bank
-    few = TrainingSession(
-        examples, task="classification", labels=labels, base_model_dir=default_base_model_dir()
-    )
+    few = classifier_session(examples, labels)
     assert few.plan.method == "head" and "8 labels" in few.plan.reason
     many = [Example(text=f"{e.text} #{k}", label=e.label, split="train") for e in examples for k in range(2)]
-    plan = TrainingSession(
-        many, task="classification", labels=labels, base_model_dir=default_base_model_dir()
-    ).plan
+    plan = classifier_session(many, labels).plan
     assert plan.method == "full" and "full fine-tuning" in plan.reason
     hp = plan.hyperparameters
     for key in (
@@ -290,61 +288,28 @@ def test_class_weighting_turns_on_for_imbalance(bank):
         if e.label == labels[1] and e.split == "train"
         for k in range(4)
     ]
-    session = TrainingSession(
-        skewed, task="classification", labels=labels, base_model_dir=default_base_model_dir(), method="full"
-    )
+    session = classifier_session(skewed, labels, method="full")
     assert session.plan.hyperparameters["class_weighting"] is True
 
 
 def test_unknown_and_invalid_hyperparameters(bank):
     examples, labels = bank
     with pytest.raises(ValueError, match="learnin_rate"):
-        TrainingSession(
-            examples,
-            task="classification",
-            labels=labels,
-            base_model_dir=default_base_model_dir(),
-            hyperparameters={"learnin_rate": 1e-4},
-        )
+        classifier_session(examples, labels, hyperparameters={"learnin_rate": 1e-4})
     with pytest.raises(ValueError, match="epochs"):
-        TrainingSession(
-            examples,
-            task="classification",
-            labels=labels,
-            base_model_dir=default_base_model_dir(),
-            hyperparameters={"epochs": 0},
-        )
+        classifier_session(examples, labels, hyperparameters={"epochs": 0})
     with pytest.raises(ValueError, match="class_weighting"):
-        TrainingSession(
-            examples,
-            task="classification",
-            labels=labels,
-            base_model_dir=default_base_model_dir(),
-            hyperparameters={"class_weighting": "yes"},
-        )
+        classifier_session(examples, labels, hyperparameters={"class_weighting": "yes"})
 
 
 def test_bad_inputs_are_rejected(bank):
     examples, labels = bank
     with pytest.raises(ValueError, match="not in the label list"):
-        TrainingSession(
-            examples, task="classification", labels=labels[:-1], base_model_dir=default_base_model_dir()
-        )
+        classifier_session(examples, labels[:-1])
     with pytest.raises(ValueError, match="method"):
-        TrainingSession(
-            examples,
-            task="classification",
-            labels=labels,
-            base_model_dir=default_base_model_dir(),
-            method="magic",
-        )
+        classifier_session(examples, labels, method="magic")
     with pytest.raises(ValueError, match="no training examples"):
-        TrainingSession(
-            [e for e in examples if e.split == "test"],
-            task="classification",
-            labels=labels,
-            base_model_dir=default_base_model_dir(),
-        )
+        classifier_session([e for e in examples if e.split == "test"], labels)
 
 
 def test_hyperparameter_errors_name_each_field_and_keep_the_one_line_summary():
@@ -374,13 +339,8 @@ def test_lora_targets_are_checked_against_the_base_models_layers_without_loading
 
 def test_frozen_lowest_layers_keep_their_weights_while_the_layers_above_learn(bank):
     examples, labels = bank
-    finished = TrainingSession(
-        examples,
-        task="classification",
-        labels=labels,
-        base_model_dir=default_base_model_dir(),
-        method="full",
-        hyperparameters={**FAST, "freeze_layers": 2},
+    finished = classifier_session(
+        examples, labels, method="full", hyperparameters={**FAST, "freeze_layers": 2}
     )
     list(finished.run())
     from inference.engine.basemodels import load_encoder
@@ -395,13 +355,8 @@ def test_frozen_lowest_layers_keep_their_weights_while_the_layers_above_learn(ba
 
 def test_freezing_every_layer_is_refused_with_the_method_to_use(bank):
     examples, labels = bank
-    session = TrainingSession(
-        examples,
-        task="classification",
-        labels=labels,
-        base_model_dir=default_base_model_dir(),
-        method="full",
-        hyperparameters={**FAST, "freeze_layers": 6},
+    session = classifier_session(
+        examples, labels, method="full", hyperparameters={**FAST, "freeze_layers": 6}
     )
     with pytest.raises(ValueError, match="would freeze all 6 layers: use method head"):
         list(session.run())
@@ -412,13 +367,8 @@ def test_knobs_the_requested_method_does_not_use_are_refused_field_by_field(bank
 
     examples, labels = bank
     with pytest.raises(HyperparameterError) as refused:
-        TrainingSession(
-            examples,
-            task="classification",
-            labels=labels,
-            base_model_dir=default_base_model_dir(),
-            method="head",
-            hyperparameters={"lora_r": 64, "freeze_layers": 2, "epochs": 3},
+        classifier_session(
+            examples, labels, method="head", hyperparameters={"lora_r": 64, "freeze_layers": 2, "epochs": 3}
         )
     assert refused.value.as_details() == {
         "lora_r": "applies to method lora only, not head",
@@ -434,12 +384,8 @@ def test_knobs_the_requested_method_does_not_use_are_refused_field_by_field(bank
 
 def test_auto_leaves_out_knobs_its_method_does_not_use_and_says_so(bank):
     examples, labels = bank
-    plan = TrainingSession(
-        examples,
-        task="classification",
-        labels=labels,
-        base_model_dir=default_base_model_dir(),
-        hyperparameters={"lora_r": 64, "freeze_layers": 2, "warmup_ratio": 0.2},
+    plan = classifier_session(
+        examples, labels, hyperparameters={"lora_r": 64, "freeze_layers": 2, "warmup_ratio": 0.2}
     ).plan
     assert plan.method == "head"
     hp = plan.hyperparameters
@@ -474,11 +420,9 @@ def test_head_honours_its_learning_rate_warmup_and_gradient_clipping(bank, monke
     monkeypatch.setattr(head_training, "adamw", recording_adamw)
     monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", recording_clip)
     examples, labels = bank
-    session = TrainingSession(
+    session = classifier_session(
         examples,
-        task="classification",
-        labels=labels,
-        base_model_dir=default_base_model_dir(),
+        labels,
         method="head",
         hyperparameters={
             "max_length": 32,
