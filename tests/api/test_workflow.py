@@ -13,7 +13,7 @@ from django_tenants.utils import schema_context
 from inference.models import DatasetVersion, ModelVersion
 from inference.selectors.datasets import dataset_version_examples
 from tenants.services import api_key_create
-from tests.support import DATASETS, wait_for
+from tests.support import shared_dataset, wait_for
 
 from .conftest import ApiClient
 
@@ -24,7 +24,7 @@ FINAL = ("succeeded", "failed", "cancelled")
 def banking77_csv(labels: int = 6, per_label: int = 20) -> bytes:
     """The first ``per_label`` rows of the first ``labels`` intents, header text,category."""
     rows: dict[str, list[str]] = defaultdict(list)
-    with (DATASETS / "banking77" / "train.csv").open(newline="", encoding="utf-8") as fh:
+    with shared_dataset("banking77/train.csv").open(newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             if (row["category"] in rows or len(rows) < labels) and len(rows[row["category"]]) < per_label:
                 rows[row["category"]].append(row["text"])
@@ -38,7 +38,7 @@ def banking77_csv(labels: int = 6, per_label: int = 20) -> bytes:
 def wnut17_conll(sentences: int = 80) -> bytes:
     """The first ``sentences`` WNUT-17 train sentences, as CoNLL (sentence breaks may hold a tab)."""
     blocks, current = [], []
-    for line in (DATASETS / "wnut17" / "wnut17train.conll").read_text(encoding="utf-8").splitlines():
+    for line in shared_dataset("wnut17/wnut17train.conll").read_text(encoding="utf-8").splitlines():
         if line.strip():
             current.append(line)
             continue

@@ -88,7 +88,19 @@ def test_a_business_user_trains_judges_ships_and_calls_a_model(
     page.get_by_role("link", name="Datasets").click()
     assert page.get_by_text("No datasets yet — upload a CSV to start").is_visible()
     page.get_by_role("link", name="Upload data").click()
-    page.set_input_files('input[type="file"]', str(banking_slice))
+    # Dropped on the upload zone, as a user drags it from their desktop (the zone's drop handler).
+    page.evaluate(
+        """([name, content]) => {
+            const zone = document.querySelector("[data-dropzone]");
+            const files = new DataTransfer();
+            files.items.add(new File([content], name, {type: "text/csv"}));
+            for (const type of ["dragenter", "dragover", "drop"]) {
+                zone.dispatchEvent(new DragEvent(type, {dataTransfer: files, bubbles: true, cancelable: true}));
+            }
+        }""",
+        [banking_slice.name, banking_slice.read_text(encoding="utf-8")],
+    )
+    assert page.locator("[data-dropzone-file]").inner_text().startswith(banking_slice.name)
     label_select = page.locator('select[name="label_column"]')
     label_select.wait_for()
     assert label_select.input_value() == "category"
