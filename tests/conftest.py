@@ -9,11 +9,22 @@ import pytest
 from tests.support import purge_broker, start_worker, stop_worker
 
 
+_started_here: dict[str, bool] = {}
+
+
 def pytest_configure(config):
     # A newcomer has no servers: start the embedded ones, as `manage.py dev` would.
     from config import embedded
 
-    embedded.start()
+    _started_here.update(embedded.start())
+
+
+def pytest_unconfigure(config):
+    # Leave the machine as the run found it: stop what this run started, not a `dev` that was up.
+    if any(_started_here.values()):
+        from config import embedded
+
+        embedded.stop(only=_started_here)
 
 
 @pytest.fixture(scope="session")
