@@ -8,7 +8,6 @@ import pytest
 
 from tests.support import purge_broker, start_worker, stop_worker
 
-
 _started_here: dict[str, bool] = {}
 
 
