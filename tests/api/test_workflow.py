@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections import defaultdict
 
 import pytest
@@ -33,6 +34,33 @@ def banking77_csv(labels: int = 6, per_label: int = 20) -> bytes:
     writer.writerow(["text", "category"])
     writer.writerows([text, label] for label, texts in rows.items() for text in texts)
     return out.getvalue().encode()
+
+
+# banking77 intents whose names say which of these topics they touch (zero, one or two of them).
+TOPICS = ("card", "transfer", "top_up", "cash")
+MULTILABEL_INTENTS = (
+    "card_payment_fee_charged",
+    "transfer_fee_charged",
+    "top_up_by_card_charge",
+    "cash_withdrawal_charge",
+    "top_up_by_bank_transfer_charge",
+    "exchange_rate",
+)
+
+
+def banking77_multilabel_jsonl(per_intent: int = 24) -> bytes:
+    """JSON Lines {"text", "labels"}: each text labelled with the topics its intent's name holds."""
+    rows: dict[str, list[str]] = defaultdict(list)
+    with shared_dataset("banking77/train.csv").open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            if row["category"] in MULTILABEL_INTENTS and len(rows[row["category"]]) < per_intent:
+                rows[row["category"]].append(row["text"])
+    lines = [
+        json.dumps({"text": text, "labels": [t for t in TOPICS if t in intent]})
+        for intent, texts in rows.items()
+        for text in texts
+    ]
+    return ("\n".join(lines) + "\n").encode()
 
 
 def wnut17_conll(sentences: int = 80) -> bytes:
@@ -137,6 +165,34 @@ def test_classification_journey_on_banking77(live_tenant, celery_worker_process,
     )
     assert feedback.status_code == 201, feedback.content
     assert [f["id"] for f in api.get("feedback").json()["results"]] == [feedback.json()["id"]]
+
+
+def test_multilabel_journey_on_banking77_topics(live_tenant, celery_worker_process, client, tmp_path):
+    _, raw = api_key_create(tenant=live_tenant, name="journey", scopes=["predict", "data", "train", "read"])
+    api = ApiClient(client, raw)
+    upload = tmp_path / "topics.jsonl"
+    upload.write_bytes(banking77_multilabel_jsonl())
+
+    with upload.open("rb") as fh:
+        uploaded = api.post("datasets/topics/versions", {"file": fh, "task": "multilabel"}, multipart=True)
+    assert uploaded.status_code == 201, uploaded.content
+    assert sorted(uploaded.json()["labels"]) == sorted(TOPICS)
+
+    version = _train_and_promote(api, celery_worker_process, dataset="topics", model="topics")
+    assert 0.0 < version["metrics"]["threshold"] < 1.0  # chosen on the validation split
+    texts = _test_rows(live_tenant, "topics")
+    expected = version["metrics"]["predictions"]
+    assert len(texts) == len(expected) > 0
+
+    answers = _predict_all(api, "topics", texts)
+    threshold = version["metrics"]["threshold"]
+    for answer, evaluated in zip(answers, expected, strict=True):
+        # The labels over the version's threshold, best first, exactly those its evaluation scored.
+        assert [x["label"] for x in answer["labels"]] == evaluated["labels"]
+        assert all(x["score"] >= threshold for x in answer["labels"])
+        assert [x["score"] for x in answer["labels"]] == pytest.approx(
+            [evaluated["scores"][x["label"]] for x in answer["labels"]], abs=1e-4
+        )
 
 
 def test_extraction_journey_on_wnut17(live_tenant, celery_worker_process, client, tmp_path):
