@@ -78,6 +78,14 @@ def wnut17_conll(sentences: int = 80) -> bytes:
     return ("\n\n".join(blocks) + "\n").encode()
 
 
+def _upload(api: ApiClient, path, dataset: str, **fields):
+    """Upload a file as a new version of ``dataset``; the response, checked to be a 201."""
+    with path.open("rb") as fh:
+        uploaded = api.post(f"datasets/{dataset}/versions", {"file": fh, **fields}, multipart=True)
+    assert uploaded.status_code == 201, uploaded.content
+    return uploaded
+
+
 def _train_and_promote(api: ApiClient, worker, *, dataset: str, model: str) -> dict:
     started = api.post(
         "training-jobs", {"dataset": dataset, "model": model, "hyperparameters": {"epochs": 1}}
@@ -135,13 +143,7 @@ def test_classification_journey_on_banking77(live_tenant, celery_worker_process,
     upload = tmp_path / "banking.csv"
     upload.write_bytes(banking77_csv())
 
-    with upload.open("rb") as fh:
-        uploaded = api.post(
-            "datasets/banking/versions",
-            {"file": fh, "task": "classification", "label_column": "category"},
-            multipart=True,
-        )
-    assert uploaded.status_code == 201, uploaded.content
+    uploaded = _upload(api, upload, "banking", task="classification", label_column="category")
     assert len(uploaded.json()["labels"]) == 6 and uploaded.json()["row_count"] == 120
 
     version = _train_and_promote(api, celery_worker_process, dataset="banking", model="intents")
@@ -173,9 +175,7 @@ def test_multilabel_journey_on_banking77_topics(live_tenant, celery_worker_proce
     upload = tmp_path / "topics.jsonl"
     upload.write_bytes(banking77_multilabel_jsonl())
 
-    with upload.open("rb") as fh:
-        uploaded = api.post("datasets/topics/versions", {"file": fh, "task": "multilabel"}, multipart=True)
-    assert uploaded.status_code == 201, uploaded.content
+    uploaded = _upload(api, upload, "topics", task="multilabel")
     assert sorted(uploaded.json()["labels"]) == sorted(TOPICS)
 
     version = _train_and_promote(api, celery_worker_process, dataset="topics", model="topics")
@@ -201,9 +201,7 @@ def test_extraction_journey_on_wnut17(live_tenant, celery_worker_process, client
     upload = tmp_path / "wnut.conll"
     upload.write_bytes(wnut17_conll())
 
-    with upload.open("rb") as fh:
-        uploaded = api.post("datasets/wnut/versions", {"file": fh, "task": "extraction"}, multipart=True)
-    assert uploaded.status_code == 201, uploaded.content
+    _upload(api, upload, "wnut", task="extraction")
 
     version = _train_and_promote(api, celery_worker_process, dataset="wnut", model="entities")
     texts = _test_rows(live_tenant, "wnut")
