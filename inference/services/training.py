@@ -14,7 +14,9 @@ from django_tenants.utils import schema_context
 from inference.engine.training.plan import (
     METHODS,
     HyperparameterError,
+    base_layer_count,
     base_layer_names,
+    freeze_layers_problem,
     lora_target_problem,
     validate_hyperparameters,
 )
@@ -92,7 +94,7 @@ def training_job_start(
         raise ServiceError(
             f"Invalid hyperparameters: {exc}", details={"hyperparameters": exc.as_details()}
         ) from exc
-    _check_lora_targets(hyperparameters or {}, base)
+    _check_against_base(hyperparameters or {}, base)
 
     tenant = connection.tenant
     budget = time_budget_seconds or settings.SCALPEL_TRAINING_TIME_BUDGET_SECONDS
@@ -142,21 +144,27 @@ def training_job_start(
     return job
 
 
-def _check_lora_targets(hyperparameters: dict, base) -> None:
-    """Refuse LoRA target modules the base model lacks now, not minutes later in the worker."""
-    targets = hyperparameters.get("lora_target_modules")
-    if not targets:
+def _check_against_base(hyperparameters: dict, base) -> None:
+    """Refuse knobs the base model cannot honour (LoRA targets it lacks, more frozen layers than it
+    has) now, not minutes later in the worker."""
+    targets, frozen = hyperparameters.get("lora_target_modules"), hyperparameters.get("freeze_layers")
+    if not (targets or frozen):
         return
     try:
-        layers = base_layer_names(base_model_dir(base))
+        directory = base_model_dir(base)
+        problems = {
+            "lora_target_modules": targets
+            and lora_target_problem(list(targets), base_layer_names(directory)),
+            "freeze_layers": frozen and freeze_layers_problem(frozen, base_layer_count(directory)),
+        }
     except (OSError, ValueError):  # an unreadable base is reported by the worker, with its own reason
-        logger.warning("cannot list the layers of base model %s", base.id, exc_info=True)
+        logger.warning("cannot read the layers of base model %s", base.id, exc_info=True)
         return
-    problem = lora_target_problem(list(targets), layers)
-    if problem:
+    problems = {name: problem for name, problem in problems.items() if problem}
+    if problems:
         raise ServiceError(
-            f"Invalid hyperparameters: lora_target_modules: {problem}.",
-            details={"hyperparameters": {"lora_target_modules": problem}},
+            "Invalid hyperparameters: " + "; ".join(f"{n}: {p}" for n, p in problems.items()) + ".",
+            details={"hyperparameters": problems},
         )
 
 

@@ -144,6 +144,26 @@ def test_a_setting_the_requested_method_does_not_use_is_refused_at_creation(api,
     assert api.post("training-jobs", body).status_code == 201
 
 
+def test_freezing_more_layers_than_the_base_model_has_is_refused_at_creation(api, objects):
+    body = {
+        "dataset": objects.dataset,
+        "model": "m",
+        "method": "full",
+        "hyperparameters": {"freeze_layers": 6},
+    }
+    error = error_of(api.post("training-jobs", body), 400, "validation_failed")
+    assert error["details"] == {
+        "hyperparameters": {"freeze_layers": "would freeze all 6 layers of the base model: use method head"}
+    }
+    body["hyperparameters"] = {"freeze_layers": 2, "freeze_embeddings": False}
+    error = error_of(api.post("training-jobs", body), 400, "validation_failed")
+    assert error["details"]["hyperparameters"] == {
+        "freeze_layers": "freezes the embeddings too: leave freeze_embeddings true"
+    }
+    body["hyperparameters"] = {"freeze_layers": 2}
+    assert api.post("training-jobs", body).status_code == 201
+
+
 def test_a_missing_dataset_version_is_named_in_plain_words(api, objects):
     body = {"dataset": objects.dataset, "model": "m", "dataset_version": 7}
     error = error_of(api.post("training-jobs", body), 404, "not_found")

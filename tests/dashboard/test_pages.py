@@ -365,6 +365,7 @@ def test_rollback_page_names_the_version_each_repeated_rollback_moves_to(alpha_c
         assert production() == expected
     html = alpha_client.get("/models/support/rollback/").content.decode()
     assert "There is no earlier production version" in html and "Roll back to v" not in html
+    assert "v1 has no earlier version to roll back to" in html  # the service's own reason
     assert "Roll back to v" not in alpha_client.get("/models/support/").content.decode()
 
 

@@ -358,7 +358,9 @@ def test_freezing_every_layer_is_refused_with_the_method_to_use(bank):
     session = classifier_session(
         examples, labels, method="full", hyperparameters={**FAST, "freeze_layers": 6}
     )
-    with pytest.raises(ValueError, match="would freeze all 6 layers: use method head"):
+    with pytest.raises(
+        ValueError, match="freeze_layers=6 would freeze all 6 layers of the base model: use method head"
+    ):
         list(session.run())
 
 

@@ -182,9 +182,7 @@ def version_promote(request, name: str, number: int):
 
 def model_rollback_view(request, name: str):
     model = model_or_404(name)
-    current_number = model_aliases(model=model).get("production")
-    current = model_version_or_404(model, current_number) if current_number else None
-    target = _rollback_target(model)
+    plan = model_rollback_plan(model=model)  # what the POST below will do, and why not when it can't
     if request.method == "POST":
         try:
             alias = model_rollback(model=model, actor=actor(request))
@@ -196,7 +194,13 @@ def model_rollback_view(request, name: str):
     return render(
         request,
         "dashboard/models/rollback.html",
-        {"nav": "models", "model": model, "current": current, "target": target},
+        {
+            "nav": "models",
+            "model": model,
+            "current": plan.current,
+            "target": plan.target,
+            "problem": plan.problem,
+        },
     )
 
 

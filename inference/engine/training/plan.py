@@ -138,6 +138,9 @@ def validate_hyperparameters(overrides: dict | None, *, method: str | None = Non
     if method in METHODS:
         for name, why in inapplicable(overrides, method).items():
             invalid.setdefault(name, f"{why}, not {method}")
+    if overrides.get("freeze_layers") and overrides.get("freeze_embeddings") is False:
+        # Backward can only stop above the layers if nothing below them learns.
+        invalid.setdefault("freeze_layers", "freezes the embeddings too: leave freeze_embeddings true")
     if unknown or invalid:
         raise HyperparameterError(unknown=unknown, invalid=invalid, values=overrides)
     return overrides
@@ -157,6 +160,22 @@ def base_layer_names(base_model_dir: str) -> tuple[str, ...]:
     with torch.device("meta"):  # builds the module tree without allocating a single weight
         model = AutoModel.from_config(config)
     return tuple(name for name, module in model.named_modules() if type(module).__name__ in _LORA_LAYER_TYPES)
+
+
+@functools.lru_cache(maxsize=16)
+def base_layer_count(base_model_dir: str) -> int:
+    """How many transformer layers the base encoder has, from its config alone."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(str(base_model_dir), local_files_only=True)
+    return int(getattr(config, "num_hidden_layers", 0))
+
+
+def freeze_layers_problem(count: int, layers: int) -> str | None:
+    """Why ``freeze_layers`` cannot apply to an encoder of ``layers`` layers, or None."""
+    if count and count >= layers:
+        return f"would freeze all {layers} layers of the base model: use method head"
+    return None
 
 
 def lora_target_problem(targets: list[str], layer_names: tuple[str, ...]) -> str | None:

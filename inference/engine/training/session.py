@@ -24,6 +24,7 @@ from .plan import (
     TrainingPlan,
     choose_method,
     default_hyperparameters,
+    freeze_layers_problem,
     imbalance_ratio,
     inapplicable,
     validate_hyperparameters,
@@ -76,8 +77,9 @@ def freeze_lowest_layers(encoder: nn.Module, count: int) -> int:
     if not count:
         return 0
     layers = encoder_layers(encoder)
-    if count >= len(layers):
-        raise ValueError(f"freeze_layers={count} would freeze all {len(layers)} layers: use method head")
+    problem = freeze_layers_problem(count, len(layers))
+    if problem:
+        raise ValueError(f"freeze_layers={count} {problem}")
     embeddings = getattr(encoder, "embeddings", None)
     if embeddings is None:
         raise ValueError(f"cannot find the embeddings of this {encoder.config.model_type} encoder")
