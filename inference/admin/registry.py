@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected as django_delete_selected
 from django.contrib.admin.utils import model_ngettext, unquote
@@ -167,11 +169,9 @@ class ModelAdmin(DeleteThroughServiceMixin, admin.ModelAdmin):
     @admin.action(description="Roll production back to the previous version")
     def rollback_production(self, request, queryset):
         for model in queryset:
-            try:
+            with _reported(self, request):
                 alias = registry_services.model_rollback(model=model, actor=request.user.get_username())
                 self.message_user(request, f"{model.name}: production is now v{alias.version.number}.")
-            except ServiceError as exc:
-                self.message_user(request, exc.message, messages.WARNING)
 
     @admin.action(description="Take the production alias off (the model stops having a production version)")
     def remove_production(self, request, queryset):
@@ -183,13 +183,20 @@ class ModelAdmin(DeleteThroughServiceMixin, admin.ModelAdmin):
 
     def _remove_alias(self, request, queryset, alias: str) -> None:
         for model in queryset:
-            try:
+            with _reported(self, request):
                 number = registry_services.model_alias_remove(
                     model=model, alias=alias, actor=request.user.get_username()
                 )
                 self.message_user(request, f"{model.name}: {alias} no longer points at v{number}.")
-            except ServiceError as exc:
-                self.message_user(request, exc.message, messages.WARNING)
+
+
+@contextlib.contextmanager
+def _reported(model_admin, request, level=messages.WARNING):
+    """Run one object's service call of a bulk action; a refusal becomes that object's message."""
+    try:
+        yield
+    except ServiceError as exc:
+        model_admin.message_user(request, exc.message, level)
 
 
 def _fmt(value) -> str:
@@ -275,13 +282,11 @@ class ModelVersionAdmin(DeleteThroughServiceMixin, admin.ModelAdmin):
 
     def _promote(self, request, queryset, alias, force=False):
         for version in queryset:
-            try:
+            with _reported(self, request, level=messages.ERROR):
                 registry_services.model_version_promote(
                     version=version, alias=alias, actor=request.user.get_username(), force=force
                 )
                 self.message_user(request, f"{version} is now {alias}.")
-            except ServiceError as exc:
-                self.message_user(request, exc.message, messages.ERROR)
 
     @admin.action(description="Promote to production")
     def promote_production(self, request, queryset):
