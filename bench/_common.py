@@ -73,13 +73,14 @@ def django_setup() -> None:
     import django
 
     django.setup()
-    from tenants import bootstrap
+    from console import bootstrap
 
     bootstrap.migrate()
+    from console.services import base_model_ensure_default
     from tenants import services
 
     services.ensure_public_tenant()
-    services.base_model_ensure_default()
+    base_model_ensure_default()
 
 
 def tenant_ensure(slug: str):

@@ -60,8 +60,9 @@ def build_models(tenants: int, per_tenant: int) -> list[tuple[object, list[str]]
     from inference.engine.runtime import encode_texts, pad, shared_base_tokenizer
     from inference.engine.training import TrainedModel
     from inference.models import Model
+    from inference.selectors.base_models import base_model_dir
     from inference.services.registry import model_version_create
-    from tenants.selectors import base_model_dir, base_model_get
+    from tenants.selectors import base_model_get
 
     rows = banking_rows()
     by_label: dict[str, list[str]] = {}

@@ -10,13 +10,15 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework import authentication, permissions
 
+from core.exceptions import ApplicationError
+
 from . import generations, ratelimits
-from .api_errors import ApiError
 from .models import ApiKey
 from .redis_client import request_path_redis
 from .services import api_key_check, api_key_digest
 
 LAST_USED_RESOLUTION = timedelta(seconds=60)
+SEND_KEY = "Send your API key as 'Authorization: Bearer <key>'."
 
 # Keys with their tenants, by the digest of the secret, valid while no key or tenant has changed
 # (see ``generations``). The cached rows are shared by threads: read them, never write them.
@@ -95,26 +97,23 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         scheme, _, raw_key = header.partition(" ")
         if scheme.lower() != "bearer" or not raw_key.strip():
-            raise ApiError(
-                "invalid_api_key", "Send your API key as 'Authorization: Bearer <key>'.", status_code=401
-            )
+            raise ApplicationError(SEND_KEY, code="invalid_api_key")
         key, preflight = _preflight(raw_key.strip())
         if key is None:
-            raise ApiError("invalid_api_key", "This API key is not valid.", status_code=401)
+            raise ApplicationError("This API key is not valid.", code="invalid_api_key")
         now = timezone.now()
         if key.revoked_at is not None:
-            raise ApiError("invalid_api_key", "This API key has been revoked.", status_code=401)
+            raise ApplicationError("This API key has been revoked.", code="invalid_api_key")
         if key.expires_at is not None and key.expires_at <= now:
-            raise ApiError("invalid_api_key", "This API key has expired.", status_code=401)
+            raise ApplicationError("This API key has expired.", code="invalid_api_key")
         tenant = key.tenant
         host_tenant = getattr(request._request, "tenant", None)
         if host_tenant is not None and host_tenant.schema_name not in ("public", tenant.schema_name):
-            raise ApiError("invalid_api_key", "This API key belongs to another workspace.", status_code=401)
+            raise ApplicationError("This API key belongs to another workspace.", code="invalid_api_key")
         if tenant.is_suspended:
-            raise ApiError(
-                "tenant_suspended",
+            raise ApplicationError(
                 f"The workspace '{tenant.slug}' is suspended. Contact your platform operator.",
-                status_code=403,
+                code="tenant_suspended",
             )
         connection.set_tenant(tenant)
         request._request.tenant = tenant
@@ -135,15 +134,12 @@ class HasApiKey(permissions.BasePermission):
     def has_permission(self, request, view):
         key = request.auth
         if not isinstance(key, ApiKey):
-            raise ApiError(
-                "invalid_api_key", "Send your API key as 'Authorization: Bearer <key>'.", status_code=401
-            )
+            raise ApplicationError(SEND_KEY, code="invalid_api_key")
         scope = getattr(view, "required_scope", "read")
         if scope not in key.scopes and "admin" not in key.scopes:
-            raise ApiError(
-                "insufficient_scope",
+            raise ApplicationError(
                 f"This API key lacks the '{scope}' scope. Create a key with it, or add it to this key.",
-                status_code=403,
+                code="insufficient_scope",
                 details={"required_scope": scope, "key_scopes": key.scopes},
             )
         return True

@@ -1,4 +1,8 @@
-"""One error shape for every API response: {"error": {"code", "message", "details"}}."""
+"""One error shape for every API response: {"error": {"code", "message", "details"}}.
+
+The only place where an error becomes an HTTP status: ``exception_handler`` (DRF's) and
+``error_response`` (the middleware's and URL handlers' answers) both take it from ``STATUS_BY_CODE``.
+"""
 
 from __future__ import annotations
 
@@ -14,23 +18,50 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from core.exceptions import ApplicationError, Conflict, NotFound
+
 logger = logging.getLogger("scalpel.api")
 
+# A code not listed takes its kind's status (NotFound 404, Conflict 409); any other refusal is a 400.
+STATUS_BY_CODE = {
+    "invalid_api_key": 401,
+    "insufficient_scope": 403,
+    "tenant_suspended": 403,
+    "forbidden": 403,
+    "not_found": 404,
+    "conflict": 409,
+    "dataset_exists": 409,
+    "model_not_ready": 409,
+    "promotion_gate_failed": 409,
+    "nothing_to_roll_back": 409,
+    "no_such_alias": 409,
+    "version_in_use": 409,
+    "model_in_use": 409,
+    "payload_too_large": 413,
+    "rate_limited": 429,
+    "quota_exceeded": 429,
+    "internal_error": 500,
+    "artifact_unavailable": 503,
+}
 
-class ApiError(exceptions.APIException):
-    """An expected error a client can act on, with a stable code."""
 
-    def __init__(self, code: str, message: str, *, status_code: int = 400, details=None, headers=None):
-        super().__init__(detail=message, code=code)
-        self.status_code = status_code
-        self.error_code = code
-        self.message = message
-        self.details = details
-        self.headers = headers or {}
+def status_of(error: ApplicationError) -> int:
+    if error.code in STATUS_BY_CODE:
+        return STATUS_BY_CODE[error.code]
+    if isinstance(error, NotFound):
+        return status.HTTP_404_NOT_FOUND
+    if isinstance(error, Conflict):
+        return status.HTTP_409_CONFLICT
+    return status.HTTP_400_BAD_REQUEST
 
 
 def error_body(code: str, message: str, details=None) -> dict:
     return {"error": {"code": code, "message": message, "details": details}}
+
+
+def error_response(code: str, message: str, details=None) -> JsonResponse:
+    """The error body as a plain Django response, for answers given outside DRF (middleware, URLs)."""
+    return JsonResponse(error_body(code, message, details), status=STATUS_BY_CODE.get(code, 400))
 
 
 _DRF_CODES = {
@@ -47,42 +78,34 @@ _DRF_CODES = {
 }
 
 
-def _from_service_error(exc) -> ApiError:
-    """A service's expected failure (inference.services.errors.ServiceError) as an API error."""
+def _application_error(exc: ApplicationError) -> Response:
     headers = {}
     retry_after = exc.details.get("retry_after") if isinstance(exc.details, dict) else None
-    if retry_after is not None:
+    if retry_after is not None:  # rate limits and quotas say when to come back
         headers["Retry-After"] = str(int(retry_after))
-    return ApiError(exc.code, exc.message, status_code=exc.status, details=exc.details, headers=headers)
+    return Response(error_body(exc.code, exc.message, exc.details), status=status_of(exc), headers=headers)
 
 
 def exception_handler(exc, context):
-    # Imported here: the platform app must not depend on the tenant app at import time.
-    from inference.services.errors import ServiceError
-
-    if isinstance(exc, ServiceError):
-        exc = _from_service_error(exc)
-    if isinstance(exc, ApiError):
-        return Response(
-            error_body(exc.error_code, exc.message, exc.details), status=exc.status_code, headers=exc.headers
-        )
+    if isinstance(exc, ApplicationError):
+        return _application_error(exc)
     if isinstance(exc, RequestDataTooBig):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        return Response(
-            error_body(
-                "payload_too_large",
+        return _application_error(
+            ApplicationError(
                 f"The request body is larger than {limit} bytes, the most this API reads. "
                 "Send fewer or shorter inputs per request.",
-                {"max_body_bytes": limit},
-            ),
-            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+                code="payload_too_large",
+                details={"max_body_bytes": limit},
+            )
         )
     if isinstance(exc, SuspiciousOperation):
         # Django's own answer to these is a bare 400 (too many fields, a bad multipart body, ...).
         logger.warning("Suspicious API request refused: %s", exc)
-        return Response(
-            error_body("malformed_request", "The request could not be read: check its body and headers."),
-            status=status.HTTP_400_BAD_REQUEST,
+        return _application_error(
+            ApplicationError(
+                "The request could not be read: check its body and headers.", code="malformed_request"
+            )
         )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
@@ -110,11 +133,10 @@ def exception_handler(exc, context):
     logger.exception(
         "Unhandled API error %s (tenant=%s path=%s)", incident, tenant, getattr(request, "path", None)
     )
-    return Response(
-        error_body(
-            "internal_error", f"Something went wrong on our side. Quote incident {incident} to support."
-        ),
-        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    return _application_error(
+        ApplicationError(
+            f"Something went wrong on our side. Quote incident {incident} to support.", code="internal_error"
+        )
     )
 
 
@@ -137,7 +159,7 @@ def api_not_found(request, path: str = ""):
         message += f" API paths have no trailing slash: use {request.path.rstrip('/')}."
     else:
         message += " See /api/v1/docs/ for the endpoints."
-    return JsonResponse(error_body("not_found", message), status=404)
+    return error_response("not_found", message)
 
 
 def _is_endpoint(path: str) -> bool:
@@ -150,7 +172,7 @@ def _is_endpoint(path: str) -> bool:
 def json_not_found(request, exception=None):
     """404 handler: JSON for API paths, Django's page elsewhere."""
     if request.path.startswith("/api/"):
-        return JsonResponse(error_body("not_found", "No such API endpoint."), status=404)
+        return error_response("not_found", "No such API endpoint.")
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)
@@ -158,7 +180,7 @@ def json_not_found(request, exception=None):
 
 def json_server_error(request):
     if request.path.startswith("/api/"):
-        return JsonResponse(error_body("internal_error", "Something went wrong on our side."), status=500)
+        return error_response("internal_error", "Something went wrong on our side.")
     from django.views.defaults import server_error
 
     return server_error(request)

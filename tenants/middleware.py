@@ -9,13 +9,13 @@ from django.shortcuts import render
 from django_tenants.middleware.main import TenantMainMiddleware
 
 from . import probes
+from .api_errors import error_response
 
 API_PREFIX = "/api/"
 
 
 class ProbeMiddleware:
-    """Answer /healthz and /readyz for any Host header (load balancers probe by IP), and the
-    operator-only serving statistics of this process (``/metrics/serving``)."""
+    """Answer /healthz and /readyz for any Host header (load balancers probe by IP)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -26,13 +26,6 @@ class ProbeMiddleware:
         if request.path == "/readyz":
             body = probes.readiness()
             return JsonResponse(body, status=200 if body["status"] == "ok" else 503)
-        if request.path == probes.SERVING_STATS_PATH:
-            if not probes.may_read_serving_stats(request):
-                return JsonResponse(
-                    {"error": {"code": "forbidden", "message": "Operators only.", "details": None}},
-                    status=403,
-                )
-            return JsonResponse(probes.serving_stats())
         return self.get_response(request)
 
 
@@ -74,7 +67,5 @@ class SuspendedTenantMiddleware:
 def suspended_response(request, tenant):
     message = f"The workspace '{tenant.slug}' is suspended. Contact your platform operator to reactivate it."
     if request.path.startswith(API_PREFIX):
-        return JsonResponse(
-            {"error": {"code": "tenant_suspended", "message": message, "details": None}}, status=403
-        )
+        return error_response("tenant_suspended", message)
     return render(request, "suspended.html", {"tenant": tenant, "message": message}, status=403)

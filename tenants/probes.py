@@ -43,29 +43,3 @@ def _redis() -> None:
         client.ping()
     finally:
         client.close()
-
-
-# --- Serving statistics of this web process (operators only) -------------------------------------
-
-SERVING_STATS_PATH = "/metrics/serving"
-LOOPBACK = {"127.0.0.1", "::1"}
-
-
-def may_read_serving_stats(request) -> bool:
-    """Loopback callers (a sidecar, the node's own scraper) or the bearer of SCALPEL_METRICS_TOKEN."""
-    import hmac
-
-    token = getattr(settings, "SCALPEL_METRICS_TOKEN", "")
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    if token and hmac.compare_digest(header, f"Bearer {token}"):
-        return True
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
-    return not forwarded and request.META.get("REMOTE_ADDR") in LOOPBACK
-
-
-def serving_stats() -> dict:
-    """Loaded model versions, their memory, shared bases, cache hits/misses/evictions, micro-batches, RSS."""
-    from inference.services.runtime_cache import runtime_cache
-    from inference.services.serving import usage_buffer_stats
-
-    return {"runtime_cache": runtime_cache().stats(), "usage": usage_buffer_stats()}

@@ -8,7 +8,8 @@ import time
 import redis
 from django.conf import settings
 
-from .api_errors import ApiError
+from core.exceptions import ApplicationError
+
 from .redis_client import request_path_redis
 
 logger = logging.getLogger("scalpel.ratelimits")
@@ -51,12 +52,10 @@ def check(*, api_key, counted: list | None = None) -> None:
             if key_count > per_key
             else f"your workspace's limit of {per_tenant}"
         )
-        raise ApiError(
-            "rate_limited",
+        raise ApplicationError(
             f"Too many requests: {which} requests per minute. Retry in {retry_after} s.",
-            status_code=429,
-            details={"retry_after": retry_after},
-            headers={"Retry-After": str(retry_after)},
+            code="rate_limited",
+            details={"retry_after": retry_after},  # also sent as the Retry-After header
         )
 
 

@@ -31,6 +31,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
     """The test database plus two tenants that every test may use (created once, committed)."""
     from django.db import connection
 
+    from console.services import base_model_ensure_default
     from tenants import services
     from tenants.selectors import tenant_get
 
@@ -42,7 +43,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
             setup_databases(verbosity=0, interactive=False, aliases={"default"})
         services.ensure_public_tenant()
-        services.base_model_ensure_default()
+        base_model_ensure_default()
         for slug in ("alpha", "beta"):
             if tenant_get(slug=slug) is None:
                 services.tenant_create(

@@ -14,11 +14,11 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from core.exceptions import ApplicationError
 from inference.dashboard.insights import confusion_focus
 from inference.models import AliasChange, Model, ModelVersion
 from inference.selectors.registry import model_aliases
 from inference.services import registry as registry_services
-from inference.services.errors import ServiceError
 
 from . import tenant_admin_site
 
@@ -60,7 +60,7 @@ class DeleteThroughServiceMixin:
             return self._refused(request, obj, refusal)
         try:
             return super().delete_view(request, object_id, extra_context)
-        except ServiceError as exc:  # an alias moved onto it since the page was shown
+        except ApplicationError as exc:  # an alias moved onto it since the page was shown
             return self._refused(request, obj, exc.message)
 
     @admin.action(
@@ -84,7 +84,7 @@ class DeleteThroughServiceMixin:
         for obj in queryset:
             try:
                 self.delete_through_service(request, obj)
-            except ServiceError as exc:
+            except ApplicationError as exc:
                 self.message_user(request, exc.message, messages.ERROR)
             else:
                 self.log_deletions(request, [obj])
@@ -195,7 +195,7 @@ def _reported(model_admin, request, level=messages.WARNING):
     """Run one object's service call of a bulk action; a refusal becomes that object's message."""
     try:
         yield
-    except ServiceError as exc:
+    except ApplicationError as exc:
         model_admin.message_user(request, exc.message, level)
 
 
@@ -336,7 +336,7 @@ class ModelVersionAdmin(DeleteThroughServiceMixin, admin.ModelAdmin):
         a, b = sorted(versions, key=lambda v: v.number)
         try:
             context["comparison"] = registry_services.model_versions_compare(a=a, b=b)
-        except ServiceError as exc:
+        except ApplicationError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return HttpResponseRedirect(reverse("tenant_admin:inference_modelversion_changelist"))
         context["a"], context["b"] = a, b

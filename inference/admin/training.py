@@ -11,11 +11,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from core.exceptions import ApplicationError
 from inference.dashboard.forms import TimeBudgetFieldMixin
 from inference.engine.training.plan import METHODS
 from inference.models import Dataset, TrainingJob, TrainingJobEvent
 from inference.services import training as training_services
-from inference.services.errors import ServiceError
 from tenants.models import BaseModel
 
 from . import tenant_admin_site
@@ -137,7 +137,7 @@ class TrainingJobAdmin(admin.ModelAdmin):
                     time_budget_seconds=form.time_budget_seconds(),
                     actor=request.user.get_username(),
                 )
-            except ServiceError as exc:
+            except ApplicationError as exc:
                 form.add_error(None, exc.message)
             else:
                 self.message_user(request, f"Training job {job.pk} is queued.")
@@ -184,7 +184,7 @@ class TrainingJobAdmin(admin.ModelAdmin):
         for job in queryset:
             try:
                 training_services.training_job_cancel(job=job, actor=request.user.get_username())
-            except ServiceError as exc:
+            except ApplicationError as exc:
                 self.message_user(request, exc.message, messages.WARNING)
 
     @admin.action(description="Retry selected jobs (same settings)")
@@ -193,5 +193,5 @@ class TrainingJobAdmin(admin.ModelAdmin):
             try:
                 new = training_services.training_job_retry(job=job, actor=request.user.get_username())
                 self.message_user(request, f"Job {job.pk} retried as job {new.pk}.")
-            except ServiceError as exc:
+            except ApplicationError as exc:
                 self.message_user(request, exc.message, messages.WARNING)

@@ -7,8 +7,8 @@ import logging
 from rest_framework.parsers import JSONParser
 from rest_framework.views import APIView
 
-from inference.services import serving
 from tenants import ratelimits
+from tenants.services import usage_record
 
 from .schema import ApiAutoSchema  # also registers the Bearer scheme with drf-spectacular
 
@@ -39,7 +39,7 @@ class ApiView(APIView):
     def finalize_response(self, request, response, *args, **kwargs):
         if self._metered_key is not None:
             try:
-                serving.usage_record(api_key=self._metered_key, texts=self.texts_served)
+                usage_record(api_key=self._metered_key, texts=self.texts_served)
             except Exception:  # noqa: BLE001 - a metering hiccup must not fail an answered request
                 logger.exception("usage metering failed for key %s", self._metered_key.prefix)
         return super().finalize_response(request, response, *args, **kwargs)

@@ -8,13 +8,13 @@ from rest_framework.fields import html
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
+from core.exceptions import ApplicationError, NotFound
 from inference.engine.formats import FORMATS
 from inference.engine.types import SPLITS, TASKS
 from inference.selectors.datasets import dataset_get, dataset_list, dataset_version_get, dataset_version_list
 from inference.services.datasets import DatasetError, DatasetUploadError, dataset_upload
 from inference.services.datasets.limits import upload_limit_guard
 from inference.services.datasets.options import HELP, labels_parse, split_ratios_parse, upload_kwargs
-from inference.services.errors import NotFound, ServiceError
 
 from .base import ApiView
 from .schema import DATASET_NAME, VERSION_NUMBER, responses
@@ -82,11 +82,10 @@ class _ParsedTextField(serializers.CharField):
             raise serializers.ValidationError(exc.message) from exc
 
 
-def _payload_too_large(refusal: DatasetUploadError) -> ServiceError:
-    return ServiceError(
+def _payload_too_large(refusal: DatasetUploadError) -> ApplicationError:
+    return ApplicationError(
         refusal.message,
         code="payload_too_large",
-        status=413,
         details={"max_bytes": refusal.report["max_bytes"]},
     )
 
@@ -162,7 +161,7 @@ class DatasetVersionUploadApi(ApiView):
             if exc.code == "file_too_large":
                 raise _payload_too_large(exc) from exc
             # Every refused upload is one code for clients; the report says what to fix.
-            raise ServiceError(
+            raise ApplicationError(
                 exc.message, code="validation_failed", details={"reason": exc.code, **exc.report}
             ) from exc
         return Response(DatasetVersionSerializer(version).data, status=status.HTTP_201_CREATED)

@@ -6,9 +6,9 @@ from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from core.exceptions import NotFound
 from inference.models import ModelAlias
 from inference.selectors.registry import model_get, model_list, model_version_get, model_version_list
-from inference.services.errors import NotFound
 from inference.services.registry import model_rollback, model_version_promote
 
 from .base import ApiView

@@ -6,9 +6,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from core.exceptions import NotFound
 from inference.engine.training.plan import METHODS
 from inference.selectors.training import training_job_events, training_job_get, training_job_list
-from inference.services.errors import NotFound
 from inference.services.training import training_job_cancel, training_job_start
 
 from .base import ApiView

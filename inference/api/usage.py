@@ -6,8 +6,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from inference.services import serving
 from tenants.selectors import usage_list
+from tenants.services import usage_flush
 
 from .base import ApiView
 from .fields import PageSerializer, page_of
@@ -41,7 +41,7 @@ class UsageApi(ApiView):
     def get(self, request):
         page = PageSerializer(data=request.query_params, max_limit=LIST_LIMIT)
         page.is_valid(raise_exception=True)
-        serving.usage_flush()  # counts buffered by this process are part of the answer
+        usage_flush()  # counts buffered by this process are part of the answer
         # Public-schema rows: filtered by the key's tenant in the selector.
         rows = usage_list(tenant=request.user.tenant).order_by("-day", "key_prefix")
         return Response(self.OutputSerializer(page_of(rows, **page.validated_data)).data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
+from core.exceptions import ApplicationError
 from inference.engine.formats import FORMATS
 from inference.engine.training.plan import METHODS
 from inference.engine.types import SPLITS
@@ -17,7 +18,6 @@ from inference.services.datasets.options import (
     upload_kwargs,
 )
 from inference.services.datasets.rules import DEFAULT_SEED
-from inference.services.errors import ServiceError
 from inference.services.training import MODEL_NAME_HELP
 from tenants.models import ApiKey, BaseModel
 
@@ -102,7 +102,7 @@ class DatasetUploadOptionsForm(forms.Form):
 def _parsed(parse, value):
     try:
         return parse(value)
-    except ServiceError as exc:
+    except ApplicationError as exc:
         raise forms.ValidationError(exc.message) from exc
 
 
@@ -183,7 +183,7 @@ class TrainingStartForm(TimeBudgetFieldMixin, forms.Form):
     def hyperparameters(self) -> dict:
         return {k: self.cleaned_data[k] for k in self.HYPERPARAMETERS if self.cleaned_data.get(k) is not None}
 
-    def add_service_error(self, exc: ServiceError) -> None:
+    def add_service_error(self, exc: ApplicationError) -> None:
         """Put the service's refusal next to the field it is about; the rest goes above the form."""
         details = exc.details if isinstance(exc.details, dict) else {}
         per_field = {
@@ -198,7 +198,7 @@ class TrainingStartForm(TimeBudgetFieldMixin, forms.Form):
         self.add_error(_service_error_field(exc), exc.message)
 
 
-def _service_error_field(exc: ServiceError) -> str | None:
+def _service_error_field(exc: ApplicationError) -> str | None:
     # The training service names no field, so its refusals are matched by code, then by the rule
     # they state (the model-name rule's text is the service's own constant).
     by_code = {"dataset_not_trainable": "dataset", "not_found": "dataset", "unknown_base_model": "base_model"}

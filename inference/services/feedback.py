@@ -6,12 +6,12 @@ from typing import Any
 
 from django.db import transaction
 
+from core.exceptions import ApplicationError, NotFound
 from inference.engine.types import Example, Span
 from inference.models import DatasetVersion, Feedback, Model, ModelVersion
 from inference.selectors.datasets import dataset_get, dataset_version_get
 
 from .datasets import dataset_version_append
-from .errors import NotFound, ServiceError
 
 # Which correction field each task takes.
 CORRECTION_FIELD = {
@@ -39,7 +39,7 @@ def feedback_create(
     if model_version is not None and not model.versions.filter(number=model_version).exists():
         raise NotFound(f"The model '{model_name}' has no version {model_version}.")
     if not text:
-        raise ServiceError(
+        raise ApplicationError(
             'Send the "input" text the prediction was made for.', details={"input": "required"}
         )
     given = {
@@ -50,7 +50,7 @@ def feedback_create(
     expected = CORRECTION_FIELD[model.task]
     wrong = sorted(name for name, present in given.items() if present and name != expected)
     if wrong or not given[expected]:
-        raise ServiceError(
+        raise ApplicationError(
             f"'{model_name}' is a {model.task} model: send the correction as \"{expected}\""
             + (f" (not {', '.join(wrong)})." if wrong else "."),
             details={"expected": expected},
@@ -96,7 +96,7 @@ def _check_known_labels(model: Model, model_version: int | None, field: str, lab
         shown = ", ".join(listed[:MAX_LABELS_IN_MESSAGE]) + (
             " ..." if len(listed) > MAX_LABELS_IN_MESSAGE else ""
         )
-        raise ServiceError(
+        raise ApplicationError(
             f"{', '.join(repr(lab) for lab in unknown)} {'is not a label' if len(unknown) == 1 else 'are not labels'} "
             f"of {which}. Its labels: {shown}.",
             details={field: {"unknown_labels": unknown, "labels": listed}},
@@ -108,12 +108,12 @@ def _checked_entities(entities: list[dict], text: str) -> list[dict]:
     for i, entity in enumerate(entities):
         start, end, label = entity.get("start"), entity.get("end"), entity.get("label")
         if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
-            raise ServiceError(
+            raise ApplicationError(
                 f"correct_entities[{i}] must have 0 <= start < end <= {len(text)} (the input's length).",
                 details={"index": i},
             )
         if not isinstance(label, str) or not label:
-            raise ServiceError(f"correct_entities[{i}] needs a label.", details={"index": i})
+            raise ApplicationError(f"correct_entities[{i}] needs a label.", details={"index": i})
         checked.append({"start": start, "end": end, "label": label})
     return sorted(checked, key=lambda e: (e["start"], e["end"], e["label"]))
 
@@ -140,7 +140,7 @@ def feedback_apply(*, feedback_ids: list[int] | None, dataset_name: str, actor: 
             trained_on = ModelVersion.objects.filter(dataset_version__dataset=dataset).values("model__name")
             rows = list(pending.filter(model_name__in=trained_on))
         if not rows:
-            raise ServiceError(
+            raise ApplicationError(
                 f"There is no pending feedback to add to '{dataset.name}'.", code="no_feedback"
             )
         examples = _examples(rows, dataset=dataset)
@@ -189,7 +189,7 @@ def _examples(rows: list[Feedback], *, dataset) -> list[Example]:
         examples.append(example)
     if problems:
         listed = "; ".join(f"feedback {p['feedback_id']}: {p['message']}" for p in problems[:5])
-        raise ServiceError(
+        raise ApplicationError(
             f"Nothing was added to '{dataset.name}': {listed}. Fix or exclude that feedback and try again.",
             details={"problems": problems},
         )

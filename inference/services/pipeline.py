@@ -21,8 +21,9 @@ from django.utils import timezone
 from inference.engine import artifact, evaluation, onnx_export
 from inference.engine.training import TrainingSession, ends_an_epoch
 from inference.models import TrainingJob
+from inference.selectors.base_models import base_model_dir
 from inference.selectors.datasets import dataset_version_to_examples
-from tenants.selectors import base_model_dir, base_model_get
+from tenants.selectors import base_model_get
 
 from .registry import model_version_create
 from .training import job_event

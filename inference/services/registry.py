@@ -14,10 +14,9 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from core.exceptions import ApplicationError, Conflict, NotFound
 from inference.models import AliasChange, Model, ModelAlias, ModelVersion, TrainingJob
 from inference.storage import is_under_tenant, tenant_path
-
-from .errors import Conflict, ServiceError
 
 
 def artifact_store(*, local_dir: str, model_name: str, number: int) -> tuple[str, int]:
@@ -135,16 +134,15 @@ def model_version_promote(
 ) -> ModelAlias:
     """Point an alias at a version. Production promotions pass the evaluation gates unless forced."""
     if alias not in ModelAlias.ALIASES:
-        raise ServiceError(f"Unknown alias '{alias}': use {' or '.join(ModelAlias.ALIASES)}.")
+        raise ApplicationError(f"Unknown alias '{alias}': use {' or '.join(ModelAlias.ALIASES)}.")
     if alias == "production" and not force:
         problems = promotion_problems(version=version)
         if problems:
-            raise ServiceError(
+            raise ApplicationError(
                 f"v{version.number} cannot be promoted to production: "
                 + "; ".join(problems)
                 + ". Promote it with force if you are sure.",
                 code="promotion_gate_failed",
-                status=409,
                 details={"problems": problems},
             )
     with transaction.atomic():
@@ -256,7 +254,7 @@ def model_alias_remove(*, model: Model, alias: str, actor: str = "") -> int:
     """Take an alias off its model (e.g. to retire a model, then delete it); returns the version it
     pointed at. Recorded in the history like any other move."""
     if alias not in ModelAlias.ALIASES:
-        raise ServiceError(f"Unknown alias '{alias}': use {' or '.join(ModelAlias.ALIASES)}.")
+        raise ApplicationError(f"Unknown alias '{alias}': use {' or '.join(ModelAlias.ALIASES)}.")
     with transaction.atomic():
         current = _locked_alias(model=model, alias=alias)
         if current is None:
@@ -324,7 +322,7 @@ def model_delete(*, model: Model, actor: str = "") -> None:
 def model_versions_compare(*, a: ModelVersion, b: ModelVersion) -> dict:
     """Side-by-side figures of two versions of one model, per label where both have them."""
     if a.model_id != b.model_id:
-        raise ServiceError("Only versions of the same model can be compared.")
+        raise ApplicationError("Only versions of the same model can be compared.")
 
     def per_label(v):
         return v.metrics.get("per_label") or v.metrics.get("per_type") or {}
@@ -361,11 +359,7 @@ def local_artifact_dir(version: ModelVersion) -> str:
     prefix = version.artifact_path
     if not is_under_tenant(prefix):
         # A row can only ever point into its own tenant's files, whatever is written in it.
-        raise ServiceError(
-            f"{version} points outside this workspace's files; it will not be loaded.",
-            code="not_found",
-            status=404,
-        )
+        raise NotFound(f"{version} points outside this workspace's files; it will not be loaded.")
     try:
         # Local filesystem storage: read the files where they are.
         return default_storage.path(prefix)

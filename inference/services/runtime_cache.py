@@ -21,12 +21,12 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from core.exceptions import ApplicationError
 from inference.engine import artifact, onnx_export, runtime
 from inference.engine.batching import MicroBatcher
 from inference.models import ModelVersion
-from tenants.selectors import base_model_dir, base_model_get
-
-from .errors import ServiceError
+from inference.selectors.base_models import base_model_dir
+from tenants.selectors import base_model_get
 
 
 @dataclass
@@ -126,11 +126,10 @@ class RuntimeCache:
                 exc,
                 exc_info=True,
             )
-            raise ServiceError(
+            raise ApplicationError(
                 f"{version} cannot be served: its files are missing or damaged. Serve another version "
                 f"(or retrain), and quote incident {incident} to support.",
                 code="artifact_unavailable",
-                status=503,
                 details={"model": version.model.name, "version": version.number, "incident": incident},
             ) from exc
         batcher = MicroBatcher(predictor, wait_ms=self.wait_ms, max_texts=self.max_texts)

@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from core.exceptions import ApplicationError, Conflict, NotFound
 from inference.engine.training.plan import (
     METHODS,
     HyperparameterError,
@@ -21,9 +22,8 @@ from inference.engine.training.plan import (
     validate_hyperparameters,
 )
 from inference.models import Dataset, Model, TrainingJob, TrainingJobEvent
-from tenants.selectors import base_model_dir, base_model_get
-
-from .errors import Conflict, NotFound, ServiceError
+from inference.selectors.base_models import base_model_dir
+from tenants.selectors import base_model_get
 
 logger = logging.getLogger("scalpel.training")
 
@@ -36,7 +36,7 @@ def _check_model_name(name: str) -> None:
     import re
 
     if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,99}", name):
-        raise ServiceError(f"'{name}' is not a valid model name. {MODEL_NAME_HELP}")
+        raise ApplicationError(f"'{name}' is not a valid model name. {MODEL_NAME_HELP}")
 
 
 def training_job_start(
@@ -68,7 +68,7 @@ def training_job_start(
         raise NotFound(f"The dataset '{dataset_obj.name}' has no {which}.")
     if not version.trainable:
         blocking = [f["message"] for f in version.report.get("findings", []) if f.get("severity") == "error"]
-        raise ServiceError(
+        raise ApplicationError(
             f"Version {version.number} of '{dataset_obj.name}' cannot be trained on: " + " ".join(blocking),
             code="dataset_not_trainable",
             details={"findings": blocking},
@@ -76,22 +76,22 @@ def training_job_start(
     _check_model_name(model_name)
     existing = Model.objects.filter(name=model_name).first()
     if existing is not None and existing.task != dataset_obj.task:
-        raise ServiceError(
+        raise ApplicationError(
             f"The model '{model_name}' is a {existing.task} model and '{dataset_obj.name}' is a {dataset_obj.task} "
             "dataset: choose another model name."
         )
     base = base_model_get(model_id=base_model_id)
     if base is None:
-        raise ServiceError(
+        raise ApplicationError(
             f"There is no active base model '{base_model_id}'. Ask your operator, or use the default 'minilm-l6'.",
             code="unknown_base_model",
         )
     if method not in ("auto", *METHODS):
-        raise ServiceError(f"Unknown training method '{method}': choose auto, {', '.join(METHODS)}.")
+        raise ApplicationError(f"Unknown training method '{method}': choose auto, {', '.join(METHODS)}.")
     try:
         validate_hyperparameters(hyperparameters or {}, method=method)
     except HyperparameterError as exc:
-        raise ServiceError(
+        raise ApplicationError(
             f"Invalid hyperparameters: {exc}", details={"hyperparameters": exc.as_details()}
         ) from exc
     _check_against_base(hyperparameters or {}, base)
@@ -99,16 +99,15 @@ def training_job_start(
     tenant = connection.tenant
     budget = time_budget_seconds or settings.SCALPEL_TRAINING_TIME_BUDGET_SECONDS
     if budget <= 0 or budget > settings.SCALPEL_TRAINING_TIME_BUDGET_SECONDS:
-        raise ServiceError(
+        raise ApplicationError(
             f"The time budget must be between 1 and {settings.SCALPEL_TRAINING_TIME_BUDGET_SECONDS} seconds."
         )
     active = TrainingJob.objects.filter(status__in=TrainingJob.ACTIVE).count()
     if active >= tenant.max_concurrent_training_jobs:
-        raise Conflict(
+        raise ApplicationError(
             f"You already have {active} training job(s) queued or running, the most your plan allows. "
             "Wait for one to finish or cancel it.",
             code="quota_exceeded",
-            status=429,
             details={"quota": "concurrent_jobs", "retry_after": CONCURRENT_QUOTA_RETRY_SECONDS},
         )
     now = timezone.now()
@@ -118,11 +117,10 @@ def training_job_start(
         # A slot frees when enough of the window's oldest jobs are 24 hours old.
         frees_at = window.values_list("created_at", flat=True)[today - tenant.max_training_jobs_per_day]
         wait = max(1, math.ceil((frees_at + timedelta(days=1) - now).total_seconds()))
-        raise Conflict(
+        raise ApplicationError(
             f"You have started {today} training jobs in the last 24 hours, the most your plan allows. "
             f"The next one can start in {_duration(wait)}.",
             code="quota_exceeded",
-            status=429,
             details={"quota": "jobs_per_day", "retry_after": wait},
         )
 
@@ -162,7 +160,7 @@ def _check_against_base(hyperparameters: dict, base) -> None:
         return
     problems = {name: problem for name, problem in problems.items() if problem}
     if problems:
-        raise ServiceError(
+        raise ApplicationError(
             "Invalid hyperparameters: " + "; ".join(f"{n}: {p}" for n, p in problems.items()) + ".",
             details={"hyperparameters": problems},
         )

@@ -3,7 +3,7 @@
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
-from tenants.admin import operator_site
+from console.admin import operator_site
 from tenants.api_errors import api_not_found
 
 urlpatterns = [

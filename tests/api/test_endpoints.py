@@ -10,8 +10,8 @@ from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from core.exceptions import ApplicationError, NotFound
 from inference.models import DatasetVersion, Feedback, ModelAlias, TrainingJob
-from inference.services.errors import NotFound, ServiceError
 from inference.services.feedback import feedback_apply
 from tenants.models import UsageDay
 
@@ -263,7 +263,7 @@ def test_feedback_apply_adds_training_rows_and_marks_them_applied(objects, tenan
             ("truly bad", "neg", "train"),
         }
         assert set(Feedback.objects.values_list("applied_to", flat=True)) == {version.pk}
-        with pytest.raises(ServiceError, match="no pending feedback"):
+        with pytest.raises(ApplicationError, match="no pending feedback"):
             feedback_apply(feedback_ids=None, dataset_name=objects.dataset)
         with pytest.raises(NotFound, match="already applied"):
             feedback_apply(feedback_ids=[extra.pk], dataset_name=objects.dataset)
@@ -272,7 +272,7 @@ def test_feedback_apply_adds_training_rows_and_marks_them_applied(objects, tenan
 def test_feedback_apply_refuses_a_label_the_dataset_does_not_have(objects, tenant_a):
     with schema_context(tenant_a.schema_name):
         odd = Feedback.objects.create(model_name=objects.model, input="hmm", correct_label="meh")
-        with pytest.raises(ServiceError, match="meh are not in the dataset") as caught:
+        with pytest.raises(ApplicationError, match="meh are not in the dataset") as caught:
             feedback_apply(feedback_ids=[odd.pk], dataset_name=objects.dataset)
         assert caught.value.details["problems"][0]["feedback_id"] == odd.pk
         assert DatasetVersion.objects.filter(dataset__name=objects.dataset).count() == 1

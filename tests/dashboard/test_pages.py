@@ -774,20 +774,22 @@ def test_a_service_refusal_about_the_model_name_is_shown_next_to_it(alpha_client
 
 
 def test_service_refusals_go_to_their_field_or_above_the_form(tenant_a, populated):
+    from core.exceptions import ApplicationError
     from inference.dashboard.forms import TrainingStartForm
-    from inference.services.errors import ServiceError
 
     with tenant_context(tenant_a):
         form = TrainingStartForm({"dataset": "support", "method": "auto", "base_model": "minilm-l6"})
         assert form.is_valid()
         form.add_service_error(
-            ServiceError(
+            ApplicationError(
                 "Invalid hyperparameters: …", details={"hyperparameters": {"epochs": "must be at most 50"}}
             )
         )
-        form.add_service_error(ServiceError("There is no active base model 'x'.", code="unknown_base_model"))
         form.add_service_error(
-            ServiceError("You already have 2 training job(s) queued.", code="quota_exceeded")
+            ApplicationError("There is no active base model 'x'.", code="unknown_base_model")
+        )
+        form.add_service_error(
+            ApplicationError("You already have 2 training job(s) queued.", code="quota_exceeded")
         )
     assert form.errors["epochs"] == ["Must be at most 50."]
     assert form.errors["base_model"] == ["There is no active base model 'x'."]

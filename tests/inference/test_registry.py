@@ -8,10 +8,11 @@ import pytest
 from django.core.files.storage import default_storage
 from django.db import connection
 
+from core.exceptions import ApplicationError
 from inference.models import AliasChange, Dataset, DatasetVersion, Model, ModelVersion, TrainingJob
 from inference.selectors.registry import model_version_resolve
 from inference.services import registry
-from inference.services.errors import ServiceError
+from tenants.api_errors import status_of
 
 
 def make_version(model: Model, number: int, value: float, *, prefix: str | None = None) -> ModelVersion:
@@ -44,7 +45,7 @@ def test_a_worse_version_cannot_be_promoted_by_accident(model, settings):
     settings.SCALPEL_PROMOTION_MAX_REGRESSION = 0.02
     v1, v2 = make_version(model, 1, 0.92), make_version(model, 2, 0.85)
     registry.model_version_promote(version=v1, actor="ana")
-    with pytest.raises(ServiceError) as refused:
+    with pytest.raises(ApplicationError) as refused:
         registry.model_version_promote(version=v2, actor="ana")
     assert refused.value.code == "promotion_gate_failed"
     assert "worse than production v1's 0.920" in refused.value.message
@@ -56,7 +57,7 @@ def test_a_worse_version_cannot_be_promoted_by_accident(model, settings):
 
 def test_a_version_below_the_minimum_metric_is_refused(model, settings):
     settings.SCALPEL_PROMOTION_MIN_METRIC = 0.8
-    with pytest.raises(ServiceError, match="below the required minimum 0.800"):
+    with pytest.raises(ApplicationError, match="below the required minimum 0.800"):
         registry.model_version_promote(version=make_version(model, 1, 0.5))
     # Staging has no gate: it is where doubtful versions are tried.
     registry.model_version_promote(version=make_version(model, 2, 0.5), alias="staging")
@@ -79,9 +80,9 @@ def test_rollback_returns_to_the_previous_version_and_is_recorded(model):
 
 def test_rollback_with_nothing_before_says_so(model):
     registry.model_version_promote(version=make_version(model, 1, 0.9))
-    with pytest.raises(ServiceError, match="no earlier version"):
+    with pytest.raises(ApplicationError, match="no earlier version"):
         registry.model_rollback(model=model)
-    with pytest.raises(ServiceError, match="no staging version"):
+    with pytest.raises(ApplicationError, match="no staging version"):
         registry.model_rollback(model=model, alias="staging")
 
 
@@ -96,7 +97,7 @@ def test_a_version_in_use_cannot_be_deleted_and_others_lose_their_files(model, s
     default_storage.save(f"{v2.artifact_path}/head.safetensors", ContentFile(b"weights"))
     default_storage.save(f"{v2.artifact_path}/manifest.json", ContentFile(b"{}"))
     registry.model_version_promote(version=v1)
-    with pytest.raises(ServiceError, match="production version"):
+    with pytest.raises(ApplicationError, match="production version"):
         registry.model_version_delete(version=v1)
     from django.test import TestCase
 
@@ -108,9 +109,9 @@ def test_a_version_in_use_cannot_be_deleted_and_others_lose_their_files(model, s
 
 def test_a_version_row_pointing_at_another_tenants_files_is_refused(model, tenant_b):
     foreign = make_version(model, 1, 0.9, prefix=f"tenants/{tenant_b.pk}/models/router/v1")
-    with pytest.raises(ServiceError) as refused:
+    with pytest.raises(ApplicationError) as refused:
         registry.local_artifact_dir(foreign)
-    assert refused.value.status == 404
+    assert status_of(refused.value) == 404
 
 
 def test_another_tenant_sees_none_of_these_versions(model, tenant_b):
@@ -142,7 +143,7 @@ def test_repeated_rollbacks_walk_back_through_promotions_until_there_is_nothing_
 
     plan = registry.model_rollback_plan(model=model)
     assert (plan.current, plan.target) == (v1, None)
-    with pytest.raises(ServiceError, match="production v1 has no earlier version") as refused:
+    with pytest.raises(ApplicationError, match="production v1 has no earlier version") as refused:
         registry.model_rollback(model=model)
     assert refused.value.message == plan.problem
 
@@ -155,7 +156,7 @@ def test_after_one_rollback_to_the_first_promotion_a_second_one_says_there_is_no
     assert roll_back_and_check_plan(model) == v1
 
     assert registry.model_rollback_plan(model=model).target is None
-    with pytest.raises(ServiceError, match="no earlier version to roll back to"):
+    with pytest.raises(ApplicationError, match="no earlier version to roll back to"):
         registry.model_rollback(model=model)
     assert model.aliases.get(alias="production").version == v1
 
@@ -200,7 +201,7 @@ def test_rollback_with_every_earlier_version_deleted_names_them(model):
     registry.model_version_delete(version=v1)
 
     with pytest.raises(
-        ServiceError, match=r"no earlier version to roll back to \(the earlier v1 has been deleted\)"
+        ApplicationError, match=r"no earlier version to roll back to \(the earlier v1 has been deleted\)"
     ):
         registry.model_rollback(model=model)
 
@@ -289,7 +290,7 @@ def test_a_model_an_alias_points_into_cannot_be_deleted(model):
     v1 = make_version(model, 1, 0.9)
     registry.model_version_promote(version=v1)
 
-    with pytest.raises(ServiceError, match="v1 is its production version") as refused:
+    with pytest.raises(ApplicationError, match="v1 is its production version") as refused:
         registry.model_delete(model=model)
 
     assert refused.value.code == "model_in_use"

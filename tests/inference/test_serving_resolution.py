@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from django_tenants.utils import schema_context
 
+from core.exceptions import ApplicationError, NotFound
 from inference.models import Model, ModelAlias
 from inference.services import serving
-from inference.services.errors import NotFound, ServiceError
+from tenants.api_errors import status_of
 from tests.api.factories import dataset_with_version, model_version
 
 
@@ -41,9 +42,9 @@ def test_a_model_without_versions_is_not_ready_whatever_version_is_asked(tenant_
     with schema_context(tenant_a.schema_name):
         Model.objects.create(name="untrained", task="classification")
         for ref in (None, "production", 3, "staging"):
-            with pytest.raises(ServiceError) as caught:
+            with pytest.raises(ApplicationError) as caught:
                 serving.predict(model_name="untrained", inputs=["hello"], version=ref)
-            assert caught.value.code == "model_not_ready" and caught.value.status == 409
+            assert caught.value.code == "model_not_ready" and status_of(caught.value) == 409
 
 
 def test_an_unknown_version_of_a_trained_model_is_404_naming_it(unpromoted):

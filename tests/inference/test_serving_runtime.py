@@ -10,7 +10,6 @@ from django.utils import timezone
 from inference.engine.batching import MicroBatcher
 from inference.models import ModelVersion
 from inference.services import runtime_cache as rc
-from inference.services import serving
 
 
 class FakePredictor:
@@ -78,10 +77,11 @@ def test_a_cold_version_is_loaded_once_for_concurrent_requests(monkeypatch):
 def test_buffered_usage_is_summed_and_written_in_one_flush(live_tenant, settings):
     from tenants.models import UsageDay
     from tenants.services import api_key_create
+    from tenants.services.usage import UsageBuffer
 
     settings.SCALPEL_USAGE_FLUSH_SECONDS = 30
     key, _ = api_key_create(tenant=live_tenant, name="buffered")
-    buffer = serving.UsageBuffer()
+    buffer = UsageBuffer()
     for texts in (1, 2, 3):
         buffer.add(
             tenant_id=key.tenant_id,

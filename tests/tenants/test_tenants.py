@@ -217,13 +217,13 @@ def test_operator_sees_every_tenants_jobs_and_the_queues(db, client, tenant_a, t
 
 
 def test_registering_a_base_model_checks_that_it_loads(db, tmp_path):
+    from console.services import base_model_register
+    from core.exceptions import ApplicationError
     from inference.engine.basemodels import default_base_model_dir
 
     (tmp_path / "config.json").write_text("{}")
-    with pytest.raises(services.TenantError, match="cannot be used"):
-        services.base_model_register(model_id="broken", name="Broken", path=str(tmp_path))
-    model = services.base_model_register(
-        model_id="minilm-copy", name="MiniLM again", path=default_base_model_dir()
-    )
+    with pytest.raises(ApplicationError, match="cannot be used"):
+        base_model_register(model_id="broken", name="Broken", path=str(tmp_path))
+    model = base_model_register(model_id="minilm-copy", name="MiniLM again", path=default_base_model_dir())
     assert (model.model_type, model.hidden_size, model.num_layers) == ("bert", 384, 6)
     assert len(model.fingerprint) == 64

@@ -10,6 +10,7 @@ from django.utils.http import urlencode
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET
 
+from core.exceptions import ApplicationError
 from inference.selectors.datasets import (
     dataset_get,
     dataset_list,
@@ -19,7 +20,6 @@ from inference.selectors.datasets import (
 )
 from inference.services.datasets import DatasetUploadError, dataset_upload, dataset_version_export
 from inference.services.datasets.limits import upload_limit_guard
-from inference.services.errors import ServiceError
 
 from .. import charts, insights, reports
 from ..forms import DatasetUploadForm
@@ -73,7 +73,7 @@ def _dataset_upload(request, guard):
                 )
             except DatasetUploadError as exc:
                 report = _report(exc)
-            except ServiceError as exc:
+            except ApplicationError as exc:
                 form.add_error(None, exc.message)
             else:
                 messages.success(
@@ -187,7 +187,7 @@ def dataset_export(request, name: str, number: int, fmt: str):
     version = dataset_version_or_404(dataset_or_404(name), number)
     try:
         content, filename, content_type = dataset_version_export(version=version, fmt=fmt)
-    except ServiceError as exc:
+    except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("dashboard-dataset-version", name, number)
     response = HttpResponse(content, content_type=content_type)

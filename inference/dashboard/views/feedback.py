@@ -7,8 +7,8 @@ from django.db import transaction
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from core.exceptions import ApplicationError
 from inference.models import Feedback, ModelVersion
-from inference.services.errors import ServiceError
 from inference.services.feedback import feedback_apply
 from inference.services.training import training_job_start
 
@@ -69,7 +69,7 @@ def feedback_apply_view(request):
                     model_name=data["model_name"] or data["feedback"][0].model_name,
                     actor=actor(request),
                 )
-    except ServiceError as exc:
+    except ApplicationError as exc:
         form.add_error(None, exc.message)
         return feedback_inbox(request, form, status=400)
     added = f"{len(data['feedback'])} correction(s) added as {version.dataset.name} v{version.number}."

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.contrib import messages
 from django.shortcuts import redirect, render
 
+from core.exceptions import ApplicationError
 from inference.selectors.registry import alias_history, model_aliases, model_list, model_version_list
-from inference.services.errors import ServiceError
 from inference.services.registry import (
     model_rollback,
     model_rollback_plan,
@@ -121,7 +121,7 @@ def version_compare(request, name: str):
     a = model_version_or_404(model, a_number)
     try:
         comparison = model_versions_compare(a=a, b=b)
-    except ServiceError as exc:
+    except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("dashboard-model", model.name)
     rows = sorted(comparison["per_label"], key=lambda r: (r["delta"] is None, r["delta"] or 0, r["label"]))
@@ -162,7 +162,7 @@ def version_promote(request, name: str, number: int):
                     force=form.cleaned_data["force"],
                     note=form.cleaned_data["note"],
                 )
-            except ServiceError as exc:
+            except ApplicationError as exc:
                 if exc.code != "promotion_gate_failed":
                     messages.error(request, exc.message)
                     return redirect("dashboard-model-version", model.name, version.number)
@@ -186,7 +186,7 @@ def model_rollback_view(request, name: str):
     if request.method == "POST":
         try:
             alias = model_rollback(model=model, actor=actor(request))
-        except ServiceError as exc:
+        except ApplicationError as exc:
             messages.error(request, exc.message)
         else:
             messages.success(request, f"Production of “{model.name}” is back on v{alias.version.number}.")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.shortcuts import render
 
+from core.exceptions import ApplicationError
 from inference.selectors.registry import model_aliases, model_list, model_version_list
-from inference.services.errors import ServiceError
 from inference.services.serving import predict
 
 from .. import charts, insights
@@ -25,7 +25,7 @@ def playground(request):
                 answer = predict(
                     model_name=name, inputs=[form.cleaned_data["text"]], version=ref or None, top_k=TOP_K
                 )
-            except ServiceError as exc:
+            except ApplicationError as exc:
                 form.add_error("target", exc.message)
             else:
                 result = _present(answer, form.cleaned_data["text"])

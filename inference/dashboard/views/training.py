@@ -8,8 +8,8 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
+from core.exceptions import ApplicationError
 from inference.selectors.training import training_job_events, training_job_list
-from inference.services.errors import ServiceError
 from inference.services.training import training_job_cancel, training_job_start
 
 from ..forms import TrainingStartForm
@@ -55,7 +55,7 @@ def training_start(request):
             time_budget_seconds=form.time_budget_seconds(),
             actor=actor(request),
         )
-    except ServiceError as exc:
+    except ApplicationError as exc:
         form.add_service_error(exc)
         return training_list(request, form, status=400)
     messages.success(request, f"Training of “{job.model_name}” has started. This page updates by itself.")
@@ -107,7 +107,7 @@ def job_cancel(request, job_id: int):
     try:
         training_job_cancel(job=job, actor=actor(request))
         messages.info(request, "Cancellation requested: the job stops within a few seconds.")
-    except ServiceError as exc:
+    except ApplicationError as exc:
         messages.error(request, exc.message)
     return redirect("dashboard-job", job.pk)
 

@@ -8,8 +8,8 @@ from django.db.models import Max, Sum
 from django.shortcuts import render
 from django.utils import timezone
 
-from inference.services import serving
 from tenants.selectors import api_key_list, usage_list
+from tenants.services import usage_flush
 
 from .. import charts
 
@@ -18,7 +18,7 @@ DAYS = 30
 
 def usage_page(request):
     today = timezone.now().date()
-    serving.usage_flush()  # counts this process still buffers belong on the page
+    usage_flush()  # counts this process still buffers belong on the page
     rows = usage_list(tenant=request.tenant).filter(day__gt=today - timedelta(days=DAYS))
     names = {k.prefix: k for k in api_key_list(tenant=request.tenant)}
     daily = {

@@ -28,7 +28,6 @@ def dataset_create(
         raise DatasetError(
             f"A dataset named '{name}' already exists. Choose another name, or upload a new version to it.",
             code="dataset_exists",
-            status=409,
         )
     try:
         with transaction.atomic():
@@ -36,9 +35,7 @@ def dataset_create(
                 name=name, task=task, label_set=labels, description=description, created_by=actor
             )
     except IntegrityError as exc:  # created by a concurrent request since the check above
-        raise DatasetError(
-            f"A dataset named '{name}' already exists.", code="dataset_exists", status=409
-        ) from exc
+        raise DatasetError(f"A dataset named '{name}' already exists.", code="dataset_exists") from exc
 
 
 def check_name(name: str) -> str:

@@ -6,12 +6,12 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from core.exceptions import ApplicationError
 from inference.engine.formats import cap_errors
 from inference.engine.types import Finding, RowError
-from inference.services.errors import ServiceError
 
 
-class DatasetError(ServiceError):
+class DatasetError(ApplicationError):
     """A dataset operation that cannot be done, with what to do about it."""
 
 

@@ -291,7 +291,6 @@ def _dataset_create_for_upload(*, name: str, task: str, label_set, actor: str) -
                 f"The dataset '{name}' was created by someone else while this file was being checked. "
                 "Upload the file again to add it as a new version.",
                 code="dataset_exists",
-                status=409,
             ) from exc
         raise
 

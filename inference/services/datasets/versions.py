@@ -206,7 +206,6 @@ def check_still_latest(dataset: Dataset, parent: DatasetVersion | None) -> None:
         raise DatasetError(
             f"A new version of '{dataset.name}' was saved while these rows were being added. Try again.",
             code="conflict",
-            status=409,
         )
 
 

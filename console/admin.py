@@ -1,4 +1,4 @@
-"""The operator console: Django admin on the public schema."""
+"""The operator console: Django admin on the public schema (tenants, keys, usage, base models, jobs)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,16 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
+from django.template.response import TemplateResponse
+from django.urls import path
 
-from . import services
-from .models import ApiKey, BaseModel, Domain, OperatorAuditEntry, Tenant, UsageDay
-from .validators import InvalidSlug, validate_tenant_slug
+from core.exceptions import ApplicationError
+from tenants import services
+from tenants.models import ApiKey, BaseModel, Domain, OperatorAuditEntry, Tenant, UsageDay
+from tenants.validators import InvalidSlug, validate_tenant_slug
+
+from .selectors import platform_jobs_overview, queue_lengths
+from .services import base_model_check, base_model_register
 
 
 class OperatorAdminSite(admin.AdminSite):
@@ -19,8 +25,6 @@ class OperatorAdminSite(admin.AdminSite):
     index_template = "admin/operator_index.html"
 
     def get_urls(self):
-        from django.urls import path
-
         return [
             path("operations/", self.admin_view(self.operations_view), name="operations"),
             *super().get_urls(),
@@ -28,10 +32,6 @@ class OperatorAdminSite(admin.AdminSite):
 
     def operations_view(self, request):
         """Every tenant's training jobs and the queues' depth, on one page."""
-        from django.template.response import TemplateResponse
-
-        from .selectors import platform_jobs_overview, queue_lengths
-
         context = {
             **self.each_context(request),
             "title": "Queues and training jobs",
@@ -172,12 +172,10 @@ class BaseModelForm(forms.ModelForm):
     def clean_path(self):
         path = self.cleaned_data["path"]
         if path:
-            from inference.engine.basemodels import check_base_model_dir
-
             try:
-                self.base_model_info = check_base_model_dir(path)
-            except (ValueError, OSError) as exc:
-                raise forms.ValidationError(f"This directory cannot be used as a base model: {exc}") from exc
+                base_model_check(path=path)
+            except ApplicationError as exc:
+                raise forms.ValidationError(exc.message) from exc
         return path
 
 
@@ -188,11 +186,16 @@ class BaseModelAdmin(admin.ModelAdmin):
     readonly_fields = ["model_type", "hidden_size", "num_layers", "fingerprint", "created_at"]
 
     def save_model(self, request, obj, form, change):
-        info = getattr(form, "base_model_info", None) or {}
-        for field in ("model_type", "hidden_size", "num_layers", "fingerprint"):
-            if field in info:
-                setattr(obj, field, info[field])
-        super().save_model(request, obj, form, change)
+        # The same registration as every other caller's: the directory is read again and its
+        # figures (type, size, layers, fingerprint) stored with the row.
+        base_model_register(
+            model_id=obj.pk,
+            name=obj.name,
+            path=obj.path,
+            description=obj.description,
+            is_active=obj.is_active,
+        )
+        obj.refresh_from_db()
 
 
 @admin.register(ApiKey, site=operator_site)

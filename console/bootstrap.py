@@ -10,8 +10,10 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django_tenants.utils import schema_context
 
-from . import services
-from .selectors import tenant_get
+from tenants import services
+from tenants.selectors import tenant_get
+
+from .services import base_model_ensure_default
 
 DEMO_SLUG = "demo"
 
@@ -40,7 +42,7 @@ def migrate(verbosity: int = 0) -> None:
 def bootstrap(*, demo: bool = True) -> dict:
     """Idempotent: safe on every start. Returns the credentials to print."""
     services.ensure_public_tenant()
-    services.base_model_ensure_default()
+    base_model_ensure_default()
     creds = _load_credentials()
 
     user_model = get_user_model()

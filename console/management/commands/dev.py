@@ -66,7 +66,7 @@ class Command(BaseCommand):
         for line in embedded.status():
             self.stdout.write("  " + line.line())
 
-        from tenants import bootstrap
+        from console import bootstrap
 
         self.stdout.write("Migrating schemas…")
         bootstrap.migrate()

@@ -1,0 +1,1 @@
+"""What both Django apps share and neither owns: the application error every rule raises."""
