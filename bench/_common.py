@@ -126,9 +126,8 @@ def train_in_process(tenant, *, dataset: str, csv_bytes: bytes, model_name: str,
     from django_tenants.utils import tenant_context
 
     from inference.models import TrainingJob
-    from inference.services import pipeline
     from inference.services.datasets.uploads import dataset_upload
-    from inference.services.training import training_job_start
+    from inference.services.training import claim, run, training_job_start
 
     with tenant_context(tenant):
         dataset_upload(
@@ -140,12 +139,12 @@ def train_in_process(tenant, *, dataset: str, csv_bytes: bytes, model_name: str,
         )
         from unittest import mock
 
-        with mock.patch("inference.services.training._enqueue_on_commit"):  # no worker: run it here
+        with mock.patch("inference.services.training.start.training_job_enqueue"):  # no worker: run it here
             job = training_job_start(
                 dataset=dataset, model_name=model_name, method=method, hyperparameters=hp
             )
-        assert pipeline.training_job_claim(job.pk)
-        pipeline.run_training_job(job.pk)
+        assert claim.training_job_claim(job.pk)
+        run.run_training_job(job.pk)
         job = TrainingJob.objects.get(pk=job.pk)
         if job.status != "succeeded":
             raise SystemExit(f"training failed: {job.error}")

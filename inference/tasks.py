@@ -1,4 +1,9 @@
-"""Celery tasks of the tenant app: thin adapters over services (they take ids, never objects)."""
+"""Celery tasks of the tenant app: thin adapters over services (they take ids, never objects).
+
+Each task declares its own limits and retries here; the queue of ``train_model`` is routed by
+``CELERY_TASK_ROUTES``. Services send ``train_model`` by name (``services.training.queue``), so
+this module imports them and never the other way round.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,19 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from inference.services import pipeline
+from inference.models import PredictionLog
+from inference.services.training import claim, run, sweep
+from inference.services.training.queue import TRAIN_MODEL_TASK
+from tenants.selectors import tenant_list
 
 logger = logging.getLogger("scalpel.tasks")
 
 
 @shared_task(
-    name="inference.tasks.train_model",
+    name=TRAIN_MODEL_TASK,
     acks_late=True,  # safe because the job row is claimed with a conditional update first
     reject_on_worker_lost=True,
     time_limit=settings.SCALPEL_TRAINING_TIME_BUDGET_SECONDS + 900,
@@ -23,33 +32,26 @@ logger = logging.getLogger("scalpel.tasks")
 )
 def train_model(job_id: int) -> str:
     """Train one job in its tenant's schema (the schema travels in the message headers)."""
-    if not pipeline.training_job_claim(job_id):
+    if not claim.training_job_claim(job_id):
         logger.info("training job %s was already taken, cancelled or finished; skipping", job_id)
         return "skipped"
-    pipeline.run_training_job(job_id)
+    run.run_training_job(job_id)
     return "done"
 
 
 @shared_task(name="inference.tasks.recover_stalled_jobs", time_limit=120, soft_time_limit=100)
 def recover_stalled_jobs() -> int:
     """Beat task: in every tenant, re-queue or fail jobs whose worker stopped heart-beating."""
-    from tenants.selectors import tenant_list
-
     count = 0
     for tenant in tenant_list():
         with tenant_context(tenant):
-            count += len(pipeline.recover_stalled_jobs())
+            count += len(sweep.recover_stalled_jobs())
     return count
 
 
 @shared_task(name="inference.tasks.purge_prediction_logs", time_limit=600, soft_time_limit=540)
 def purge_prediction_logs() -> int:
     """Beat task: delete logged predictions older than each tenant's retention period."""
-    from django.utils import timezone
-
-    from inference.models import PredictionLog
-    from tenants.selectors import tenant_list
-
     deleted = 0
     for tenant in tenant_list():
         cutoff = timezone.now() - timezone.timedelta(days=tenant.prediction_log_retention_days)

@@ -12,9 +12,8 @@ from django_tenants.utils import tenant_context
 
 from inference.models import TrainingJob
 from inference.selectors.datasets import dataset_version_to_examples
-from inference.services import pipeline
 from inference.services.datasets import dataset_upload
-from inference.services.training import training_job_cancel, training_job_start
+from inference.services.training import claim, sweep, training_job_cancel, training_job_start
 from tests.inference.training_support import banking77_slice, wnut17_slice
 from tests.support import purge_broker, start_worker, stop_worker, wait_for
 
@@ -181,7 +180,7 @@ def test_a_sigkilled_workers_job_is_recovered_and_completes(live_tenant, setting
             assert _job(job.pk).status == "running"  # nobody told the database
 
             time.sleep(4)  # the heartbeat goes stale
-            assert pipeline.recover_stalled_jobs() == [(job.pk, "requeued")]
+            assert sweep.recover_stalled_jobs() == [(job.pk, "requeued")]
             assert _job(job.pk).status == "queued"
             assert _job(job.pk).events.filter(message__contains="stopped responding").exists()
             # The retry reads its settings from the row: make it quick so the test can see it finish.
@@ -211,7 +210,7 @@ def test_a_job_whose_worker_keeps_dying_fails_with_a_readable_reason(tenant_a, s
         dataset_version=version, model_name="m", base_model_id="minilm-l6", status="running",
         attempts=settings.SCALPEL_JOB_MAX_ATTEMPTS, worker="w1", heartbeat_at=timezone.now() - timezone.timedelta(hours=1),
     )  # fmt: skip
-    assert pipeline.recover_stalled_jobs() == [(job.pk, "failed")]
+    assert sweep.recover_stalled_jobs() == [(job.pk, "failed")]
     job.refresh_from_db()
     assert job.status == "failed" and job.error_code == "worker_lost"
     assert "stopped responding" in job.error and job.finished_at is not None
@@ -224,7 +223,7 @@ def test_a_second_delivery_of_the_same_job_does_nothing(tenant_a):
     dataset = Dataset.objects.create(name="d", task="classification")
     version = DatasetVersion.objects.create(dataset=dataset, number=1, content_hash="x")
     job = TrainingJob.objects.create(dataset_version=version, model_name="m", base_model_id="minilm-l6")
-    assert pipeline.training_job_claim(job.pk) is True
-    assert pipeline.training_job_claim(job.pk) is False
+    assert claim.training_job_claim(job.pk) is True
+    assert claim.training_job_claim(job.pk) is False
     job.refresh_from_db()
     assert job.status == "running" and job.attempts == 1

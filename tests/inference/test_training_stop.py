@@ -21,8 +21,8 @@ from inference.engine.training.gradient import epoch_message
 from inference.engine.training.plan import TrainingPlan
 from inference.engine.types import Example
 from inference.models import ModelVersion, TrainingJob
-from inference.services import pipeline
-from inference.services.training import training_job_cancel
+from inference.services.training import claim, run, sweep, training_job_cancel
+from inference.services.training.heartbeat import Heartbeat
 from tests.api.factories import dataset_with_version
 from tests.support import wait_for
 
@@ -76,9 +76,9 @@ def claimed_job(tenant_a, monkeypatch):
     job = TrainingJob.objects.create(
         dataset_version=version, model_name="stopper", base_model_id="minilm-l6", method="head"
     )
-    assert pipeline.training_job_claim(job.pk)
-    monkeypatch.setattr(pipeline, "TrainingSession", _FakeSession)
-    monkeypatch.setattr(pipeline, "dataset_version_to_examples", _examples)
+    assert claim.training_job_claim(job.pk)
+    monkeypatch.setattr(run, "TrainingSession", _FakeSession)
+    monkeypatch.setattr(run, "dataset_version_to_examples", _examples)
     return job
 
 
@@ -89,7 +89,7 @@ def _serve_with(monkeypatch, predictor) -> dict:
         seen["check_stop"] = check_stop
         return predictor, {"name": "torch", "reason": "a stand-in for the test"}
 
-    monkeypatch.setattr(pipeline.onnx_export, "choose_runtime", choose_runtime)
+    monkeypatch.setattr(run.onnx_export, "choose_runtime", choose_runtime)
     return seen
 
 
@@ -99,7 +99,7 @@ def test_a_cancel_requested_during_evaluation_ends_the_job_cancelled_within_a_ch
     )
     seen = _serve_with(monkeypatch, predictor)
     started = time.monotonic()
-    pipeline.run_training_job(claimed_job.pk)
+    run.run_training_job(claimed_job.pk)
     elapsed = time.monotonic() - started
 
     job = TrainingJob.objects.get(pk=claimed_job.pk)
@@ -118,7 +118,7 @@ def test_the_time_budget_ends_a_job_during_evaluation(claimed_job, monkeypatch):
     )
     predictor = _SlowPredictor()
     _serve_with(monkeypatch, predictor)
-    pipeline.run_training_job(claimed_job.pk)
+    run.run_training_job(claimed_job.pk)
 
     job = TrainingJob.objects.get(pk=claimed_job.pk)
     assert job.status == "failed" and job.error_code == "time_budget_exceeded"
@@ -137,7 +137,7 @@ def test_the_sweep_cancels_a_stalled_job_whose_cancel_was_requested(
         heartbeat_at=timezone.now() - timezone.timedelta(hours=1),
     )  # fmt: skip
     with django_capture_on_commit_callbacks() as enqueued:
-        assert pipeline.recover_stalled_jobs() == [(job.pk, "cancelled")]
+        assert sweep.recover_stalled_jobs() == [(job.pk, "cancelled")]
     assert enqueued == []  # not trained again
     job.refresh_from_db()
     assert job.status == "cancelled" and job.error_code == "cancelled" and job.finished_at is not None
@@ -161,9 +161,9 @@ class _OneEpochSession(_FakeSession):
 
 
 def test_an_epochs_validation_score_reaches_the_job_even_right_after_another_write(claimed_job, monkeypatch):
-    monkeypatch.setattr(pipeline, "TrainingSession", _OneEpochSession)
-    monkeypatch.setattr(pipeline, "_evaluate_save_register", lambda *args: None)
-    pipeline.run_training_job(claimed_job.pk)
+    monkeypatch.setattr(run, "TrainingSession", _OneEpochSession)
+    monkeypatch.setattr(run, "_evaluate_save_register", lambda *args: None)
+    run.run_training_job(claimed_job.pk)
 
     job = TrainingJob.objects.get(pk=claimed_job.pk)
     # The evaluating phase starts from the progress last written: the epoch's summary was written.
@@ -192,8 +192,8 @@ def test_a_run_that_lost_its_job_before_saving_neither_finishes_it_nor_registers
             rows.update(status="succeeded", finished_at=timezone.now(), progress={"phase": "done"})
         return {"method": "head", "labels": ["neg", "pos"], "files": {}}
 
-    monkeypatch.setattr(pipeline.artifact, "save", save)
-    pipeline.run_training_job(claimed_job.pk)
+    monkeypatch.setattr(run.artifact, "save", save)
+    run.run_training_job(claimed_job.pk)
 
     job = TrainingJob.objects.get(pk=claimed_job.pk)
     assert not ModelVersion.objects.exists() and job.model_version is None
@@ -220,8 +220,8 @@ class _RequeuedSession(_FakeSession):
 
 def test_a_run_whose_job_was_requeued_stops_at_its_next_progress_write(claimed_job, monkeypatch):
     monkeypatch.setattr(_RequeuedSession, "job_id", claimed_job.pk)
-    monkeypatch.setattr(pipeline, "TrainingSession", _RequeuedSession)
-    pipeline.run_training_job(claimed_job.pk)
+    monkeypatch.setattr(run, "TrainingSession", _RequeuedSession)
+    run.run_training_job(claimed_job.pk)
 
     job = TrainingJob.objects.get(pk=claimed_job.pk)
     assert job.status == "queued" and job.progress == {"phase": "queued"}
@@ -241,7 +241,7 @@ def test_a_heartbeat_that_fails_once_keeps_beating(live_db, monkeypatch):
         attempts=1, worker="w1", heartbeat_at=stale,
     )  # fmt: skip
     outcomes: list[str] = []
-    beat = pipeline._Heartbeat.beat
+    beat = Heartbeat.beat
 
     def first_beat_loses_its_connection(self):
         from django.db import connection as thread_connection
@@ -256,9 +256,9 @@ def test_a_heartbeat_that_fails_once_keeps_beating(live_db, monkeypatch):
             raise
         outcomes.append("ok")
 
-    monkeypatch.setattr(pipeline, "HEARTBEAT_SECONDS", 0.05)
-    monkeypatch.setattr(pipeline._Heartbeat, "beat", first_beat_loses_its_connection)
-    heartbeat = pipeline._Heartbeat(job, tenant)
+    monkeypatch.setattr("inference.services.training.heartbeat.HEARTBEAT_SECONDS", 0.05)
+    monkeypatch.setattr(Heartbeat, "beat", first_beat_loses_its_connection)
+    heartbeat = Heartbeat(job, tenant)
     heartbeat.start()
     try:
         wait_for(

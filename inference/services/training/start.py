@@ -1,4 +1,4 @@
-"""Start, cancel and retry training jobs; record what the worker reports."""
+"""Start, cancel and retry training jobs: every rule a request must pass is checked before it is queued."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from django_tenants.utils import schema_context
 
 from core.exceptions import ApplicationError, Conflict, NotFound
 from inference.engine.training.plan import (
@@ -21,9 +20,12 @@ from inference.engine.training.plan import (
     lora_target_problem,
     validate_hyperparameters,
 )
-from inference.models import Dataset, Model, TrainingJob, TrainingJobEvent
+from inference.models import Dataset, Model, TrainingJob
 from inference.selectors.base_models import base_model_dir
 from tenants.selectors import base_model_get
+
+from .events import job_event
+from .queue import training_job_enqueue
 
 logger = logging.getLogger("scalpel.training")
 
@@ -138,7 +140,7 @@ def training_job_start(
             job,
             f"Queued by {actor or 'a user'}: {dataset_obj.name} v{version.number} → model '{model_name}'.",
         )
-        _enqueue_on_commit(job)
+        training_job_enqueue(job=job)
     return job
 
 
@@ -171,19 +173,6 @@ def _duration(seconds: int) -> str:
     if hours:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
     return f"{max(minutes, 1)} min"
-
-
-def _enqueue_on_commit(job: TrainingJob) -> None:
-    schema = connection.schema_name
-
-    def send():
-        from inference.tasks import train_model
-
-        # The schema header travels with the message (tenant-schemas-celery reads the connection).
-        with schema_context(schema):
-            train_model.delay(job.pk)
-
-    transaction.on_commit(send)
 
 
 def training_job_cancel(*, job: TrainingJob, actor: str = "") -> TrainingJob:
@@ -219,7 +208,3 @@ def training_job_retry(*, job: TrainingJob, actor: str = "") -> TrainingJob:
         time_budget_seconds=job.time_budget_seconds,
         actor=actor,
     )
-
-
-def job_event(job: TrainingJob, message: str, level: str = "info") -> TrainingJobEvent:
-    return TrainingJobEvent.objects.create(job=job, message=message, level=level)

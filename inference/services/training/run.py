@@ -6,16 +6,12 @@ cancellation and the time budget, like spaCy's loop hands control to its caller.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import socket
 import tempfile
-import threading
 import time
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from inference.engine import artifact, evaluation, onnx_export
@@ -23,15 +19,16 @@ from inference.engine.training import TrainingSession, ends_an_epoch
 from inference.models import TrainingJob
 from inference.selectors.base_models import base_model_dir
 from inference.selectors.datasets import dataset_version_to_examples
+from inference.services.registry import model_version_create
 from tenants.selectors import base_model_get
 
-from .registry import model_version_create
-from .training import job_event
+from .claim import JobLost, owned, worker_name
+from .events import job_event
+from .heartbeat import Heartbeat
 
 logger = logging.getLogger("scalpel.training")
 
 PROGRESS_WRITE_SECONDS = 1.0
-HEARTBEAT_SECONDS = 5.0
 STOP_CHECK_SECONDS = 1.0  # how often the engine's long steps ask the database whether to stop
 
 
@@ -41,76 +38,6 @@ class JobStopped(Exception):
     def __init__(self, status: str, reason: str, code: str):
         super().__init__(reason)
         self.status, self.reason, self.code = status, reason, code
-
-
-class JobLost(Exception):
-    """This run no longer owns its job: a sweep re-queued it, another worker claimed it, or it ended."""
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{__import__('os').getpid()}"
-
-
-def training_job_claim(job_id: int) -> bool:
-    """Take a queued job for this worker; False if another delivery (or a cancel) got there first."""
-    now = timezone.now()
-    return bool(
-        TrainingJob.objects.filter(pk=job_id, status=TrainingJob.Status.QUEUED).update(
-            status=TrainingJob.Status.RUNNING,
-            worker=worker_name(),
-            heartbeat_at=now,
-            started_at=now,
-            attempts=F("attempts") + 1,
-            progress={"phase": "starting"},
-        )
-    )
-
-
-def _mine(job: TrainingJob):
-    """The job's row while this run still owns it: running, claimed by this worker, in this attempt.
-
-    ``job.worker`` and ``job.attempts`` are those read right after the claim and never refreshed,
-    so a re-claim (by another worker, or by this one for a later attempt) no longer matches.
-    """
-    return TrainingJob.objects.filter(
-        pk=job.pk, status=TrainingJob.Status.RUNNING, worker=job.worker, attempts=job.attempts
-    )
-
-
-class _Heartbeat(threading.Thread):
-    """Keeps the job's heartbeat fresh while long steps (evaluation, export) run without yielding."""
-
-    def __init__(self, job: TrainingJob, tenant):
-        super().__init__(daemon=True, name=f"heartbeat-{job.pk}")
-        self.job, self.tenant = job, tenant
-        self.stop_event = threading.Event()
-
-    def run(self):
-        from django.db import connection as thread_connection
-
-        thread_connection.set_tenant(self.tenant)
-        try:
-            while not self.stop_event.wait(HEARTBEAT_SECONDS):
-                try:
-                    self.beat()
-                except Exception:  # noqa: BLE001 - one missed beat is harmless; a dead thread is not
-                    # A dropped connection or a database restart: closing the broken connection
-                    # makes the next beat open a fresh one (the tenant stays set on the wrapper).
-                    logger.warning(
-                        "heartbeat of training job %s failed; retrying", self.job.pk, exc_info=True
-                    )
-                    with contextlib.suppress(Exception):
-                        thread_connection.close()
-        finally:
-            with contextlib.suppress(Exception):
-                thread_connection.close()
-
-    def beat(self) -> None:
-        _mine(self.job).update(heartbeat_at=timezone.now())
-
-    def stop(self):
-        self.stop_event.set()
-        self.join(timeout=HEARTBEAT_SECONDS + 1)
 
 
 def run_training_job(job_id: int) -> None:
@@ -126,7 +53,7 @@ def run_training_job(job_id: int) -> None:
             job.worker,
         )
         return
-    heartbeat = _Heartbeat(job, connection.tenant)
+    heartbeat = Heartbeat(job, connection.tenant)
     heartbeat.start()
     try:
         _train_evaluate_register(job)
@@ -158,7 +85,7 @@ def _readable_error(exc: Exception) -> str:
 def _finish(job: TrainingJob, status: str, *, error: str = "", code: str = "", **fields) -> bool:
     """End the job, only while this run still owns it; False when someone else already has."""
     return bool(
-        _mine(job).update(
+        owned(job).update(
             status=status,
             error=error,
             error_code=code,
@@ -192,7 +119,7 @@ def _train_evaluate_register(job: TrainingJob) -> None:
         base_model_id=base.id,
     )
     plan = session.plan
-    if not _mine(job).update(
+    if not owned(job).update(
         resolved_method=plan.method, method_reason=plan.reason, resolved_hyperparameters=plan.hyperparameters
     ):
         raise JobLost(job.pk)
@@ -283,7 +210,7 @@ def _evaluate_save_register(job, trained, session, examples, test, deadline, tmp
     with transaction.atomic():
         # The row stays locked until the version is registered and the job finished: a run that
         # lost the job, or lost the race to finish it, registers nothing.
-        current = _mine(job).select_for_update().only("cancel_requested").first()
+        current = owned(job).select_for_update().only("cancel_requested").first()
         if current is None:
             raise JobLost(job.pk)
         if current.cancel_requested:
@@ -320,12 +247,12 @@ def _progress_of(job: TrainingJob) -> dict:
 
 def _write_progress(job: TrainingJob, progress: dict) -> None:
     clean = {k: v for k, v in progress.items() if k != "message" and v is not None}
-    if not _mine(job).update(progress=clean, heartbeat_at=timezone.now()):
+    if not owned(job).update(progress=clean, heartbeat_at=timezone.now()):
         raise JobLost(job.pk)
 
 
 def _check_stop(job: TrainingJob, deadline: float) -> None:
-    cancel = _mine(job).values_list("cancel_requested", flat=True).first()
+    cancel = owned(job).values_list("cancel_requested", flat=True).first()
     if cancel is None:
         raise JobLost(job.pk)
     if cancel:
@@ -357,55 +284,3 @@ def _check_deadline(job: TrainingJob, deadline: float) -> None:
             "Use fewer epochs or a faster method (lora or head), or ask for a larger budget.",
             "time_budget_exceeded",
         )
-
-
-def recover_stalled_jobs() -> list[tuple[int, str]]:
-    """Re-queue, fail or (when cancel was asked) cancel running jobs whose worker stopped heart-beating."""
-    timeout = settings.SCALPEL_JOB_HEARTBEAT_TIMEOUT_SECONDS
-    stale_before = timezone.now() - timezone.timedelta(seconds=timeout)
-    outcomes = []
-    for job in TrainingJob.objects.filter(status=TrainingJob.Status.RUNNING, heartbeat_at__lt=stale_before):
-        if job.cancel_requested:
-            # The user asked to stop it: training it again would undo their cancel.
-            reason = "Cancelled by a user (the worker stopped before it could finish cancelling)."
-            if _end_stalled(job, TrainingJob.Status.CANCELLED, reason, "cancelled", level="warning"):
-                outcomes.append((job.pk, "cancelled"))
-        elif job.attempts < settings.SCALPEL_JOB_MAX_ATTEMPTS:
-            moved = _claim_stalled(job).update(
-                status=TrainingJob.Status.QUEUED, worker="", progress={"phase": "queued"}
-            )
-            if moved:
-                job_event(
-                    job,
-                    f"The worker {job.worker} stopped responding (attempt {job.attempts} of "
-                    f"{settings.SCALPEL_JOB_MAX_ATTEMPTS}); the job was queued again.",
-                    level="warning",
-                )
-                from .training import _enqueue_on_commit
-
-                _enqueue_on_commit(job)
-                outcomes.append((job.pk, "requeued"))
-        else:
-            reason = (
-                f"The worker running this job stopped responding {job.attempts} time(s) (it may have run out of "
-                "memory or been restarted). Try again; if it keeps failing, use a smaller batch size or the 'lora' method."
-            )
-            if _end_stalled(job, TrainingJob.Status.FAILED, reason, "worker_lost", level="error"):
-                outcomes.append((job.pk, "failed"))
-    return outcomes
-
-
-def _claim_stalled(job: TrainingJob):
-    """The job's row, only while it is still the stalled run we looked at (another sweep may act first)."""
-    return TrainingJob.objects.filter(
-        pk=job.pk, status=TrainingJob.Status.RUNNING, heartbeat_at=job.heartbeat_at
-    )
-
-
-def _end_stalled(job: TrainingJob, status: str, reason: str, code: str, *, level: str) -> bool:
-    moved = _claim_stalled(job).update(
-        status=status, error=reason, error_code=code, finished_at=timezone.now()
-    )
-    if moved:
-        job_event(job, reason, level=level)
-    return bool(moved)
