@@ -18,8 +18,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.csrf import csrf_protect
 
-from inference.dashboard.forms import DatasetUploadOptionsForm
 from inference.engine.types import SPLITS
+from inference.forms import DatasetUploadOptionsForm
 from inference.models import Dataset, DatasetUpload, DatasetVersion, Example
 from inference.models.datasets import TASK_CHOICES
 from inference.selectors.datasets import dataset_version_list
@@ -37,7 +37,7 @@ REPORT_ERRORS_SHOWN = 50
 
 
 class DatasetUploadForm(DatasetUploadOptionsForm):
-    """The dashboard's upload options plus ``name`` and ``task``, which only a new dataset asks for."""
+    """The shared upload options plus ``name`` and ``task``, which only a new dataset asks for."""
 
     name = forms.CharField(
         max_length=100, help_text="Letters, digits, hyphens and underscores, e.g. support-tickets."

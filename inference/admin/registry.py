@@ -15,7 +15,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from core.exceptions import ApplicationError
-from inference.dashboard.insights import confusion_focus
+from inference.insights import confusion_focus
 from inference.models import AliasChange, Model, ModelVersion
 from inference.selectors.registry import model_aliases
 from inference.services import registry as registry_services

@@ -12,8 +12,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from core.exceptions import ApplicationError
-from inference.dashboard.forms import TimeBudgetFieldMixin
 from inference.engine.training.plan import METHODS
+from inference.forms import TimeBudgetFieldMixin
 from inference.models import Dataset, TrainingJob, TrainingJobEvent
 from inference.services import training as training_services
 from tenants.models import BaseModel

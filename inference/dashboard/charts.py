@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from inference import insights
+
 
 @dataclass
 class Bar:
@@ -159,8 +161,21 @@ def _nice_ceiling(value: int) -> int:
         step *= 10
 
 
-def heat(value: int, maximum: int) -> int:
-    """Colour intensity 0-100 for a heatmap cell (square root, so small counts stay visible)."""
-    if value <= 0 or maximum <= 0:
-        return 0
-    return max(8, round((value / maximum) ** 0.5 * 100))
+NO_TEST_EXAMPLES = "no test examples"
+
+
+def f1_bars(metrics: dict, counts: dict[str, int] | None = None) -> list[Bar]:
+    """Per-label F1 bars, weakest first, weak ones flagged; labels without test examples last, unscored."""
+    scored = {label: r for label, r in insights.per_label(metrics).items() if not insights.is_untested(r)}
+    rows = sorted(scored.items(), key=lambda kv: (kv[1].get("f1") or 0.0, kv[0]))
+    notes = {label: f"{counts[label]} training examples" for label in counts or {} if label}
+    scored_bars = bars(
+        [(label, float(r.get("f1") or 0.0)) for label, r in rows],
+        maximum=1.0,
+        flag_below=insights.WEAK_F1,
+        notes=notes,
+    )
+    return scored_bars + [
+        Bar(label, 0.0, 0.0, NO_TEST_EXAMPLES, note=notes.get(label, ""), unscored=True)
+        for label in insights.untested_labels(metrics)
+    ]

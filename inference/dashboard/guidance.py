@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from django.urls import reverse
 from django.utils.http import urlencode
 
+from inference.insights import weak_labels
 from inference.models import Feedback, ModelVersion, TrainingJob
 from inference.selectors.datasets import dataset_list
 from inference.selectors.registry import model_aliases, model_list
 from tenants.selectors import api_key_list
-
-from .insights import weak_labels
 
 
 @dataclass

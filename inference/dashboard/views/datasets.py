@@ -11,6 +11,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET
 
 from core.exceptions import ApplicationError
+from inference import insights
 from inference.selectors.datasets import (
     dataset_get,
     dataset_list,
@@ -21,7 +22,7 @@ from inference.selectors.datasets import (
 from inference.services.datasets import DatasetUploadError, dataset_upload, dataset_version_export
 from inference.services.datasets.limits import upload_limit_guard
 
-from .. import charts, insights, reports
+from .. import charts, reports
 from ..forms import DatasetUploadForm
 from ..lookups import actor, dataset_or_404, dataset_version_or_404
 

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 
 from core.exceptions import ApplicationError
+from inference import insights
 from inference.selectors.registry import alias_history, model_aliases, model_list, model_version_list
 from inference.services.registry import (
     model_rollback,
@@ -14,7 +15,7 @@ from inference.services.registry import (
     model_versions_compare,
 )
 
-from .. import charts, insights
+from .. import charts
 from ..forms import PromoteForm
 from ..lookups import actor, model_or_404, model_version_or_404
 
@@ -89,7 +90,7 @@ def version_detail(request, name: str, number: int):
             "m": metrics,
             "aliases": [a for a, n in aliases.items() if n == version.number],
             "production": aliases.get("production"),
-            "f1_bars": insights.f1_bars(metrics, counts),
+            "f1_bars": charts.f1_bars(metrics, counts),
             "weak": insights.weak_labels(version),
             "untested": insights.untested_labels(metrics),
             "compare_with": _compare_partner(version.number, numbers, aliases.get("production")),

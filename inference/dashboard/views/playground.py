@@ -5,10 +5,11 @@ from __future__ import annotations
 from django.shortcuts import render
 
 from core.exceptions import ApplicationError
+from inference import insights
 from inference.selectors.registry import model_aliases, model_list, model_version_list
 from inference.services.serving import predict
 
-from .. import charts, insights
+from .. import charts
 from ..forms import PlaygroundForm
 
 TOP_K = 10

@@ -1,7 +1,8 @@
 """Reading a model version's evaluation the way a business user asks about it: where is it weak?
 
 Only presentation is derived here (which labels to call out, which cells to draw); the figures
-themselves come from the evaluation the worker stored with the version.
+themselves come from the evaluation the worker stored with the version. The dashboard and the
+tenant admin both read versions through it.
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from dataclasses import dataclass
 
 from inference.models import ModelVersion
 from inference.selectors.datasets import dataset_version_examples
-
-from . import charts
 
 # Below this F1 a label is called weak: roughly one in five of its texts is handled wrongly.
 WEAK_F1 = 0.8
@@ -37,7 +36,7 @@ def train_counts(version: ModelVersion) -> dict[str, int]:
     return {str(k): int(v) for k, v in counts.items()}
 
 
-def _untested(row: dict) -> bool:
+def is_untested(row: dict) -> bool:
     # Support 0: the test split has no example of the label, so its F1 of 0 says nothing about it.
     # An older evaluation without a support figure is taken at its word.
     support = row.get("support")
@@ -46,7 +45,7 @@ def _untested(row: dict) -> bool:
 
 def untested_labels(metrics: dict) -> list[str]:
     """Labels the test split has no example of: their quality is unknown, not weak."""
-    return sorted(label for label, r in per_label(metrics).items() if _untested(r))
+    return sorted(label for label, r in per_label(metrics).items() if is_untested(r))
 
 
 def weak_labels(version: ModelVersion, *, limit: int | None = None) -> list[WeakLabel]:
@@ -55,30 +54,17 @@ def weak_labels(version: ModelVersion, *, limit: int | None = None) -> list[Weak
     weak = [
         WeakLabel(label, float(r.get("f1") or 0.0), int(r.get("support") or 0), counts.get(label))
         for label, r in per_label(version.metrics).items()
-        if float(r.get("f1") or 0.0) < WEAK_F1 and not _untested(r)
+        if float(r.get("f1") or 0.0) < WEAK_F1 and not is_untested(r)
     ]
     weak.sort(key=lambda w: (w.f1, w.label))
     return weak[:limit] if limit else weak
 
 
-NO_TEST_EXAMPLES = "no test examples"
-
-
-def f1_bars(metrics: dict, counts: dict[str, int] | None = None) -> list[charts.Bar]:
-    """Per-label F1 bars, weakest first, weak ones flagged; labels without test examples last, unscored."""
-    scored = {label: r for label, r in per_label(metrics).items() if not _untested(r)}
-    rows = sorted(scored.items(), key=lambda kv: (kv[1].get("f1") or 0.0, kv[0]))
-    notes = {label: f"{counts[label]} training examples" for label in counts or {} if label}
-    bars = charts.bars(
-        [(label, float(r.get("f1") or 0.0)) for label, r in rows],
-        maximum=1.0,
-        flag_below=WEAK_F1,
-        notes=notes,
-    )
-    return bars + [
-        charts.Bar(label, 0.0, 0.0, NO_TEST_EXAMPLES, note=notes.get(label, ""), unscored=True)
-        for label in untested_labels(metrics)
-    ]
+def heat(value: int, maximum: int) -> int:
+    """Colour intensity 0-100 for a heatmap cell (square root, so small counts stay visible)."""
+    if value <= 0 or maximum <= 0:
+        return 0
+    return max(8, round((value / maximum) ** 0.5 * 100))
 
 
 def confusion_focus(metrics: dict, *, max_labels: int = HEATMAP_MAX_LABELS) -> dict | None:
@@ -101,7 +87,7 @@ def confusion_focus(metrics: dict, *, max_labels: int = HEATMAP_MAX_LABELS) -> d
         cells = [
             {
                 "value": matrix[i][j],
-                "heat": charts.heat(matrix[i][j], top),
+                "heat": heat(matrix[i][j], top),
                 "diagonal": i == j,
                 "predicted": labels[j],
             }
