@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# The message of a refusal whose ``details`` name each field at fault and why ({"field": [reasons]}).
+SEE_DETAILS = "The request is not valid: see details."
+
 
 class ApplicationError(Exception):
     """An expected failure: ``raise ApplicationError("...", code="quota_exceeded", details={...})``."""

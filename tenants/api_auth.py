@@ -71,6 +71,24 @@ def _preflight(raw_key: str) -> tuple[ApiKey | None, Preflight | None]:
     return key, Preflight(schema=schema, registry_generation=registry_generation, rate_counts=results[2:])
 
 
+@dataclass(frozen=True)
+class ApiKeyAuth:
+    """``request.auth`` of an API request: the key, and what authentication already read about it."""
+
+    key: ApiKey
+    preflight: Preflight | None = None
+
+    @property
+    def registry_generation(self):
+        """The tenant's registry counter read with the key (None: read it when needed)."""
+        return self.preflight.registry_generation if self.preflight else None
+
+    @property
+    def rate_counts(self) -> list | None:
+        """This request's rate-limit counts, when they were taken with the key (see ``ratelimits.check``)."""
+        return self.preflight.rate_counts if self.preflight else None
+
+
 class ApiClient:
     """The caller of an API request: a key of one tenant."""
 
@@ -117,12 +135,11 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             )
         connection.set_tenant(tenant)
         request._request.tenant = tenant
-        # A key's prefix and tenant never change, so what was counted for it holds for this request.
-        request._request.scalpel_preflight = preflight
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
             ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
             key.last_used_at = now  # the cached copy too, so that the next minute's requests skip the write
-        return ApiClient(key), key
+        # A key's prefix and tenant never change, so what was read and counted for it holds here.
+        return ApiClient(key), ApiKeyAuth(key=key, preflight=preflight)
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'
@@ -132,9 +149,9 @@ class HasApiKey(permissions.BasePermission):
     """A valid key holding the view's ``required_scope`` (``admin`` holds every scope)."""
 
     def has_permission(self, request, view):
-        key = request.auth
-        if not isinstance(key, ApiKey):
+        if not isinstance(request.auth, ApiKeyAuth):
             raise ApplicationError(SEND_KEY, code="invalid_api_key")
+        key = request.auth.key
         scope = getattr(view, "required_scope", "read")
         if scope not in key.scopes and "admin" not in key.scopes:
             raise ApplicationError(

@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from core.exceptions import ApplicationError, Conflict, NotFound
+from core.exceptions import SEE_DETAILS, ApplicationError, Conflict, NotFound
 
 logger = logging.getLogger("scalpel.api")
 
@@ -74,7 +74,7 @@ _DRF_CODES = {
     exceptions.UnsupportedMediaType: ("unsupported_media_type", None),
     exceptions.Throttled: ("rate_limited", None),
     exceptions.ParseError: ("malformed_request", None),
-    exceptions.ValidationError: ("validation_failed", "The request is not valid: see details."),
+    exceptions.ValidationError: ("validation_failed", SEE_DETAILS),
 }
 
 

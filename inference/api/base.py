@@ -8,6 +8,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.views import APIView
 
 from tenants import ratelimits
+from tenants.api_auth import ApiKeyAuth
 from tenants.services import usage_record
 
 from .schema import ApiAutoSchema  # also registers the Bearer scheme with drf-spectacular
@@ -26,15 +27,10 @@ class ApiView(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)  # authentication (switches schema), scope check
-        preflight = self.preflight(request)
-        ratelimits.check(api_key=request.auth, counted=preflight.rate_counts if preflight else None)
+        auth: ApiKeyAuth = request.auth
+        ratelimits.check(api_key=auth.key, counted=auth.rate_counts)
         # Only requests let through the rate limit count as usage.
-        self._metered_key = request.auth
-
-    @staticmethod
-    def preflight(request):
-        """What authentication read from Redis for this request's key (see ``tenants.api_auth``)."""
-        return getattr(request._request, "scalpel_preflight", None)
+        self._metered_key = auth.key
 
     def finalize_response(self, request, response, *args, **kwargs):
         if self._metered_key is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from inference.services.serving import PREDICT_MAX_TOP_K
+
 
 def _unstorable(value) -> bool:
     """True when a JSON value holds a NUL or a lone surrogate, which PostgreSQL jsonb refuses."""
@@ -128,14 +130,18 @@ class StrictIntegerField(serializers.IntegerField):
 
 
 class TextListField(serializers.ListField):
-    """A non-empty list of strings. Its limits are documented here and enforced by the service,
-    which answers 413 naming them (a 400 from here would not name the limit in its own code)."""
+    """A list of JSON strings. Its rules (at least one text, the batch and text-length limits) are
+    documented here and kept by the service (``serving.predict_inputs_check``), which names them."""
 
     def __init__(self, *, max_items: int, max_text_length: int, **kwargs):
         self.max_items, self.max_text_length = max_items, max_text_length
         kwargs.setdefault("child", StrictCharField(allow_blank=True, trim_whitespace=False))
-        kwargs.setdefault("allow_empty", False)
         super().__init__(**kwargs)
+
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": PREDICT_MAX_TOP_K})
+class TopKField(StrictIntegerField):
+    """How many labels to answer per input; the range is the service's rule."""
 
 
 # -- lists that say when they are cut --------------------------------------------------------------

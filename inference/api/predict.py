@@ -16,8 +16,8 @@ from .fields import (
     PageSerializer,
     RejectUnknownFieldsMixin,
     StorableJSONField,
-    StrictIntegerField,
     TextListField,
+    TopKField,
     VersionRefField,
     page_of,
 )
@@ -69,7 +69,7 @@ class PredictApi(ApiView):
         version = VersionRefField(
             required=False, allow_null=True, help_text="Default: production, else the newest."
         )
-        top_k = StrictIntegerField(required=False, allow_null=True, min_value=1, max_value=1000)
+        top_k = TopKField(required=False, allow_null=True)
 
     class OutputSerializer(serializers.Serializer):
         model = serializers.CharField()
@@ -96,8 +96,8 @@ class PredictApi(ApiView):
             inputs=data["inputs"],
             version=data.get("version"),
             top_k=data.get("top_k"),
-            api_key=request.auth,
-            registry_generation=getattr(self.preflight(request), "registry_generation", None),
+            api_key=request.auth.key,
+            registry_generation=request.auth.registry_generation,
         )
         self.texts_served = len(data["inputs"])
         # ``result`` is built by the service in exactly the OutputSerializer's shape (the schema's
@@ -191,6 +191,6 @@ class FeedbackApi(ApiView):
             if "correct_entities" in data
             else None,
             model_version=data.get("model_version"),
-            api_key_prefix=request.auth.prefix,
+            api_key_prefix=request.auth.key.prefix,
         )
         return Response(FeedbackSerializer(feedback).data, status=status.HTTP_201_CREATED)

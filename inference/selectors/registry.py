@@ -29,26 +29,14 @@ def model_aliases(*, model: Model) -> dict[str, int]:
     }
 
 
-def model_version_resolve(*, model: Model, ref: int | str | None = None) -> ModelVersion | None:
-    """A version by number or alias; by default production, else the newest version."""
-    if ref is None or ref == "" or ref == "production":
-        alias = ModelAlias.objects.filter(model=model, alias="production").select_related("version").first()
-        return alias.version if alias else model.versions.order_by("-number").first()
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-        return model.versions.filter(number=int(ref)).first()
-    if ref == "latest":
-        return model.versions.order_by("-number").first()
-    alias = ModelAlias.objects.filter(model=model, alias=ref).select_related("version").first()
-    return alias.version if alias else None
-
-
 def alias_history(*, model: Model) -> QuerySet[AliasChange]:
     return model.alias_changes.all()
 
 
 def model_version_for_serving(*, name: str, ref: int | str | None = None) -> ModelVersion | None:
-    """``model_version_resolve`` by model name in ONE query (the predict path's hot read), model joined.
+    """The version a prediction names, in ONE query (the predict path's hot read), model joined.
 
+    ``ref``: a number, an alias, ``latest``, or nothing (the production version, else the newest).
     None when there is no such model or version; the caller asks again for a precise error.
     """
     versions = ModelVersion.objects.select_related("model").filter(model__name=name)

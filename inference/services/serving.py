@@ -7,7 +7,7 @@ import logging
 from django.conf import settings
 from django.db import connection
 
-from core.exceptions import ApplicationError, NotFound
+from core.exceptions import SEE_DETAILS, ApplicationError, NotFound
 from inference.models import Model, ModelVersion, PredictionLog
 from inference.selectors.registry import model_version_for_serving
 from tenants import generations
@@ -17,9 +17,25 @@ from .runtime_cache import runtime_cache
 logger = logging.getLogger("scalpel.serving")
 
 
-def _validate_inputs(inputs, top_k) -> None:
-    if not isinstance(inputs, list) or not inputs:
-        raise ApplicationError('Send "inputs" as a non-empty list of texts.', details={"inputs": "required"})
+PREDICT_MAX_TOP_K = 1000
+
+
+def predict_inputs_check(*, inputs: list[str], top_k: int | None = None) -> None:
+    """Every rule a prediction request keeps, checked before a model is touched.
+
+    The API's serializer only reads the JSON types (a list of strings, an integer); the rules and
+    limits are here, for every caller. Field refusals name the field in ``details``; a batch or a
+    text over the limits is ``payload_too_large`` naming the limit.
+    """
+    problems = {}
+    if not inputs:
+        problems["inputs"] = ["This list may not be empty."]
+    if top_k is not None and top_k < 1:
+        problems["top_k"] = ["Ensure this value is greater than or equal to 1."]
+    elif top_k is not None and top_k > PREDICT_MAX_TOP_K:
+        problems["top_k"] = [f"Ensure this value is less than or equal to {PREDICT_MAX_TOP_K}."]
+    if problems:
+        raise ApplicationError(SEE_DETAILS, details=problems)
     limit = settings.SCALPEL_PREDICT_MAX_BATCH
     if len(inputs) > limit:
         raise ApplicationError(
@@ -29,16 +45,12 @@ def _validate_inputs(inputs, top_k) -> None:
         )
     max_chars = settings.SCALPEL_PREDICT_MAX_TEXT_LENGTH
     for i, text in enumerate(inputs):
-        if not isinstance(text, str):
-            raise ApplicationError(f"inputs[{i}] is not a string.", details={"index": i})
         if len(text) > max_chars:
             raise ApplicationError(
                 f"inputs[{i}] has {len(text)} characters; the limit is {max_chars}. Shorten it.",
                 code="payload_too_large",
                 details={"index": i, "max_text_length": max_chars},
             )
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
-        raise ApplicationError('"top_k" must be a positive integer.', details={"top_k": top_k})
 
 
 # Resolved versions (model joined) by tenant schema, model name and version reference, valid while
@@ -69,7 +81,7 @@ def predict(
 
     ``registry_generation``: the tenant's registry counter, when the API read it already this request.
     """
-    _validate_inputs(inputs, top_k)
+    predict_inputs_check(inputs=inputs, top_k=top_k)
     resolved = _version_for_serving(model_name, version, registry_generation)
     model = resolved.model if resolved is not None else Model.objects.filter(name=model_name).first()
     if model is None:

@@ -10,7 +10,6 @@ from django.db import connection
 
 from core.exceptions import ApplicationError
 from inference.models import AliasChange, Dataset, DatasetVersion, Model, ModelVersion, TrainingJob
-from inference.selectors.registry import model_version_resolve
 from inference.services import registry
 from tenants.api_errors import status_of
 
@@ -30,15 +29,6 @@ def make_version(model: Model, number: int, value: float, *, prefix: str | None 
 def model(tenant_a):
     connection.set_tenant(tenant_a)
     return Model.objects.create(name="router", task="classification")
-
-
-def test_without_promotion_the_newest_version_serves_and_production_wins_once_set(model):
-    v1, v2 = make_version(model, 1, 0.90), make_version(model, 2, 0.91)
-    assert model_version_resolve(model=model) == v2
-    registry.model_version_promote(version=v1, actor="ana")
-    assert model_version_resolve(model=model) == v1
-    assert model_version_resolve(model=model, ref="2") == v2
-    assert model_version_resolve(model=model, ref="staging") is None
 
 
 def test_a_worse_version_cannot_be_promoted_by_accident(model, settings):
