@@ -5,22 +5,27 @@ from __future__ import annotations
 import logging
 
 from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tenants import ratelimits
 from tenants.api_auth import ApiKeyAuth
 from tenants.services import usage_record
 
+from .pagination import LimitOffsetPage
 from .schema import ApiAutoSchema  # also registers the Bearer scheme with drf-spectacular
 
 logger = logging.getLogger("scalpel.api")
 
 
 class ApiView(APIView):
-    """One operation. Subclasses set ``required_scope``; predict sets ``texts_served``."""
+    """One operation. Subclasses set ``required_scope``; predict sets ``texts_served``; a list sets
+    ``page_max`` and answers with ``page()``."""
 
     schema = ApiAutoSchema()
     parser_classes = [JSONParser]  # bodies are JSON; the upload endpoint takes multipart instead
+    pagination_class = LimitOffsetPage
+    page_max = 500  # the default and largest ``limit`` of a list
     required_scope = "read"
     texts_served = 0
     _metered_key = None
@@ -31,6 +36,12 @@ class ApiView(APIView):
         ratelimits.check(api_key=auth.key, counted=auth.rate_counts)
         # Only requests let through the rate limit count as usage.
         self._metered_key = auth.key
+
+    def page(self, rows, serializer_class) -> Response:
+        """One page of ``rows`` as ``{results, count, limit, offset}``, by the query's limit/offset."""
+        paginator = self.pagination_class()
+        rows = paginator.paginate_queryset(rows, self.request, view=self)
+        return paginator.get_paginated_response(serializer_class(rows, many=True).data)
 
     def finalize_response(self, request, response, *args, **kwargs):
         if self._metered_key is not None:

@@ -19,6 +19,8 @@ from inference.services.datasets.options import HELP, labels_parse, split_ratios
 from .base import ApiView
 from .schema import DATASET_NAME, VERSION_NUMBER, responses
 
+DATASET_404 = "not_found: there is no dataset of that name in your workspace."
+
 
 class DatasetVersionSummarySerializer(serializers.Serializer):
     number = serializers.IntegerField()
@@ -132,12 +134,27 @@ class DatasetVersionUploadApi(ApiView):
 
     @extend_schema(
         operation_id="dataset_version_upload",
-        summary="Upload a file as the dataset's next version (creates the dataset when new)",
-        description="A file larger than the platform's limit is refused with 413 payload_too_large "
-        "(details.max_bytes) before its body is read.",
+        summary="Upload a dataset version",
+        description="Imports a CSV, TSV, JSON Lines or CoNLL file as the dataset's next version, "
+        "creating the dataset when the name is new (then `task` is required). The whole file is "
+        "validated first: a file with errors imports nothing, and the answer's `details` lists every "
+        "problem by line. The version gets a content hash, a seeded train/validation/test split for "
+        "rows the file does not assign, and a report of its findings. With `split`, every row goes "
+        "to that split and is added to the latest version. A file larger than the platform's limit "
+        "is refused with 413 payload_too_large (`details.max_bytes`) before its body is read. "
+        "Scope: data.",
         parameters=[DATASET_NAME],
         request={"multipart/form-data": InputSerializer},
-        responses=responses({201: DatasetVersionSerializer}, 404, 409, 413),
+        responses=responses(
+            {201: DatasetVersionSerializer},
+            {
+                404: "not_found: a dataset name holds only letters, digits, hyphens and underscores.",
+                409: "dataset_exists or conflict: another upload created the dataset, or saved a "
+                "version of it, at the same moment; send the file again.",
+                413: "payload_too_large: the file is larger than the platform accepts (`details.max_bytes`).",
+                415: "unsupported_media_type: send the file as multipart/form-data.",
+            },
+        ),
     )
     def post(self, request, name: str):
         guard = upload_limit_guard(request)  # before anything reads the body
@@ -170,12 +187,15 @@ class DatasetVersionUploadApi(ApiView):
 class DatasetListApi(ApiView):
     required_scope = "read"
 
-    class OutputSerializer(serializers.Serializer):
-        results = DatasetSerializer(many=True)
-
-    @extend_schema(operation_id="dataset_list", responses=responses({200: OutputSerializer}))
+    @extend_schema(
+        operation_id="dataset_list",
+        summary="List datasets",
+        description="Your workspace's datasets by name, each with its task, declared labels, how "
+        "many versions it has and the latest one's number. Scope: read.",
+        responses=responses({200: DatasetSerializer(many=True)}),
+    )
     def get(self, request):
-        return Response(self.OutputSerializer({"results": dataset_list()}).data)
+        return self.page(dataset_list(), DatasetSerializer)
 
 
 class DatasetDetailApi(ApiView):
@@ -186,8 +206,12 @@ class DatasetDetailApi(ApiView):
 
     @extend_schema(
         operation_id="dataset_retrieve",
+        summary="Read a dataset",
+        description="The dataset and a summary of every version, newest first: where its rows came "
+        "from, how many there are per split, its content hash and whether it can be trained on. "
+        "Scope: read.",
         parameters=[DATASET_NAME],
-        responses=responses({200: OutputSerializer}, 404),
+        responses=responses({200: OutputSerializer}, {404: DATASET_404}),
     )
     def get(self, request, name: str):
         dataset = _dataset_or_404(name)
@@ -203,8 +227,15 @@ class DatasetVersionDetailApi(ApiView):
 
     @extend_schema(
         operation_id="dataset_version_retrieve",
+        summary="Read a dataset version",
+        description="One version in full: its rows per split and per label, its labels, how it was "
+        "split, and its report (validation findings and warnings, with what to do about them). "
+        "Scope: read.",
         parameters=[DATASET_NAME, VERSION_NUMBER],
-        responses=responses({200: DatasetVersionSerializer}, 404),
+        responses=responses(
+            {200: DatasetVersionSerializer},
+            {404: "not_found: there is no dataset of that name, or it has no version of that number."},
+        ),
     )
     def get(self, request, name: str, n: int):
         dataset = _dataset_or_404(name)

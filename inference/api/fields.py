@@ -142,26 +142,3 @@ class TextListField(serializers.ListField):
 @extend_schema_field({"type": "integer", "minimum": 1, "maximum": PREDICT_MAX_TOP_K})
 class TopKField(StrictIntegerField):
     """How many labels to answer per input; the range is the service's rule."""
-
-
-# -- lists that say when they are cut --------------------------------------------------------------
-
-
-class PageSerializer(serializers.Serializer):
-    """``limit`` and ``offset`` query parameters of a list; ``max_limit`` is the default and the cap."""
-
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
-    offset = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
-
-    def __init__(self, *args, max_limit: int, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.max_limit = max_limit
-
-    def validate(self, attrs):
-        limit = min(attrs.get("limit", self.max_limit), self.max_limit)
-        return {"limit": limit, "offset": attrs.get("offset", 0)}
-
-
-def page_of(rows, *, limit: int, offset: int) -> dict:
-    """One page of a queryset: its rows, the total ``count``, and the ``limit``/``offset`` that cut it."""
-    return {"results": rows[offset : offset + limit], "count": rows.count(), "limit": limit, "offset": offset}

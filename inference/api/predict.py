@@ -13,17 +13,13 @@ from inference.services.feedback import feedback_create
 
 from .base import ApiView
 from .fields import (
-    PageSerializer,
     RejectUnknownFieldsMixin,
     StorableJSONField,
     TextListField,
     TopKField,
     VersionRefField,
-    page_of,
 )
-from .schema import MODEL_NAME, RETRY_AFTER_HEADER, page_parameters, responses
-
-FEEDBACK_LIST_LIMIT = 500
+from .schema import BODY_ERRORS, MODEL_NAME, RETRY_AFTER_HEADER, responses
 
 
 class ScoredLabelSerializer(serializers.Serializer):
@@ -80,12 +76,26 @@ class PredictApi(ApiView):
 
     @extend_schema(
         operation_id="model_predict",
-        summary="Predict with a model (scope predict)",
-        description=f"At most {settings.SCALPEL_PREDICT_MAX_BATCH} inputs of at most "
-        f"{settings.SCALPEL_PREDICT_MAX_TEXT_LENGTH} characters each.",
+        summary="Predict with a model",
+        description="Answers each input with the model's production version (else its newest), or "
+        "the version or alias you name: a label with its score and the `top_k` best labels "
+        "(classification), the labels over the version's threshold (multi-label), or character spans "
+        "(extraction). The answer names the version that served it. "
+        f"At most {settings.SCALPEL_PREDICT_MAX_BATCH} inputs of at most "
+        f"{settings.SCALPEL_PREDICT_MAX_TEXT_LENGTH} characters each. Scope: predict.",
         parameters=[MODEL_NAME, RETRY_AFTER_HEADER],
         request=InputSerializer,
-        responses=responses({200: OutputSerializer}, 404, 409, 413, 503),
+        responses=responses(
+            {200: OutputSerializer},
+            {
+                404: "not_found: there is no model of that name, or it has no such version or alias.",
+                409: "model_not_ready: the model has no trained version yet; wait for its training job.",
+                413: "payload_too_large: too many inputs, a text too long, or a body over the limit; "
+                "`details` names the limit.",
+                415: None,
+                503: None,
+            },
+        ),
     )
     def post(self, request, name: str):
         serializer = self.InputSerializer(data=request.data)
@@ -123,7 +133,7 @@ class FeedbackSerializer(serializers.Serializer):
 
 
 class FeedbackApi(ApiView):
-    """GET lists feedback (scope read); POST records a correction (scope predict)."""
+    page_max = 500
 
     class InputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         model = serializers.CharField(max_length=100)
@@ -142,40 +152,41 @@ class FeedbackApi(ApiView):
         model = serializers.CharField(required=False, max_length=100)
         pending = serializers.BooleanField(required=False, allow_null=True, default=None)
 
-    class OutputSerializer(serializers.Serializer):
-        results = FeedbackSerializer(many=True, help_text="Newest first, at most `limit` from `offset`.")
-        count = serializers.IntegerField(help_text="How many match, over all pages.")
-        limit = serializers.IntegerField()
-        offset = serializers.IntegerField()
-
     def initial(self, request, *args, **kwargs):
         self.required_scope = "predict" if request.method == "POST" else "read"
         super().initial(request, *args, **kwargs)
 
     @extend_schema(
         operation_id="feedback_list",
+        summary="List feedback",
+        description="The corrections sent about predictions, newest first, optionally only those on "
+        "one model, or only those not yet (or already) added to a dataset. Scope: read.",
         parameters=[
             OpenApiParameter("model", str, description="Only feedback on this model."),
             OpenApiParameter("pending", bool, description="true: not yet added to a dataset; false: added."),
-            *page_parameters(FEEDBACK_LIST_LIMIT),
         ],
-        responses=responses({200: OutputSerializer}),
+        responses=responses({200: FeedbackSerializer(many=True)}),
     )
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        page = PageSerializer(data=request.query_params, max_limit=FEEDBACK_LIST_LIMIT)
-        page.is_valid(raise_exception=True)
         rows = feedback_list(
             model_name=filters.validated_data.get("model"), pending=filters.validated_data["pending"]
         )
-        return Response(self.OutputSerializer(page_of(rows, **page.validated_data)).data)
+        return self.page(rows, FeedbackSerializer)
 
     @extend_schema(
         operation_id="feedback_create",
-        summary="Correct a prediction (scope predict)",
+        summary="Correct a prediction",
+        description="Records what a prediction should have been, in the field the model's task takes "
+        "(`correct_label`, `correct_labels` or `correct_entities`); labels the model does not know "
+        "are refused. Corrections wait, pending, until someone adds them to a dataset version from "
+        "the dashboard. Scope: predict.",
         request=InputSerializer,
-        responses=responses({201: FeedbackSerializer}, 404),
+        responses=responses(
+            {201: FeedbackSerializer},
+            {404: "not_found: there is no model of that name, or it has no such version.", **BODY_ERRORS},
+        ),
     )
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)

@@ -13,7 +13,10 @@ from inference.services.registry import model_rollback, model_version_promote
 
 from .base import ApiView
 from .fields import RejectUnknownFieldsMixin
-from .schema import MODEL_NAME, VERSION_NUMBER, responses
+from .schema import BODY_ERRORS, MODEL_NAME, VERSION_NUMBER, responses
+
+MODEL_404 = "not_found: there is no model of that name in your workspace."
+VERSION_404 = "not_found: there is no model of that name, or it has no version of that number."
 
 
 class ModelVersionSummarySerializer(serializers.Serializer):
@@ -94,12 +97,15 @@ def _versions(model):
 class ModelListApi(ApiView):
     required_scope = "read"
 
-    class OutputSerializer(serializers.Serializer):
-        results = ModelSerializer(many=True)
-
-    @extend_schema(operation_id="model_list", responses=responses({200: OutputSerializer}))
+    @extend_schema(
+        operation_id="model_list",
+        summary="List models",
+        description="Your workspace's models by name, each with its task and where its aliases "
+        "(production, staging) point. Scope: read.",
+        responses=responses({200: ModelSerializer(many=True)}),
+    )
     def get(self, request):
-        return Response(self.OutputSerializer({"results": model_list()}).data)
+        return self.page(model_list(), ModelSerializer)
 
 
 class ModelDetailApi(ApiView):
@@ -110,8 +116,12 @@ class ModelDetailApi(ApiView):
 
     @extend_schema(
         operation_id="model_retrieve",
+        summary="Read a model",
+        description="The model, its aliases and a summary of every version, newest first: its test "
+        "score beside the baseline's, how and on what it was trained, the runtime that serves it. "
+        "Scope: read.",
         parameters=[MODEL_NAME],
-        responses=responses({200: OutputSerializer}, 404),
+        responses=responses({200: OutputSerializer}, {404: MODEL_404}),
     )
     def get(self, request, name: str):
         model = _model_or_404(name)
@@ -122,16 +132,16 @@ class ModelDetailApi(ApiView):
 class ModelVersionListApi(ApiView):
     required_scope = "read"
 
-    class OutputSerializer(serializers.Serializer):
-        results = ModelVersionSummarySerializer(many=True)
-
     @extend_schema(
         operation_id="model_version_list",
+        summary="List a model's versions",
+        description="The model's versions, newest first, each with its test score beside the "
+        "baseline's, the aliases pointing at it and how it was trained. Scope: read.",
         parameters=[MODEL_NAME],
-        responses=responses({200: OutputSerializer}, 404),
+        responses=responses({200: ModelVersionSummarySerializer(many=True)}, {404: MODEL_404}),
     )
     def get(self, request, name: str):
-        return Response(self.OutputSerializer({"results": _versions(_model_or_404(name))}).data)
+        return self.page(_versions(_model_or_404(name)), ModelVersionSummarySerializer)
 
 
 class ModelVersionDetailApi(ApiView):
@@ -139,8 +149,13 @@ class ModelVersionDetailApi(ApiView):
 
     @extend_schema(
         operation_id="model_version_retrieve",
+        summary="Read a model version",
+        description="Everything about one version: its full evaluation on the dataset version's test "
+        "split (headline, per-label figures, confusion matrix, the baseline, the test predictions), "
+        "its lineage (dataset version and hash, base model, method, hyperparameters, library "
+        "versions, training job) and its artifact's checksum. Scope: read.",
         parameters=[MODEL_NAME, VERSION_NUMBER],
-        responses=responses({200: ModelVersionSerializer}, 404),
+        responses=responses({200: ModelVersionSerializer}, {404: VERSION_404}),
     )
     def get(self, request, name: str, n: int):
         return Response(ModelVersionSerializer(_version_or_404(name, n)).data)
@@ -156,10 +171,23 @@ class ModelVersionPromoteApi(ApiView):
 
     @extend_schema(
         operation_id="model_version_promote",
-        summary="Point an alias at this version (production passes evaluation gates unless forced)",
+        summary="Promote a model version",
+        description="Points an alias (`production` by default, or `staging`) at this version; "
+        "predictions that name no version are served by production from the next request on. A "
+        "production promotion must pass the evaluation gates (a minimum score, and no worse than "
+        "the current production version by more than the platform allows) unless `force` is true. "
+        "Every move is recorded with who made it. Scope: train.",
         parameters=[MODEL_NAME, VERSION_NUMBER],
         request=InputSerializer,
-        responses=responses({200: AliasSerializer}, 404, 409),
+        responses=responses(
+            {200: AliasSerializer},
+            {
+                404: VERSION_404,
+                409: "promotion_gate_failed: the version fails the evaluation gates (`details.problems` "
+                "says which); promote it with `force` if you are sure.",
+                **BODY_ERRORS,
+            },
+        ),
     )
     def post(self, request, name: str, n: int):
         serializer = self.InputSerializer(data=request.data)
@@ -183,10 +211,21 @@ class ModelRollbackApi(ApiView):
 
     @extend_schema(
         operation_id="model_rollback",
-        summary="Move an alias back to the version it pointed at before its latest change",
+        summary="Roll back an alias",
+        description="Moves an alias (`production` by default) back to the version it pointed at "
+        "before its latest promotion, skipping deleted versions. Recorded like a promotion. "
+        "Scope: train.",
         parameters=[MODEL_NAME],
         request=InputSerializer,
-        responses=responses({200: AliasSerializer}, 404, 409),
+        responses=responses(
+            {200: AliasSerializer},
+            {
+                404: MODEL_404,
+                409: "nothing_to_roll_back or no_such_alias: the alias has no earlier version to go back "
+                "to, or points at nothing.",
+                **BODY_ERRORS,
+            },
+        ),
     )
     def post(self, request, name: str):
         serializer = self.InputSerializer(data=request.data)

@@ -55,6 +55,10 @@ class ApiAutoSchema(AutoSchema):
     def get_override_parameters(self):
         return [RETRY_AFTER_HEADER, *super().get_override_parameters()]
 
+    def get_paginated_name(self, serializer_name: str) -> str:
+        # Named after the view (DatasetListOutput): the name generated clients know a list's answer by.
+        return type(self.view).__name__.removesuffix("Api") + "Output"
+
     def _map_basic_serializer(self, serializer, direction):
         schema = super()._map_basic_serializer(serializer, direction)
         if isinstance(force_instance(serializer), RejectUnknownFieldsMixin):
@@ -75,21 +79,25 @@ class ErrorSerializer(serializers.Serializer):
     error = ErrorBodySerializer()
 
 
+# What each error status means, for the operations that can answer it; an operation may say more.
 _ERRORS = {
-    400: "validation_failed (or malformed_request): the request is not valid; details say which fields.",
+    400: "validation_failed: the request is not valid; `details` names each field at fault and why. "
+    "(malformed_request: the body or headers could not be read.)",
     401: "invalid_api_key: no key, or a key that is unknown, revoked or expired.",
-    403: "insufficient_scope (the key lacks this endpoint's scope) or tenant_suspended.",
+    403: "insufficient_scope: the key lacks this operation's scope (`details` names it and the key's "
+    "scopes); tenant_suspended: the workspace is suspended.",
     404: "not_found: no such object in your workspace.",
-    405: "method_not_allowed.",
-    409: "A conflict with the object's state (model_not_ready, promotion_gate_failed, nothing_to_roll_back, ...).",
-    413: "payload_too_large: too many inputs or too long a text; details name the limit.",
-    415: "unsupported_media_type: send JSON (or multipart for uploads).",
-    429: "rate_limited or quota_exceeded: retry after the seconds in the Retry-After header.",
-    500: "internal_error: quote the incident id to support.",
-    503: "artifact_unavailable: the version's files are missing or damaged; serve another version.",
+    409: "The object's state does not allow this now; `code` says which rule.",
+    413: "payload_too_large: the body is larger than the API reads; `details` names the limit.",
+    415: "unsupported_media_type: send the body as JSON (or multipart/form-data for uploads).",
+    429: "rate_limited: too many requests this minute. Retry after the seconds in the Retry-After header.",
+    500: "internal_error: something failed on our side; quote the incident id in the message to support.",
+    503: "artifact_unavailable: this version's files are missing or damaged; serve another version.",
 }
-# Every authenticated endpoint can answer these.
-_COMMON = (400, 401, 403, 405, 415, 429, 500)
+# Every operation can answer these: a bad query or body, no key or a weak one, the rate limit, a bug.
+_COMMON = (400, 401, 403, 429, 500)
+# Operations that read a request body can also refuse its size and its media type.
+BODY_ERRORS = {413: None, 415: None}
 
 RETRY_AFTER_HEADER = OpenApiParameter(
     "Retry-After",
@@ -100,16 +108,18 @@ RETRY_AFTER_HEADER = OpenApiParameter(
 )
 
 
-def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
-    """The documented error answers of an endpoint: the common ones plus ``statuses``."""
+def responses(ok: dict, errors: dict[int, str | None] | None = None) -> dict:
+    """An operation's documented answers: its success, the errors every operation can give, and
+    ``errors``, the statuses this one can also answer, each with what it means here (None: the
+    general meaning)."""
+    errors = {**dict.fromkeys(_COMMON), **(errors or {})}
     return {
-        status: OpenApiResponse(ErrorSerializer, description=_ERRORS[status])
-        for status in sorted({*_COMMON, *statuses})
+        **ok,
+        **{
+            status: OpenApiResponse(ErrorSerializer, description=errors[status] or _ERRORS[status])
+            for status in sorted(errors)
+        },
     }
-
-
-def responses(ok: dict, *statuses: int) -> dict:
-    return {**ok, **error_responses(*statuses)}
 
 
 # Names are slugs (Dataset.name / Model.name); the URL converters accept exactly these.
@@ -126,19 +136,3 @@ VERSION_NUMBER = OpenApiParameter(
 JOB_ID = OpenApiParameter(
     "id", {"type": "integer", "minimum": 0}, OpenApiParameter.PATH, description="Job id."
 )
-
-
-def page_parameters(max_limit: int) -> list[OpenApiParameter]:
-    """``limit``/``offset`` of a list that answers at most ``max_limit`` rows at a time."""
-    return [
-        OpenApiParameter(
-            "limit",
-            {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
-            description=f"Rows to answer: at most {max_limit}, the default.",
-        ),
-        OpenApiParameter(
-            "offset",
-            {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
-            description="Rows to skip (default 0); `count` in the answer says how many there are.",
-        ),
-    ]

@@ -12,10 +12,10 @@ from inference.selectors.training import training_job_events, training_job_get, 
 from inference.services.training import training_job_cancel, training_job_start
 
 from .base import ApiView
-from .fields import PageSerializer, RejectUnknownFieldsMixin, StorableObjectField, page_of
-from .schema import JOB_ID, page_parameters, responses
+from .fields import RejectUnknownFieldsMixin, StorableObjectField
+from .schema import BODY_ERRORS, JOB_ID, responses
 
-LIST_LIMIT = 200
+JOB_NOT_FOUND = "not_found: there is no training job with this id in your workspace."
 
 
 class TrainingJobSerializer(serializers.Serializer):
@@ -67,7 +67,7 @@ def _detail(job) -> dict:
 
 
 class TrainingJobListApi(ApiView):
-    """GET lists jobs (scope read); POST starts one (scope train)."""
+    page_max = 200
 
     class InputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         dataset = serializers.CharField(max_length=100)
@@ -90,12 +90,6 @@ class TrainingJobListApi(ApiView):
             required=False, allow_null=True, min_value=1, max_value=2**31 - 1
         )
 
-    class OutputSerializer(serializers.Serializer):
-        results = TrainingJobSerializer(many=True, help_text="Newest first, at most `limit` from `offset`.")
-        count = serializers.IntegerField(help_text="How many jobs there are, over all pages.")
-        limit = serializers.IntegerField()
-        offset = serializers.IntegerField()
-
     def initial(self, request, *args, **kwargs):
         # One URL, two operations: reading jobs needs `read`, starting one needs `train`.
         self.required_scope = "train" if request.method == "POST" else "read"
@@ -103,20 +97,32 @@ class TrainingJobListApi(ApiView):
 
     @extend_schema(
         operation_id="training_job_list",
-        parameters=page_parameters(LIST_LIMIT),
-        responses=responses({200: OutputSerializer}),
+        summary="List training jobs",
+        description="Your workspace's training jobs, newest first, with their status and last reported "
+        "progress; page through them with `limit` and `offset`. Scope: read.",
+        responses=responses({200: TrainingJobSerializer(many=True)}),
     )
     def get(self, request):
-        page = PageSerializer(data=request.query_params, max_limit=LIST_LIMIT)
-        page.is_valid(raise_exception=True)
-        jobs = training_job_list().order_by("-created_at", "-pk")
-        return Response(self.OutputSerializer(page_of(jobs, **page.validated_data)).data)
+        return self.page(training_job_list().order_by("-created_at", "-pk"), TrainingJobSerializer)
 
     @extend_schema(
         operation_id="training_job_create",
-        summary="Start a training job (scope train)",
+        summary="Start a training job",
+        description="Fine-tunes a base model on a version of one of your datasets (the latest unless "
+        "you name one) and adds the result to `model` as its next version. Every check (the dataset "
+        "can be trained on, the method and hyperparameters, the time budget, your plan's quotas) runs "
+        "now, before the job is queued; then poll the job until its status is `succeeded`, `failed` "
+        "or `cancelled`. Scope: train.",
         request=InputSerializer,
-        responses=responses({201: TrainingJobDetailSerializer}, 404, 409),
+        responses=responses(
+            {201: TrainingJobDetailSerializer},
+            {
+                404: "not_found: there is no dataset, or no dataset version, of that name or number.",
+                429: "rate_limited, or quota_exceeded: your plan's concurrent or daily training jobs are "
+                "used up (`details.quota`). Retry after the seconds in the Retry-After header.",
+                **BODY_ERRORS,
+            },
+        ),
     )
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
@@ -140,8 +146,12 @@ class TrainingJobDetailApi(ApiView):
 
     @extend_schema(
         operation_id="training_job_retrieve",
+        summary="Read a training job",
+        description="The job's status, its progress (phase, epoch, step, loss, validation score, ETA) "
+        "as the worker last reported it, the method it chose and why, its events in order, and once "
+        "it succeeded the model version it produced. Scope: read.",
         parameters=[JOB_ID],
-        responses=responses({200: TrainingJobDetailSerializer}, 404),
+        responses=responses({200: TrainingJobDetailSerializer}, {404: JOB_NOT_FOUND}),
     )
     def get(self, request, id: int):  # noqa: A002 - the URL's parameter name is part of the contract
         return Response(_detail(_job_or_404(id)))
@@ -152,10 +162,15 @@ class TrainingJobCancelApi(ApiView):
 
     @extend_schema(
         operation_id="training_job_cancel",
-        summary="Cancel a queued or running job",
+        summary="Cancel a training job",
+        description="A queued job is cancelled at once; a running one stops at its next step, within "
+        "seconds, and registers no version. Scope: train.",
         parameters=[JOB_ID],
         request=None,
-        responses=responses({200: TrainingJobDetailSerializer}, 404, 409),
+        responses=responses(
+            {200: TrainingJobDetailSerializer},
+            {404: JOB_NOT_FOUND, 409: "conflict: the job has already ended; there is nothing to cancel."},
+        ),
     )
     def post(self, request, id: int):  # noqa: A002
         job = training_job_cancel(job=_job_or_404(id), actor=str(request.user))

@@ -64,6 +64,47 @@ def test_every_operation_is_documented_for_a_generated_client(openapi):
             assert "requestBody" in op, where
 
 
+LISTS = [
+    "/api/v1/datasets",
+    "/api/v1/models",
+    "/api/v1/models/{name}/versions",
+    "/api/v1/training-jobs",
+    "/api/v1/feedback",
+    "/api/v1/usage",
+]
+
+
+def test_every_operation_explains_itself_and_its_errors_to_an_api_user(openapi):
+    assert openapi["servers"] and openapi["servers"][0]["url"]
+    for path, method, op in _operations(openapi):
+        where = f"{method.upper()} {path}"
+        assert op.get("summary"), where
+        # Written for the caller: what it does and the scope it needs, not a code comment.
+        assert len(op.get("description", "")) > 60 and "Scope: " in op["description"], where
+        errors = {code: r for code, r in op["responses"].items() if code[0] in "45"}
+        for code, response in errors.items():
+            assert response["description"], f"{where} {code}"
+            ref = response["content"]["application/json"]["schema"]["$ref"]
+            assert ref == "#/components/schemas/Error", f"{where} {code}"
+        if "requestBody" in op:  # a body can be too large or of the wrong type
+            assert {"413", "415"} <= set(errors), where
+        else:
+            assert "415" not in errors, where
+    error = openapi["components"]["schemas"]["ErrorBody"]
+    assert set(error["properties"]) == {"code", "message", "details"}
+
+
+def test_every_list_pages_with_limit_and_offset_and_answers_one_shape(openapi):
+    schemas = openapi["components"]["schemas"]
+    for path in LISTS:
+        listed = openapi["paths"][path]["get"]
+        assert {"limit", "offset"} <= {p["name"] for p in listed["parameters"]}, path
+        ref = listed["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+        page = schemas[ref.rsplit("/", 1)[1]]
+        assert page["required"] == ["results", "count", "limit", "offset"], path
+        assert page["properties"]["results"]["type"] == "array", path
+
+
 def test_the_docs_page_is_served(client, db):
     assert client.get("/api/v1/docs/").status_code == 200
 

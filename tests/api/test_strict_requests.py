@@ -211,3 +211,14 @@ def test_lists_say_how_many_rows_there_are_and_page_through_them(api, objects, p
     huge = api.get(path, data={"limit": 10**6}).json()
     assert huge["limit"] == full["limit"]  # capped, and the answer says so
     error_of(api.get(path, data={"offset": -1}), 400, "validation_failed")
+
+
+@pytest.mark.parametrize("path", ["datasets", "models", "models/{model}/versions"])
+def test_datasets_models_and_versions_page_like_every_other_list(api, objects, path):
+    path = path.format(model=objects.model)
+    full = api.get(path).json()
+    assert full["count"] == len(full["results"]) >= 1 and (full["limit"], full["offset"]) == (500, 0)
+    page = api.get(path, data={"limit": 1, "offset": 1}).json()
+    assert page["results"] == full["results"][1:2] and page["count"] == full["count"]
+    assert api.get(path, data={"limit": 10**6}).json()["limit"] == 500
+    error_of(api.get(path, data={"limit": 0}), 400, "validation_failed")

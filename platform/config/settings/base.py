@@ -237,8 +237,17 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Scalpel API",
-    "DESCRIPTION": "Per-tenant datasets, training jobs, model versions and predictions.",
+    "DESCRIPTION": (
+        "Your workspace's datasets, training jobs, model versions and predictions. Send an API key of "
+        "your workspace as `Authorization: Bearer <key>`: the key names the workspace, and each "
+        "operation says which of the key's scopes it needs. Every error is "
+        '`{"error": {"code", "message", "details"}}` with a stable `code` to branch on and a message '
+        "that says what to do. Lists take `limit` and `offset` and answer "
+        "`{results, count, limit, offset}`."
+    ),
     "VERSION": "1.0.0",
+    # Relative: the API is served by the host that serves this schema, whatever its name.
+    "SERVERS": [{"url": "/", "description": "This Scalpel installation"}],
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
