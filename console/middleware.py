@@ -11,8 +11,7 @@ import hmac
 from django.conf import settings
 from django.http import JsonResponse
 
-from inference.services.runtime_cache import runtime_cache
-from tenants.api_errors import error_response
+from tenants.error_bodies import error_response
 from tenants.services import usage_buffer_stats
 
 SERVING_STATS_PATH = "/metrics/serving"
@@ -31,6 +30,10 @@ def may_read_serving_stats(request) -> bool:
 
 def serving_stats() -> dict:
     """Loaded model versions, their memory, shared bases, cache hits/misses/evictions, micro-batches, RSS."""
+    # Imported on the first call, not with the middleware: a web process would otherwise load the
+    # engine's runtime modules at start (about 7 MB) before serving any model.
+    from inference.services.runtime_cache import runtime_cache
+
     return {"runtime_cache": runtime_cache().stats(), "usage": usage_buffer_stats()}
 
 

@@ -1,7 +1,7 @@
-"""One error shape for every API response: {"error": {"code", "message", "details"}}.
+"""The API's exception handler: every failure becomes {"error": {"code", "message", "details"}}.
 
-The only place where an error becomes an HTTP status: ``exception_handler`` (DRF's) and
-``error_response`` (the middleware's and URL handlers' answers) both take it from ``STATUS_BY_CODE``.
+An application error's status comes from ``error_bodies.STATUS_BY_CODE``, the one table from codes
+to statuses; DRF's own exceptions keep theirs, with a stable code.
 """
 
 from __future__ import annotations
@@ -12,57 +12,17 @@ import uuid
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.http import Http404, HttpResponsePermanentRedirect, JsonResponse
+from django.http import Http404, HttpResponsePermanentRedirect
 from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 
-from core.exceptions import SEE_DETAILS, ApplicationError, Conflict, NotFound
+from core.exceptions import SEE_DETAILS, ApplicationError
+
+from .error_bodies import error_body, error_response, status_of
 
 logger = logging.getLogger("scalpel.api")
-
-# A code not listed takes its kind's status (NotFound 404, Conflict 409); any other refusal is a 400.
-STATUS_BY_CODE = {
-    "invalid_api_key": 401,
-    "insufficient_scope": 403,
-    "tenant_suspended": 403,
-    "forbidden": 403,
-    "not_found": 404,
-    "conflict": 409,
-    "dataset_exists": 409,
-    "model_not_ready": 409,
-    "promotion_gate_failed": 409,
-    "nothing_to_roll_back": 409,
-    "no_such_alias": 409,
-    "version_in_use": 409,
-    "model_in_use": 409,
-    "payload_too_large": 413,
-    "rate_limited": 429,
-    "quota_exceeded": 429,
-    "internal_error": 500,
-    "artifact_unavailable": 503,
-}
-
-
-def status_of(error: ApplicationError) -> int:
-    if error.code in STATUS_BY_CODE:
-        return STATUS_BY_CODE[error.code]
-    if isinstance(error, NotFound):
-        return status.HTTP_404_NOT_FOUND
-    if isinstance(error, Conflict):
-        return status.HTTP_409_CONFLICT
-    return status.HTTP_400_BAD_REQUEST
-
-
-def error_body(code: str, message: str, details=None) -> dict:
-    return {"error": {"code": code, "message": message, "details": details}}
-
-
-def error_response(code: str, message: str, details=None) -> JsonResponse:
-    """The error body as a plain Django response, for answers given outside DRF (middleware, URLs)."""
-    return JsonResponse(error_body(code, message, details), status=STATUS_BY_CODE.get(code, 400))
-
 
 _DRF_CODES = {
     exceptions.NotAuthenticated: ("invalid_api_key", "Send your API key as 'Authorization: Bearer <key>'."),

@@ -9,7 +9,7 @@ from django.shortcuts import render
 from django_tenants.middleware.main import TenantMainMiddleware
 
 from . import probes
-from .api_errors import error_response
+from .error_bodies import error_response
 
 API_PREFIX = "/api/"
 

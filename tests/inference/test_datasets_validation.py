@@ -9,7 +9,7 @@ from django.db import connection
 
 from inference.models import Dataset, DatasetUpload, DatasetVersion, Example
 from inference.services.datasets import DatasetError, DatasetUploadError, dataset_create, dataset_upload
-from tenants.api_errors import status_of
+from tenants.error_bodies import status_of
 
 GOOD_ROWS = "".join(f"nice thing {i},pos\nawful thing {i},neg\n" for i in range(5))
 

@@ -11,7 +11,7 @@ from django.db import connection
 from core.exceptions import ApplicationError
 from inference.models import AliasChange, Dataset, DatasetVersion, Model, ModelVersion, TrainingJob
 from inference.services import registry
-from tenants.api_errors import status_of
+from tenants.error_bodies import status_of
 
 
 def make_version(model: Model, number: int, value: float, *, prefix: str | None = None) -> ModelVersion:

@@ -8,7 +8,7 @@ from django_tenants.utils import schema_context
 from core.exceptions import ApplicationError, NotFound
 from inference.models import Model, ModelAlias
 from inference.services import serving
-from tenants.api_errors import status_of
+from tenants.error_bodies import status_of
 from tests.api.factories import dataset_with_version, model_version
 
 
