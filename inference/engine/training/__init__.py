@@ -2,12 +2,11 @@
 
 from .gradient import ends_an_epoch
 from .plan import HYPERPARAMETERS, METHODS, TrainingPlan, validate_hyperparameters
-from .session import TrainedModel, TrainingSession
+from .session import TrainingSession
 
 __all__ = [
     "HYPERPARAMETERS",
     "METHODS",
-    "TrainedModel",
     "TrainingPlan",
     "TrainingSession",
     "ends_an_epoch",
