@@ -11,7 +11,7 @@ from torch.nn import functional as F
 
 from ..basemodels import TaskModel
 from ..encoding import encode_texts, encode_words, length_chunks, pad, tag_names
-from ..evaluation import gold_tags
+from ..metrics import gold_tags
 from ..types import Example
 from ..words import word_offsets
 from .data import collate, encode_examples, example_words

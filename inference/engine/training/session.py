@@ -12,7 +12,7 @@ from torch.nn import functional as F
 from .. import basemodels
 from ..basemodels import TaskModel
 from ..encoding import tag_names
-from ..evaluation import best_threshold, extraction_metrics, gold_tags
+from ..metrics import best_threshold, extraction_metrics, gold_tags
 from ..serving.torch_predictor import TorchPredictor
 from ..types import TASKS, Example, TrainedModel
 from ..words import spans_to_tags, tags_to_spans
