@@ -28,6 +28,7 @@ from .plan import (
     inapplicable,
     validate_hyperparameters,
 )
+from .progress import TrainingProgress
 
 VAL_CHUNK = 128  # examples scored between two progress yields while validating (well under a second)
 
@@ -140,9 +141,9 @@ class TrainingSession(GradientTraining, HeadTraining):
 
     # -- progress ---------------------------------------------------------------------------------
 
-    def _progress(self, phase: str, **values) -> dict:
+    def _progress(self, phase: str, **values) -> TrainingProgress:
         hp = self.plan.hyperparameters
-        out = {
+        out: TrainingProgress = {
             "phase": phase,
             "epoch": 0,
             "epochs": hp["epochs"],
@@ -162,7 +163,7 @@ class TrainingSession(GradientTraining, HeadTraining):
 
     # -- run --------------------------------------------------------------------------------------
 
-    def run(self) -> Iterator[dict]:
+    def run(self) -> Iterator[TrainingProgress]:
         """Train; yields progress after every optimisation step and at phase changes."""
         hp = self.plan.hyperparameters
         self._state: dict = {}
