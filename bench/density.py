@@ -56,9 +56,11 @@ def build_models(tenants: int, per_tenant: int) -> list[tuple[object, list[str]]
     from django_tenants.utils import tenant_context
     from torch import nn
 
-    from inference.engine import artifact, onnx_export
-    from inference.engine.runtime import encode_texts, pad, shared_base_tokenizer
-    from inference.engine.training import TrainedModel
+    from inference.engine import artifact
+    from inference.engine.encoding import encode_texts, pad
+    from inference.engine.serving.sessions import as_numpy
+    from inference.engine.serving.shared import shared_base_tokenizer, shared_encoder
+    from inference.engine.types import TrainedModel
     from inference.models import Model
     from inference.selectors.base_models import base_model_dir
     from inference.services.registry import model_version_create
@@ -93,7 +95,7 @@ def build_models(tenants: int, per_tenant: int) -> list[tuple[object, list[str]]
             missing = [f"m{j:03d}" for j in range(1, per_tenant) if f"m{j:03d}" not in names]
             if missing:
                 if encoder is None:
-                    encoder = onnx_export.shared_encoder(base_dir, "fp32")
+                    encoder = shared_encoder(base_dir, "fp32")
                 rng = random.Random(t)
                 started = time.monotonic()
                 for name in missing:
@@ -101,7 +103,7 @@ def build_models(tenants: int, per_tenant: int) -> list[tuple[object, list[str]]
                     texts = [x for lab in labels for x in rng.sample(by_label[lab], 2)]
                     segs = encode_texts(tokenizer, texts, 32)
                     ids, mask = pad([s.input_ids for s in segs], tokenizer.pad_token_id or 0)
-                    pooled = encoder.run(["pooled"], onnx_export.as_numpy(ids, mask))[0]
+                    pooled = encoder.run(["pooled"], as_numpy(ids, mask))[0]
                     centroids = np.stack([pooled[2 * k : 2 * k + 2].mean(0) for k in range(4)])
                     centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
                     head = nn.Linear(centroids.shape[1], 4)

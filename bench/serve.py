@@ -79,9 +79,9 @@ def export_reference(artifact_dir: str, out_dir: Path) -> None:
     """The version's fine-tuned weights as a Hugging Face model directory."""
     from transformers import BertConfig
 
-    from inference.engine import runtime
+    from inference.engine.serving import loading
 
-    predictor = runtime.load(artifact_dir, runtime="torch")
+    predictor = loading.load(artifact_dir, runtime="torch")
     encoder = predictor.model.encoder
     config = BertConfig(**encoder.config.to_dict())
     config.num_labels = len(predictor.labels)
@@ -248,7 +248,7 @@ def main() -> None:
         export_reference(artifact_dir, ref_dir)
 
     # In-process yardsticks: torch fp32 forward of the same model, and the served runtime, one text.
-    from inference.engine import runtime
+    from inference.engine.serving import loading
 
     def one_text_ms(predictor, sample: list[str]) -> float:
         samples = []
@@ -260,7 +260,7 @@ def main() -> None:
 
     yard, loaded = {}, {}
     for name in ("torch", version.runtime):
-        p = runtime.load(artifact_dir, runtime=name, onnx_cache_dir=str(settings.SCALPEL_ONNX_CACHE_DIR))
+        p = loading.load(artifact_dir, runtime=name, onnx_cache_dir=str(settings.SCALPEL_ONNX_CACHE_DIR))
         p.predict(texts[:2])
         yard[name] = one_text_ms(p, texts[: 30 if quick else 200])
         loaded[name] = p

@@ -29,9 +29,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from inference.engine import artifact, runtime  # noqa: E402
+from inference.engine import artifact  # noqa: E402
 from inference.engine.basemodels import default_base_model_dir  # noqa: E402
 from inference.engine.evaluation import evaluate  # noqa: E402
+from inference.engine.serving import loading  # noqa: E402
+from inference.engine.serving.torch_predictor import predictor_from_trained  # noqa: E402
 from inference.engine.training import TrainingSession  # noqa: E402
 from inference.engine.types import Example  # noqa: E402
 
@@ -156,7 +158,7 @@ def train_and_score(
                 )
         train_wall = time.monotonic() - start
     trained = session.trained
-    predictor = runtime.predictor_from_trained(trained)
+    predictor = predictor_from_trained(trained)
 
     t0 = time.monotonic()
     held_out = evaluate(
@@ -179,7 +181,7 @@ def train_and_score(
     with tempfile.TemporaryDirectory() as tmp:
         manifest = artifact.save(trained, tmp)
         size = sum((Path(tmp) / name).stat().st_size for name in manifest["files"])
-        loaded = runtime.load(tmp)
+        loaded = loading.load(tmp)
         probe = [e.text for e in parts["test"][:100]]
         same = [a["label"] for a in loaded.predict(probe)] == [a["label"] for a in predictor.predict(probe)]
 

@@ -16,9 +16,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from inference.engine import runtime  # noqa: E402
 from inference.engine.basemodels import default_base_model_dir  # noqa: E402
 from inference.engine.evaluation import evaluate  # noqa: E402
+from inference.engine.serving.torch_predictor import predictor_from_trained  # noqa: E402
 from inference.engine.training import TrainingSession  # noqa: E402
 from inference.engine.types import Example  # noqa: E402
 from inference.engine.words import tags_to_spans, word_offsets  # noqa: E402
@@ -89,7 +89,7 @@ def main() -> None:
                 flush=True,
             )
     train_wall = time.monotonic() - start
-    predictor = runtime.predictor_from_trained(session.trained)
+    predictor = predictor_from_trained(session.trained)
     report = evaluate(
         predictor, test, task="extraction", labels=TYPES, train_examples=train, validation_examples=dev
     )

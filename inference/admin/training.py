@@ -12,6 +12,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from core.exceptions import ApplicationError
+from inference.engine.training import read_progress
 from inference.engine.training.plan import METHODS
 from inference.forms import TimeBudgetFieldMixin
 from inference.models import Dataset, TrainingJob, TrainingJobEvent
@@ -70,24 +71,9 @@ class TrainingJobEventInline(admin.TabularInline):
 
 
 def progress_text(job: TrainingJob) -> str:
-    p = job.progress or {}
     if job.status != TrainingJob.Status.RUNNING:
         return job.status
-    parts = [p.get("phase", "")]
-    if p.get("epoch") is not None and p.get("epochs"):
-        parts.append(f"epoch {p['epoch']}/{p['epochs']}")
-    if p.get("step") is not None and p.get("total_steps"):
-        parts.append(f"step {p['step']}/{p['total_steps']}")
-    if p.get("loss") is not None:
-        parts.append(f"loss {p['loss']:.3f}")
-    if p.get("val_metric") is not None:
-        name = (p.get("val_metric_name") or "metric").replace("_", " ")
-        parts.append(f"val {name} {p['val_metric']:.3f}")
-    if p.get("examples_per_second"):
-        parts.append(f"{p['examples_per_second']:.0f} ex/s")
-    if p.get("eta_seconds") is not None:
-        parts.append(f"{int(p['eta_seconds'])} s left")
-    return " · ".join(x for x in parts if x)
+    return read_progress(job.progress).line()
 
 
 @admin.register(TrainingJob, site=tenant_admin_site)

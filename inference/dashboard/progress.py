@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from inference.engine.training import read_progress
 from inference.models import TrainingJob
 
 PHASES = {
@@ -35,30 +36,30 @@ class Progress:
 
 
 def job_progress(job: TrainingJob) -> Progress:
-    p = job.progress or {}
+    p = read_progress(job.progress)
     status = job.status
-    phase = p.get("phase") or ("queued" if status == TrainingJob.Status.QUEUED else "starting")
+    phase = p.phase or ("queued" if status == TrainingJob.Status.QUEUED else "starting")
     label, fixed = PHASES.get(phase, (phase.capitalize(), None))
     if status == TrainingJob.Status.SUCCEEDED:
         label, percent = "Done", 100
     elif fixed is not None:
         percent = fixed
     else:
-        percent = TRAINING_START + round((TRAINING_END - TRAINING_START) * _training_fraction(p))
+        percent = TRAINING_START + round((TRAINING_END - TRAINING_START) * p.training_fraction)
     if status in (TrainingJob.Status.FAILED, TrainingJob.Status.CANCELLED):
         label = "Cancelled" if status == TrainingJob.Status.CANCELLED else "Failed"
     elif job.cancel_requested and job.is_active:
         label = "Stopping at the next step…"
-    epochs, epoch = p.get("epochs") or 0, p.get("epoch") or 0
+    epochs, epoch = p.epochs, p.epoch
     if status == TrainingJob.Status.SUCCEEDED:
         epoch = _train_info(job).get("epochs_run") or epoch
-    time_left = _time_left(p.get("eta_seconds"))
+    time_left = _time_left(p.eta_seconds)
     return Progress(
         active=job.is_active,
         percent=max(0, min(percent, 100)),
         phase=label,
         epoch=_epoch_text(job, epoch, epochs),
-        loss=f"{p['loss']:.3f}" if isinstance(p.get("loss"), int | float) else "–",
+        loss=f"{p.loss:.3f}" if p.loss is not None else "–",
         time_label="Time left" if job.is_active else "Took",
         time=(time_left or "estimating…") if job.is_active else _took(job),
         status=status,
@@ -131,17 +132,9 @@ def duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h".replace(".0 h", " h")
 
 
-def _training_fraction(p: dict) -> float:
-    total, step = p.get("total_steps") or 0, p.get("step") or 0
-    if total:
-        return min(step / total, 1.0)
-    epochs, epoch = p.get("epochs") or 0, p.get("epoch") or 0
-    return min(epoch / epochs, 1.0) if epochs else 0.0
-
-
-def _time_left(seconds) -> str | None:
+def _time_left(seconds: float | None) -> str | None:
     """Time left in words ("about 4 min"), or None while the engine has no estimate yet."""
-    if not isinstance(seconds, int | float):
+    if seconds is None:
         return None
     seconds = max(0, round(seconds))
     if seconds < 60:

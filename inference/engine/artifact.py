@@ -14,13 +14,13 @@ import json
 import os
 import tempfile
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from .basemodels import sha256_file
+from safetensors.torch import save_file
 
-if TYPE_CHECKING:
-    from .training import TrainedModel
+from .basemodels import fingerprint, sha256_file
+from .types import TrainedModel
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -53,8 +53,6 @@ RECORDED_LIBRARIES = (
 
 def _library_versions() -> dict:
     """Installed version of each recorded library (by distribution name; None when not installed)."""
-    from importlib import metadata
-
     versions: dict[str, str | None] = {}
     for name in RECORDED_LIBRARIES:
         try:
@@ -81,10 +79,6 @@ def save(
     ``extra_files`` are files already written into ``directory`` (the ONNX graph of the chosen
     runtime) that belong to the artifact: they are listed, with their checksums, like the others.
     """
-    from safetensors.torch import save_file
-
-    from .basemodels import fingerprint
-
     root = Path(directory)
     root.mkdir(parents=True, exist_ok=True)
     model = trained.model

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from torch import nn
 
 TASKS = ("classification", "multilabel", "extraction")
 SPLITS = ("train", "validation", "test")
@@ -71,3 +74,20 @@ class Finding:
             "count": self.count,
             "details": self.details,
         }
+
+
+@dataclass
+class TrainedModel:
+    """A trained model in memory: what evaluation, ``artifact.save`` and serving need."""
+
+    task: str
+    labels: list[str]
+    method: str
+    model: nn.Module
+    tokenizer: Any
+    max_length: int
+    base_model_dir: str
+    base_model_id: str
+    threshold: float | None
+    hyperparameters: dict
+    train_info: dict = field(default_factory=dict)

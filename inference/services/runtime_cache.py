@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from core.exceptions import ApplicationError
-from inference.engine import artifact, onnx_export, runtime
+from inference.engine import artifact
 from inference.engine.batching import MicroBatcher
+from inference.engine.serving import loading, sessions, shared
 from inference.models import ModelVersion
 from inference.selectors.base_models import base_model_dir
 from tenants.selectors import base_model_get
@@ -103,7 +104,7 @@ class RuntimeCache:
                 )
             base = base_model_get(model_id=version.base_model_id)
             base_dir = base_model_dir(base) if base else None
-            predictor = runtime.load(
+            predictor = loading.load(
                 directory,
                 base_model_dir=base_dir,
                 verify_checksums=True,
@@ -181,9 +182,9 @@ class RuntimeCache:
             "requests": requests,
             "mean_batch_requests": round(requests / batches, 2) if batches else None,
         }
-        out.update(onnx_export.shared_encoder_stats())
-        out["int8_threads"] = onnx_export.int8_threads()
-        out["shared_torch_bases"] = runtime.shared_base_count()
+        out.update(shared.shared_encoder_stats())
+        out["int8_threads"] = sessions.int8_threads()
+        out["shared_torch_bases"] = shared.shared_base_count()
         out["rss_bytes"] = process_rss_bytes()
         out["pid"] = os.getpid()
         return out

@@ -8,9 +8,10 @@ from importlib import metadata
 
 import pytest
 
-from inference.engine import artifact, runtime
+from inference.engine import artifact
 from inference.engine.artifact import ArtifactError
 from inference.engine.basemodels import check_base_model_dir, default_base_model_dir, fingerprint
+from inference.engine.serving import loading
 
 try:  # the dataset helpers live beside the training tests
     from .test_training import trained
@@ -67,7 +68,7 @@ def test_tampered_file_fails_verify_and_load(lora, tmp_path):
     with pytest.raises(ArtifactError, match="checksum mismatch for head.safetensors"):
         artifact.verify(str(tmp_path))
     with pytest.raises(ArtifactError, match="checksum mismatch"):
-        runtime.load(str(tmp_path))
+        loading.load(str(tmp_path))
 
 
 def test_missing_file_and_escaping_paths(lora, tmp_path):
@@ -90,7 +91,7 @@ def test_head_artifact_needs_the_same_base(lora, tmp_path):
     manifest["base_model"]["fingerprint"] = "f" * 64
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ArtifactError, match="not the one this model was trained on"):
-        runtime.load(str(tmp_path))
+        loading.load(str(tmp_path))
 
 
 def test_check_base_model_dir_accepts_the_default():

@@ -13,8 +13,9 @@ from seqeval.scheme import IOB2
 from sklearn.metrics import f1_score
 
 from inference.engine.basemodels import default_base_model_dir
-from inference.engine.evaluation import EVAL_CHUNK, evaluate, extraction_metrics
-from inference.engine.runtime import predictor_from_trained
+from inference.engine.evaluation import EVAL_CHUNK, evaluate
+from inference.engine.metrics import extraction_metrics
+from inference.engine.serving.torch_predictor import predictor_from_trained
 from inference.engine.training import TrainingSession
 from inference.engine.types import Example, Span
 from inference.engine.words import spans_to_tags, word_offsets

@@ -7,7 +7,9 @@ from contextlib import contextmanager
 
 import pytest
 
-from inference.engine import artifact, basemodels, evaluation, runtime
+from inference.engine import artifact, basemodels, evaluation
+from inference.engine.serving import loading
+from inference.engine.serving.torch_predictor import predictor_from_trained
 from inference.engine.training import TrainingSession
 from inference.engine.types import Example
 
@@ -116,12 +118,12 @@ def test_training_evaluation_export_and_serving_stay_offline(tmp_path, method):
         )
         for _ in session.run():
             pass
-        predictor = runtime.predictor_from_trained(session.trained)
+        predictor = predictor_from_trained(session.trained)
         test = [ex for ex in examples if ex.split == "test"]
         evaluation.evaluate(
             predictor, test, task="classification", labels=labels, train_examples=session.train
         )
         artifact.save(session.trained, str(tmp_path / "artifact"))
-        loaded = runtime.load(str(tmp_path / "artifact"))
+        loaded = loading.load(str(tmp_path / "artifact"))
         assert len(loaded.predict(["where is my parcel"])) == 1
     assert attempts == []

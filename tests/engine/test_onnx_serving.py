@@ -6,8 +6,11 @@ import threading
 
 import pytest
 
-from inference.engine import artifact, onnx_export, runtime
+from inference.engine import artifact, export
 from inference.engine.batching import MicroBatcher
+from inference.engine.serving import loading, runtime_choice, sessions, shared
+from inference.engine.serving.onnx_predictor import OnnxPredictor
+from inference.engine.serving.torch_predictor import predictor_from_trained
 
 try:  # the dataset helpers live beside the training tests
     from .test_training import bank_examples, trained
@@ -33,7 +36,7 @@ def _save(trained_model, directory, info):
     return artifact.save(
         trained_model,
         str(directory),
-        extra_files=onnx_export.runtime_files(info),
+        extra_files=runtime_choice.runtime_files(info),
         extra_manifest={"runtime": info},
     )
 
@@ -46,7 +49,7 @@ def chosen(bank, onnx_cache, tmp_path_factory):
     for method in ("full", "head"):
         directory = tmp_path_factory.mktemp(f"chosen-{method}")
         model = trained(f"cls-{method}")
-        predictor, info = onnx_export.choose_runtime(
+        predictor, info = runtime_choice.choose_runtime(
             model, directory, texts_of(examples, "validation"), cache_dir=onnx_cache
         )
         _save(model, directory, info)
@@ -70,20 +73,20 @@ def test_chosen_runtime_is_recorded_and_the_loaded_artifact_answers_like_evaluat
     if method == "full":
         assert set(manifest["files"]) & {"model.onnx", "model.int8.onnx"} == {info["file"]}
     artifact.verify(str(directory))
-    loaded = runtime.load(str(directory), onnx_cache_dir=onnx_cache)
-    assert isinstance(loaded, runtime.OnnxPredictor) and loaded.runtime == info["name"]
+    loaded = loading.load(str(directory), onnx_cache_dir=onnx_cache)
+    assert isinstance(loaded, OnnxPredictor) and loaded.runtime == info["name"]
     test = texts_of(examples, "test") + texts_of(examples, "validation")
     assert loaded.predict(test) == predictor.predict(test)  # same graph, same answers, scores too
     # An artifact can always be served by torch too (the fallback).
-    assert runtime.load(str(directory), runtime="torch").runtime == "torch"
+    assert loading.load(str(directory), runtime="torch").runtime == "torch"
     if method == "head":  # fp32 ONNX of the shared encoder: exactly torch's labels
         _assert_like_torch(
-            runtime.load(str(directory), runtime="onnx", onnx_cache_dir=onnx_cache), method, test
+            loading.load(str(directory), runtime="onnx", onnx_cache_dir=onnx_cache), method, test
         )
 
 
 def _assert_like_torch(onnx_predictor, method, texts):
-    torch_answers = runtime.predictor_from_trained(trained(f"cls-{method}")).predict(texts)
+    torch_answers = predictor_from_trained(trained(f"cls-{method}")).predict(texts)
     onnx_answers = onnx_predictor.predict(texts)
     assert [a["label"] for a in onnx_answers] == [a["label"] for a in torch_answers]
     for a, b in zip(onnx_answers, torch_answers, strict=True):
@@ -92,29 +95,31 @@ def _assert_like_torch(onnx_predictor, method, texts):
 
 def test_low_int8_agreement_chooses_fp32(bank, onnx_cache, tmp_path, monkeypatch):
     examples, _ = bank
-    real = onnx_export.label_agreement
+    real = runtime_choice.label_agreement
 
     def int8_disagrees(a, b, texts, check_stop=None):
         return 0.98 if b.runtime == "onnx-int8" else real(a, b, texts, check_stop)
 
-    monkeypatch.setattr(onnx_export, "label_agreement", int8_disagrees)
+    monkeypatch.setattr(runtime_choice, "label_agreement", int8_disagrees)
     model = trained("cls-full")
-    chosen_predictor, info = onnx_export.choose_runtime(
+    chosen_predictor, info = runtime_choice.choose_runtime(
         model, tmp_path, texts_of(examples, "validation"), cache_dir=onnx_cache
     )
     assert (chosen_predictor.runtime, info["name"], info["file"]) == ("onnx", "onnx", "model.onnx")
     assert info["agreement"]["onnx_int8_vs_onnx"] == 0.98 and "98.0%" in info["reason"]
     assert not (tmp_path / "model.int8.onnx").exists()
     _save(model, tmp_path, info)
-    assert runtime.load(str(tmp_path)).runtime == "onnx"
+    assert loading.load(str(tmp_path)).runtime == "onnx"
     _assert_like_torch(chosen_predictor, "full", [e.text for e in examples])
 
 
 def test_lora_and_unvalidated_models_stay_on_torch(bank, tmp_path):
     examples, _ = bank
-    chosen, info = onnx_export.choose_runtime(trained("cls-lora"), tmp_path, texts_of(examples, "validation"))
+    chosen, info = runtime_choice.choose_runtime(
+        trained("cls-lora"), tmp_path, texts_of(examples, "validation")
+    )
     assert chosen.runtime == info["name"] == "torch" and "LoRA" in info["reason"]
-    chosen, info = onnx_export.choose_runtime(trained("cls-full"), tmp_path, [])
+    chosen, info = runtime_choice.choose_runtime(trained("cls-full"), tmp_path, [])
     assert chosen.runtime == "torch" and not list(tmp_path.iterdir())
 
 
@@ -130,10 +135,10 @@ def test_int8_answers_do_not_depend_on_batch_neighbours(bank, chosen, method):
 
 def test_head_versions_share_one_encoder_and_add_only_kilobytes(onnx_cache, chosen):
     _, _, directory = chosen["head"]
-    loaded = [runtime.load(str(directory), onnx_cache_dir=onnx_cache) for _ in range(20)]
+    loaded = [loading.load(str(directory), onnx_cache_dir=onnx_cache) for _ in range(20)]
     assert len({id(p.session) for p in loaded}) == 1
     assert all(p.memory_bytes() < 20_000 for p in loaded)  # 8 labels x 384 floats + bias
-    stats = onnx_export.shared_encoder_stats()
+    stats = shared.shared_encoder_stats()
     assert stats["shared_encoders"] >= 1 and stats["shared_encoder_bytes"] > 1_000_000
 
 
@@ -211,9 +216,9 @@ class _Echo:
 
 
 def test_agreement_is_compared_in_chunks_and_stops_when_the_caller_says_so():
-    texts = [f"text {i}" for i in range(onnx_export.AGREEMENT_CHUNK * 3)]
+    texts = [f"text {i}" for i in range(runtime_choice.AGREEMENT_CHUNK * 3)]
     a, b = _Echo(), _Echo()
-    assert onnx_export.label_agreement(a, b, texts, check_stop=lambda: None) == 1.0
+    assert runtime_choice.label_agreement(a, b, texts, check_stop=lambda: None) == 1.0
     assert a.calls == b.calls == 3
 
     a, b = _Echo(), _Echo()
@@ -223,7 +228,7 @@ def test_agreement_is_compared_in_chunks_and_stops_when_the_caller_says_so():
             raise _Stop
 
     with pytest.raises(_Stop):
-        onnx_export.label_agreement(a, b, texts, check_stop=stop_after_one_chunk)
+        runtime_choice.label_agreement(a, b, texts, check_stop=stop_after_one_chunk)
     assert a.calls == b.calls == 1  # the rest of the texts were never predicted
 
 
@@ -237,7 +242,7 @@ def test_choosing_a_runtime_stops_at_the_first_check_after_the_export(bank, onnx
             raise _Stop
 
     with pytest.raises(_Stop):
-        onnx_export.choose_runtime(
+        runtime_choice.choose_runtime(
             trained("cls-head"),
             tmp_path,
             texts_of(examples, "validation"),
@@ -254,9 +259,9 @@ def test_int8_answers_are_the_same_on_one_thread_and_on_every_core(bank, tmp_pat
 
     examples, _ = bank
     model = trained("cls-full")
-    fp32 = onnx_export.export_task_model(model.model, tmp_path / "model.onnx")
-    int8 = onnx_export.quantize(fp32, tmp_path / "model.int8.onnx")
-    one, every = onnx_export.session(int8, threads=1), onnx_export.session(int8, threads=2)
+    fp32 = export.export_task_model(model.model, tmp_path / "model.onnx")
+    int8 = export.quantize(fp32, tmp_path / "model.int8.onnx")
+    one, every = sessions.session(int8, threads=1), sessions.session(int8, threads=2)
     tokenizer = model.tokenizer
     for text in texts_of(examples, "test") + texts_of(examples, "validation"):
         enc = tokenizer([text], return_tensors="np")
@@ -269,33 +274,33 @@ def test_int8_answers_are_the_same_on_one_thread_and_on_every_core(bank, tmp_pat
 
 def test_the_first_int8_session_keeps_the_thread_count_that_answers_faster(bank, tmp_path, monkeypatch):
     model = trained("cls-full")
-    int8 = onnx_export.quantize(
-        onnx_export.export_task_model(model.model, tmp_path / "model.onnx"), tmp_path / "model.int8.onnx"
+    int8 = export.quantize(
+        export.export_task_model(model.model, tmp_path / "model.onnx"), tmp_path / "model.int8.onnx"
     )
     monkeypatch.delenv("SCALPEL_ONNX_INT8_THREADS", raising=False)
-    monkeypatch.setattr(onnx_export, "_cores", lambda: 2)
+    monkeypatch.setattr(sessions, "_cores", lambda: 2)
     threads = lambda sess: sess.get_session_options().intra_op_num_threads  # noqa: E731
     for faster in (1, 2):
-        monkeypatch.setattr(onnx_export, "_int8_threads", None)
+        monkeypatch.setattr(sessions, "_int8_threads", None)
         timed = []
 
         def seconds(sess, faster=faster, timed=timed):
             timed.append(threads(sess))
             return 0.001 if threads(sess) == faster else 0.002
 
-        monkeypatch.setattr(onnx_export, "_one_text_seconds", seconds)
-        first = onnx_export.int8_session(int8)
+        monkeypatch.setattr(sessions, "_one_text_seconds", seconds)
+        first = sessions.int8_session(int8)
         assert sorted(timed) == [1, 2] and threads(first) == faster
-        assert onnx_export.int8_threads() == faster
-        later = onnx_export.int8_session(int8)  # the choice is made once per process
+        assert sessions.int8_threads() == faster
+        later = sessions.int8_session(int8)  # the choice is made once per process
         assert threads(later) == faster and len(timed) == 2
     monkeypatch.setenv("SCALPEL_ONNX_INT8_THREADS", "2")
-    assert threads(onnx_export.int8_session(int8)) == 2 and onnx_export.int8_threads() == 2
+    assert threads(sessions.int8_session(int8)) == 2 and sessions.int8_threads() == 2
 
 
 def test_timing_a_lone_text_runs_the_graph_it_is_given(bank, tmp_path):
     model = trained("cls-full")
-    int8 = onnx_export.quantize(
-        onnx_export.export_task_model(model.model, tmp_path / "model.onnx"), tmp_path / "model.int8.onnx"
+    int8 = export.quantize(
+        export.export_task_model(model.model, tmp_path / "model.onnx"), tmp_path / "model.int8.onnx"
     )
-    assert 0 < onnx_export._one_text_seconds(onnx_export.session(int8, threads=1), runs=3) < 1
+    assert 0 < sessions._one_text_seconds(sessions.session(int8, threads=1), runs=3) < 1

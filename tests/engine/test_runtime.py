@@ -6,7 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from inference.engine import artifact, runtime
+from inference.engine import artifact
+from inference.engine.serving import loading
+from inference.engine.serving.torch_predictor import predictor_from_trained
 from inference.engine.words import word_offsets
 
 try:  # the dataset helpers live beside the training tests
@@ -29,9 +31,9 @@ def trained_cls():
 def test_save_load_predict_identical(bank, trained_cls, tmp_path, method):
     examples, labels = bank
     texts = [e.text for e in examples if e.split == "test"]
-    memory = runtime.predictor_from_trained(trained_cls[method])
+    memory = predictor_from_trained(trained_cls[method])
     artifact.save(trained_cls[method], str(tmp_path))
-    loaded = runtime.load(str(tmp_path))
+    loaded = loading.load(str(tmp_path))
     assert (loaded.task, loaded.labels, loaded.method) == ("classification", labels, method)
     a, b = memory.predict(texts), loaded.predict(texts)
     assert [x["label"] for x in a] == [x["label"] for x in b]
@@ -44,14 +46,14 @@ def test_private_memory_is_smallest_for_head(trained_cls, tmp_path):
     sizes = {}
     for method, trained in trained_cls.items():
         artifact.save(trained, str(tmp_path / method))
-        sizes[method] = runtime.load(str(tmp_path / method)).memory_bytes()
+        sizes[method] = loading.load(str(tmp_path / method)).memory_bytes()
     assert sizes["head"] < sizes["lora"] < sizes["full"]
     assert sizes["lora"] < 2_000_000 and sizes["full"] > 50_000_000
 
 
 def test_lora_predictors_share_the_base(trained_cls, tmp_path):
     artifact.save(trained_cls["lora"], str(tmp_path))
-    one, two = runtime.load(str(tmp_path)), runtime.load(str(tmp_path))
+    one, two = loading.load(str(tmp_path)), loading.load(str(tmp_path))
     w1 = one.model.encoder.embeddings.word_embeddings.weight
     w2 = two.model.encoder.embeddings.word_embeddings.weight
     assert w1.data_ptr() == w2.data_ptr()
@@ -59,7 +61,7 @@ def test_lora_predictors_share_the_base(trained_cls, tmp_path):
 
 def test_order_top_k_and_threads(bank, trained_cls):
     examples, _ = bank
-    predictor = runtime.predictor_from_trained(trained_cls["full"])
+    predictor = predictor_from_trained(trained_cls["full"])
     texts = [e.text for e in examples][:40]
     together = predictor.predict(texts, top_k=2)
     assert all(len(a["labels"]) == 2 for a in together)
@@ -84,9 +86,9 @@ def ner_trained():
 
 def test_extraction_offsets_and_round_trip(ner_trained, tmp_path):
     examples, trained = ner_trained
-    memory = runtime.predictor_from_trained(trained)
+    memory = predictor_from_trained(trained)
     artifact.save(trained, str(tmp_path))
-    loaded = runtime.load(str(tmp_path))
+    loaded = loading.load(str(tmp_path))
     test = [e for e in examples if e.split in ("validation", "test")]
     a = memory.predict([e.text for e in test], tokens=[e.tokens for e in test])
     b = loaded.predict([e.text for e in test], tokens=[e.tokens for e in test])
@@ -101,7 +103,7 @@ def test_extraction_offsets_and_round_trip(ner_trained, tmp_path):
 
 def test_extraction_raw_text_and_long_inputs(ner_trained):
     _, trained = ner_trained
-    predictor = runtime.predictor_from_trained(trained)
+    predictor = predictor_from_trained(trained)
     # Longer than max_length (64) sub-words: windows must cover every word without failing.
     text = " ".join(["Barack Obama visited the Eiffel Tower in Paris, France."] * 20)
     words = word_offsets(text)

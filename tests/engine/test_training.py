@@ -9,7 +9,7 @@ import time
 import pytest
 
 from inference.engine.basemodels import default_base_model_dir
-from inference.engine.training import TrainingSession
+from inference.engine.training import TrainingProgress, TrainingSession
 from inference.engine.types import Example
 from inference.engine.words import tags_to_spans, word_offsets
 from tests.support import shared_dataset
@@ -151,6 +151,7 @@ def test_each_method_trains_and_reports(bank, method):
     session, events = _trained(f"cls-{method}")
     assert session.plan.method == method
     assert all(set(e) == PROGRESS_KEYS for e in events), "every progress dict has the same keys"
+    assert set(TrainingProgress.__annotations__) == PROGRESS_KEYS, "the documented shape is the yielded one"
     phases = [e["phase"] for e in events]
     assert phases[0] == "loading" and phases[-1] == "done" and "training" in phases
     training = [e for e in events if e["phase"] == "training"]

@@ -89,7 +89,7 @@ def _serve_with(monkeypatch, predictor) -> dict:
         seen["check_stop"] = check_stop
         return predictor, {"name": "torch", "reason": "a stand-in for the test"}
 
-    monkeypatch.setattr(run.onnx_export, "choose_runtime", choose_runtime)
+    monkeypatch.setattr(run.runtime_choice, "choose_runtime", choose_runtime)
     return seen
 
 

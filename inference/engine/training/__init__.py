@@ -1,15 +1,17 @@
 """Training: plan a run from the data, then train with a progress-yielding generator."""
 
-from .gradient import ends_an_epoch
 from .plan import HYPERPARAMETERS, METHODS, TrainingPlan, validate_hyperparameters
-from .session import TrainedModel, TrainingSession
+from .progress import ProgressReading, TrainingProgress, ends_an_epoch, read_progress
+from .session import TrainingSession
 
 __all__ = [
     "HYPERPARAMETERS",
     "METHODS",
-    "TrainedModel",
+    "ProgressReading",
     "TrainingPlan",
+    "TrainingProgress",
     "TrainingSession",
     "ends_an_epoch",
+    "read_progress",
     "validate_hyperparameters",
 ]

@@ -7,7 +7,7 @@ from collections import Counter
 
 import torch
 
-from ..runtime import encode_texts, encode_words, pad, tag_names
+from ..encoding import encode_texts, encode_words, pad, tag_names
 from ..types import Example
 from ..words import spans_to_tags, word_offsets
 

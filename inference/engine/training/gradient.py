@@ -12,8 +12,6 @@ from ..basemodels import TaskModel
 from .data import bucketed_batches, collate
 
 VAL_METRIC = {"classification": "accuracy", "multilabel": "micro_f1", "extraction": "f1"}
-# How the messages of epoch_message and early_stop_message begin (see ends_an_epoch).
-EPOCH_END_PREFIXES = ("epoch ", "Stopping early:")
 
 
 class GradientTraining:
@@ -133,14 +131,12 @@ class GradientTraining:
         }
 
 
-def ends_an_epoch(progress: dict) -> bool:
-    """Whether a progress event closes an epoch (its summary, or the early stop that follows it):
-    a caller that throttles its writes must still write these."""
-    return (progress.get("message") or "").startswith(EPOCH_END_PREFIXES)
-
-
 def epoch_message(task: str, epoch: int, epochs: int, entry: dict, *, best_epoch: int) -> str:
-    """'epoch 2 of 5: training loss 0.412, validation accuracy 0.915 (best so far)'."""
+    """'epoch 2 of 5: training loss 0.412, validation accuracy 0.915 (best so far)'.
+
+    It and ``early_stop_message`` begin with ``progress.EPOCH_END_PREFIXES``, which is how a caller
+    knows an event closes an epoch.
+    """
     text = f"epoch {epoch} of {epochs}: training loss {entry['loss']:.3f}"
     if entry["val_metric"] is not None:
         text += f", validation {VAL_METRIC[task].replace('_', ' ')} {entry['val_metric']:.3f}"

@@ -10,8 +10,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..basemodels import TaskModel
-from ..evaluation import gold_tags
-from ..runtime import encode_texts, encode_words, length_chunks, pad, tag_names
+from ..encoding import encode_texts, encode_words, length_chunks, pad, tag_names
+from ..metrics import gold_tags
 from ..types import Example
 from ..words import word_offsets
 from .data import collate, encode_examples, example_words

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 from torch import nn
@@ -13,9 +11,10 @@ from torch.nn import functional as F
 
 from .. import basemodels
 from ..basemodels import TaskModel
-from ..evaluation import best_threshold, extraction_metrics, gold_tags
-from ..runtime import Predictor, tag_names
-from ..types import TASKS, Example
+from ..encoding import tag_names
+from ..metrics import best_threshold, extraction_metrics, gold_tags
+from ..serving.torch_predictor import TorchPredictor
+from ..types import TASKS, Example, TrainedModel
 from ..words import spans_to_tags, tags_to_spans
 from .data import IGNORE, class_weights, encode_examples, token_lengths
 from .gradient import VAL_METRIC, GradientTraining
@@ -29,25 +28,9 @@ from .plan import (
     inapplicable,
     validate_hyperparameters,
 )
+from .progress import TrainingProgress
 
 VAL_CHUNK = 128  # examples scored between two progress yields while validating (well under a second)
-
-
-@dataclass
-class TrainedModel:
-    """A trained model in memory: what evaluation, artifact.save and runtime need."""
-
-    task: str
-    labels: list[str]
-    method: str
-    model: nn.Module
-    tokenizer: Any
-    max_length: int
-    base_model_dir: str
-    base_model_id: str
-    threshold: float | None
-    hyperparameters: dict
-    train_info: dict = field(default_factory=dict)
 
 
 def _entity_types(labels: list[str]) -> list[str]:
@@ -158,9 +141,9 @@ class TrainingSession(GradientTraining, HeadTraining):
 
     # -- progress ---------------------------------------------------------------------------------
 
-    def _progress(self, phase: str, **values) -> dict:
+    def _progress(self, phase: str, **values) -> TrainingProgress:
         hp = self.plan.hyperparameters
-        out = {
+        out: TrainingProgress = {
             "phase": phase,
             "epoch": 0,
             "epochs": hp["epochs"],
@@ -180,7 +163,7 @@ class TrainingSession(GradientTraining, HeadTraining):
 
     # -- run --------------------------------------------------------------------------------------
 
-    def run(self) -> Iterator[dict]:
+    def run(self) -> Iterator[TrainingProgress]:
         """Train; yields progress after every optimisation step and at phase changes."""
         hp = self.plan.hyperparameters
         self._state: dict = {}
@@ -293,7 +276,7 @@ class TrainingSession(GradientTraining, HeadTraining):
     def _validate(self, model: TaskModel, epoch_state: dict):
         """Score the validation split through the serving code path, yielding between chunks."""
         model.eval()
-        predictor = Predictor(
+        predictor = TorchPredictor(
             task=self.task,
             labels=self.labels,
             method=self.plan.method,

@@ -14,7 +14,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from inference.engine import artifact, evaluation, onnx_export
+from inference.engine import artifact, evaluation
+from inference.engine.serving import runtime_choice
 from inference.engine.training import TrainingSession, ends_an_epoch
 from inference.models import TrainingJob
 from inference.selectors.base_models import base_model_dir
@@ -172,7 +173,7 @@ def _evaluate_save_register(job, trained, session, examples, test, deadline, tmp
     # The serving runtime is chosen before evaluating, and evaluation runs on it: the version's
     # reported metrics and predictions are those of the runtime that will answer its requests.
     job_event(job, "Choosing the serving runtime (ONNX export, int8 agreement on the validation split).")
-    predictor, runtime_info = onnx_export.choose_runtime(
+    predictor, runtime_info = runtime_choice.choose_runtime(
         trained,
         tmp,
         [ex.text for ex in session.validation],
@@ -199,7 +200,7 @@ def _evaluate_save_register(job, trained, session, examples, test, deadline, tmp
     manifest = artifact.save(
         trained,
         tmp,
-        extra_files=onnx_export.runtime_files(runtime_info),
+        extra_files=runtime_choice.runtime_files(runtime_info),
         extra_manifest={
             "dataset_hash": version.content_hash,
             "training_job": job.pk,
