@@ -11,7 +11,7 @@ from django.urls import path
 
 from core.exceptions import ApplicationError
 from tenants import services
-from tenants.models import ApiKey, BaseModel, Domain, OperatorAuditEntry, Tenant, UsageDay
+from tenants.models import ApiKey, AuditEntry, BaseModel, Domain, Tenant, UsageDay
 from tenants.validators import InvalidSlug, validate_tenant_slug
 
 from .selectors import platform_jobs_overview, queue_lengths
@@ -236,13 +236,27 @@ class UsageDayAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(OperatorAuditEntry, site=operator_site)
-class OperatorAuditEntryAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "actor", "action", "tenant"]
-    list_filter = ["action"]
+@admin.register(AuditEntry, site=operator_site)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Every tenant's log and the platform's own, read-only: entries are never edited or deleted."""
+
+    list_display = ["created_at", "tenant", "actor", "actor_kind", "action", "object_repr", "ip_address"]
+    list_filter = ["action", "actor_kind", "tenant"]
+    list_select_related = ["tenant"]
+    search_fields = ["actor", "object_repr", "ip_address"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    fields = [
+        "created_at", "tenant", "actor_kind", "actor", "ip_address", "action", "object_type", "object_id",
+        "object_repr", "details",
+    ]  # fmt: skip
+    readonly_fields = fields
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

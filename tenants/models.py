@@ -1,4 +1,4 @@
-"""Platform-wide tables in the public schema: tenants, their domains, API keys, usage, base models."""
+"""Platform-wide tables in the public schema: tenants, their domains, API keys, usage, base models, audit."""
 
 from __future__ import annotations
 
@@ -127,18 +127,58 @@ class UsageDay(models.Model):
         return f"{self.tenant_id} {self.key_prefix or '-'} {self.day}"
 
 
-class OperatorAuditEntry(models.Model):
-    """Who did what to a tenant, for operators."""
+class AuditEntryQuerySet(models.QuerySet):
+    """Entries are never edited or deleted through the ORM; the database refuses it too (see the
+    ``tenants_auditentry_append_only`` trigger). A tenant's entries go only with the tenant
+    (``tenants.services.audit.audit_tenant_purge``)."""
 
-    tenant = models.ForeignKey(Tenant, null=True, on_delete=models.SET_NULL, related_name="audit_entries")
+    def update(self, **kwargs):
+        raise AuditLogIsAppendOnly("The audit log is append-only: entries cannot be changed.")
+
+    def delete(self):
+        raise AuditLogIsAppendOnly("The audit log is append-only: entries cannot be deleted.")
+
+
+class AuditLogIsAppendOnly(Exception):
+    """An attempt to change or delete a recorded audit entry (a programming error, never a user's)."""
+
+
+class AuditEntry(models.Model):
+    """One state change: who (actor), when, from where (IP), what (action) to which object, in which tenant.
+
+    Kept in the public schema with a tenant column, so operators read every tenant's log in one
+    place, a tenant's own log is one filter (the dashboard, the tenant's export) and a deleted
+    tenant's entries are one purge. Entries of the platform itself (an operator's login, a base
+    model) have no tenant.
+    """
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    tenant = models.ForeignKey(
+        Tenant, null=True, blank=True, on_delete=models.DO_NOTHING, related_name="audit_entries"
+    )
+    actor_kind = models.CharField(max_length=20)
     actor = models.CharField(max_length=200)
-    action = models.CharField(max_length=100)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    action = models.CharField(max_length=100, db_index=True)
+    object_type = models.CharField(max_length=100, blank=True)
+    object_id = models.CharField(max_length=100, blank=True)
+    object_repr = models.CharField(max_length=300, blank=True)
     details = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = AuditEntryQuerySet.as_manager()
 
     class Meta:
-        ordering = ["-created_at"]
-        verbose_name_plural = "operator audit entries"
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "audit entries"
+        indexes = [models.Index(fields=["tenant", "-created_at"], name="audit_tenant_time")]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.action}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AuditLogIsAppendOnly("The audit log is append-only: entries cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditLogIsAppendOnly("The audit log is append-only: entries cannot be deleted.")

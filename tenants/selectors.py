@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import QuerySet
 
-from .models import ApiKey, BaseModel, Tenant, UsageDay
+from .models import ApiKey, AuditEntry, BaseModel, Tenant, UsageDay
 
 
 def tenant_get(*, slug: str) -> Tenant | None:
@@ -29,3 +31,24 @@ def usage_list(*, tenant: Tenant) -> QuerySet[UsageDay]:
 
 def base_model_get(*, model_id: str) -> BaseModel | None:
     return BaseModel.objects.filter(pk=model_id, is_active=True).first()
+
+
+def audit_list(
+    *,
+    tenant: Tenant | None,
+    action: str | None = None,
+    actor: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet[AuditEntry]:
+    """A tenant's audit entries, newest first, filtered (``actor`` matches part of the name)."""
+    entries = AuditEntry.objects.filter(tenant=tenant)
+    if action:
+        entries = entries.filter(action=action)
+    if actor:
+        entries = entries.filter(actor__icontains=actor)
+    if since is not None:
+        entries = entries.filter(created_at__gte=since)
+    if until is not None:
+        entries = entries.filter(created_at__lt=until)
+    return entries

@@ -1,6 +1,8 @@
 """Writes to the platform tables (public schema). Admin actions, commands and the API all call these."""
 
 from .api_keys import KEY_PREFIX_LEN, api_key_check, api_key_create, api_key_digest, api_key_revoke
+from .audit import ACTIONS as AUDIT_ACTIONS
+from .audit import audit_record, audit_tenant_purge
 from .tenants import (
     TenantError,
     TenantExists,
@@ -15,7 +17,7 @@ from .tenants import (
 from .usage import usage_buffer_stats, usage_flush, usage_record
 
 __all__ = [
-    "KEY_PREFIX_LEN", "TenantError", "TenantExists", "api_key_check", "api_key_create", "api_key_digest",
+    "AUDIT_ACTIONS", "audit_record", "audit_tenant_purge", "KEY_PREFIX_LEN", "TenantError", "TenantExists", "api_key_check", "api_key_create", "api_key_digest",
     "api_key_revoke", "ensure_public_tenant", "tenant_admin_create", "tenant_create", "tenant_create_check",
     "tenant_domain", "tenant_reactivate", "tenant_suspend", "usage_buffer_stats", "usage_flush",
     "usage_record",

@@ -12,8 +12,11 @@ from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from core.exceptions import ApplicationError
-from tenants.models import Domain, OperatorAuditEntry, Tenant
+from tenants.actors import Actor
+from tenants.models import Domain, Tenant
 from tenants.validators import InvalidSlug, schema_name_for, validate_tenant_slug
+
+from .audit import audit_record
 
 
 class TenantError(ApplicationError):
@@ -45,7 +48,7 @@ def tenant_create(
     name: str | None = None,
     admin_email: str | None = None,
     admin_password: str | None = None,
-    actor: str = "system",
+    actor: Actor | str = "system",
 ) -> Tenant:
     """Create a tenant: its schema (migrated), its domain and optionally its first admin user."""
     tenant_create_check(slug=slug, admin_email=admin_email, admin_password=admin_password)
@@ -57,8 +60,8 @@ def tenant_create(
             Domain.objects.create(domain=tenant_domain(slug), tenant=tenant, is_primary=True)
             if admin_email:
                 tenant_admin_create(tenant=tenant, email=admin_email, password=admin_password)
-            OperatorAuditEntry.objects.create(
-                tenant=tenant, actor=actor, action="tenant_created", details={"slug": slug}
+            audit_record(
+                action="tenant.created", actor=actor, tenant=tenant, obj=tenant, details={"slug": slug}
             )
     except IntegrityError as exc:  # another request created the same slug a moment before
         if Tenant.objects.filter(slug=slug).exists():
@@ -105,22 +108,24 @@ def tenant_admin_create(*, tenant: Tenant, email: str, password: str):
         return user_model.objects.create_superuser(username=email, email=email, password=password)
 
 
-def tenant_suspend(*, tenant: Tenant, reason: str = "", actor: str = "system") -> Tenant:
+def tenant_suspend(*, tenant: Tenant, reason: str = "", actor: Actor | str = "system") -> Tenant:
     """Block a tenant's pages and API calls. Nothing of its data is touched."""
     tenant.status = Tenant.Status.SUSPENDED
     tenant.status_reason = reason
     tenant.status_changed_at = timezone.now()
-    tenant.save(update_fields=["status", "status_reason", "status_changed_at"])
-    OperatorAuditEntry.objects.create(
-        tenant=tenant, actor=actor, action="tenant_suspended", details={"reason": reason}
-    )
+    with transaction.atomic():
+        tenant.save(update_fields=["status", "status_reason", "status_changed_at"])
+        audit_record(
+            action="tenant.suspended", actor=actor, tenant=tenant, obj=tenant, details={"reason": reason}
+        )
     return tenant
 
 
-def tenant_reactivate(*, tenant: Tenant, actor: str = "system") -> Tenant:
+def tenant_reactivate(*, tenant: Tenant, actor: Actor | str = "system") -> Tenant:
     tenant.status = Tenant.Status.ACTIVE
     tenant.status_reason = ""
     tenant.status_changed_at = timezone.now()
-    tenant.save(update_fields=["status", "status_reason", "status_changed_at"])
-    OperatorAuditEntry.objects.create(tenant=tenant, actor=actor, action="tenant_reactivated")
+    with transaction.atomic():
+        tenant.save(update_fields=["status", "status_reason", "status_changed_at"])
+        audit_record(action="tenant.reactivated", actor=actor, tenant=tenant, obj=tenant)
     return tenant
