@@ -6,12 +6,15 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
 from core.exceptions import ApplicationError
 from tenants import services
 from tenants.models import ApiKey, AuditEntry, BaseModel, Domain, Tenant, UsageDay
+from tenants.request_actor import request_actor
+from tenants.two_factor import tenant_security_set
 from tenants.validators import InvalidSlug, validate_tenant_slug
 
 from .selectors import platform_jobs_overview, queue_lengths
@@ -27,6 +30,7 @@ class OperatorAdminSite(admin.AdminSite):
     def get_urls(self):
         return [
             path("operations/", self.admin_view(self.operations_view), name="operations"),
+            path("security/", self.admin_view(self.security_view), name="security"),
             *super().get_urls(),
         ]
 
@@ -39,6 +43,21 @@ class OperatorAdminSite(admin.AdminSite):
             "queues": queue_lengths(),
         }
         return TemplateResponse(request, "admin/operations.html", context)
+
+    def security_view(self, request):
+        """The console's sign-in policy: require two-factor of every operator."""
+        console = services.ensure_public_tenant()
+        if request.method == "POST":
+            tenant_security_set(
+                tenant=console,
+                require_two_factor=request.POST.get("require_two_factor") == "on",
+                actor=request_actor(request),
+            )
+            state = "required" if console.require_two_factor else "optional"
+            messages.success(request, f"Two-factor sign-in is now {state} for the console.")
+            return HttpResponseRedirect(request.path)
+        context = {**self.each_context(request), "title": "Console sign-in", "console": console}
+        return TemplateResponse(request, "admin/security.html", context)
 
 
 operator_site = OperatorAdminSite(name="operator")
@@ -125,7 +144,12 @@ class TenantAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            return super().save_model(request, obj, form, change)
+            # Through the service, which records each change ([before, after]) in the audit log.
+            values = {f: getattr(obj, f) for f in form.changed_data if f in services.SETTINGS_FIELDS}
+            services.tenant_settings_update(
+                tenant=Tenant.objects.get(pk=obj.pk), values=values, actor=request_actor(request)
+            )
+            return None
         data = form.cleaned_data
         try:
             tenant = services.tenant_create(
@@ -133,7 +157,7 @@ class TenantAdmin(admin.ModelAdmin):
                 name=data.get("name"),
                 admin_email=data.get("admin_email") or None,
                 admin_password=data.get("admin_password") or None,
-                actor=request.user.get_username(),
+                actor=request_actor(request),
             )
         except services.TenantError as exc:
             self.message_user(request, str(exc), messages.ERROR)
@@ -153,14 +177,14 @@ class TenantAdmin(admin.ModelAdmin):
     def suspend(self, request, queryset):
         for tenant in queryset:
             services.tenant_suspend(
-                tenant=tenant, reason="Suspended by an operator", actor=request.user.get_username()
+                tenant=tenant, reason="Suspended by an operator", actor=request_actor(request)
             )
         self.message_user(request, f"Suspended {queryset.count()} tenant(s).")
 
     @admin.action(description="Reactivate selected tenants")
     def reactivate(self, request, queryset):
         for tenant in queryset:
-            services.tenant_reactivate(tenant=tenant, actor=request.user.get_username())
+            services.tenant_reactivate(tenant=tenant, actor=request_actor(request))
         self.message_user(request, f"Reactivated {queryset.count()} tenant(s).")
 
 
@@ -194,6 +218,7 @@ class BaseModelAdmin(admin.ModelAdmin):
             path=obj.path,
             description=obj.description,
             is_active=obj.is_active,
+            actor=request_actor(request),
         )
         obj.refresh_from_db()
 
@@ -220,7 +245,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke selected keys")
     def revoke(self, request, queryset):
         for key in queryset:
-            services.api_key_revoke(key=key)
+            services.api_key_revoke(key=key, actor=request_actor(request))
         self.message_user(request, f"Revoked {queryset.count()} key(s).")
 
 

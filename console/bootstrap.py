@@ -12,6 +12,7 @@ from django_tenants.utils import schema_context
 
 from tenants import services
 from tenants.selectors import tenant_get
+from tenants.services.members import member_add
 
 from .services import base_model_ensure_default
 
@@ -70,10 +71,11 @@ def bootstrap(*, demo: bool = True) -> dict:
         else:
             with schema_context(tenant.schema_name):
                 if not user_model.objects.filter(username=demo_creds["email"]).exists():
-                    user_model.objects.create_superuser(
-                        username=demo_creds["email"],
+                    member_add(
                         email=demo_creds["email"],
+                        role="owner",
                         password=demo_creds["password"],
+                        actor="bootstrap",
                     )
         creds["demo"] = demo_creds
     _save_credentials(creds)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from django.db import transaction
+
 from core.exceptions import ApplicationError
 from inference.engine.basemodels import DEFAULT_BASE_MODEL_ID, check_base_model_dir
+from tenants.actors import Actor
 from tenants.models import BaseModel
+from tenants.services.audit import audit_record
 
 # What the engine reads from an encoder directory, kept on the row for operators and the workers.
 _INFO_FIELDS = ("model_type", "hidden_size", "num_layers", "fingerprint")
@@ -33,7 +37,13 @@ def base_model_check(*, path: str) -> dict:
 
 
 def base_model_register(
-    *, model_id: str, name: str, path: str, description: str = "", is_active: bool | None = None
+    *,
+    model_id: str,
+    name: str,
+    path: str,
+    description: str = "",
+    is_active: bool | None = None,
+    actor: Actor | str = "system",
 ) -> BaseModel:
     """Register (or update) a base model; a directory is checked to load first. No path: the bundled one."""
     info = base_model_check(path=path) if path else {}
@@ -45,5 +55,10 @@ def base_model_register(
     }
     if is_active is not None:
         defaults["is_active"] = is_active
-    model, _ = BaseModel.objects.update_or_create(id=model_id, defaults=defaults)
+    with transaction.atomic():
+        model, created = BaseModel.objects.update_or_create(id=model_id, defaults=defaults)
+        audit_record(
+            action="base_model.registered", actor=actor, tenant=None, obj=model,
+            details={"path": path, "created": created, "is_active": model.is_active},
+        )  # fmt: skip
     return model

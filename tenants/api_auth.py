@@ -13,8 +13,10 @@ from rest_framework import authentication, permissions
 from core.exceptions import ApplicationError
 
 from . import generations, ratelimits
+from .actors import API_KEY, Actor
 from .models import ApiKey
 from .redis_client import request_path_redis
+from .request_actor import client_ip
 from .services import api_key_check, api_key_digest
 
 LAST_USED_RESOLUTION = timedelta(seconds=60)
@@ -90,14 +92,15 @@ class ApiKeyAuth:
 
 
 class ApiClient:
-    """The caller of an API request: a key of one tenant."""
+    """The caller of an API request: a key of one tenant, acting with its scopes (a key has no role)."""
 
     is_authenticated = True
     is_anonymous = False
 
-    def __init__(self, key: ApiKey):
+    def __init__(self, key: ApiKey, ip: str | None = None):
         self.key = key
         self.tenant = key.tenant
+        self.actor = Actor(kind=API_KEY, name=key.prefix, scopes=tuple(key.scopes), ip=ip)
 
     def __str__(self) -> str:
         return f"api-key:{self.key.prefix}"
@@ -139,7 +142,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
             key.last_used_at = now  # the cached copy too, so that the next minute's requests skip the write
         # A key's prefix and tenant never change, so what was read and counted for it holds here.
-        return ApiClient(key), ApiKeyAuth(key=key, preflight=preflight)
+        return ApiClient(key, ip=client_ip(request._request)), ApiKeyAuth(key=key, preflight=preflight)
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'

@@ -7,6 +7,7 @@ class TenantsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import signals
+        from . import logins, signals
 
         signals.connect()
+        logins.connect()

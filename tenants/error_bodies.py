@@ -18,6 +18,7 @@ STATUS_BY_CODE = {
     "insufficient_scope": 403,
     "tenant_suspended": 403,
     "forbidden": 403,
+    "permission_denied": 403,
     "not_found": 404,
     "conflict": 409,
     "dataset_exists": 409,

@@ -28,6 +28,10 @@ class Tenant(TenantMixin):
     )
     prediction_logging = models.BooleanField(default=False)
     prediction_log_retention_days = models.PositiveIntegerField(default=30)
+    # Set by the workspace's owners (on the public row: by operators, for the console).
+    require_two_factor = models.BooleanField(
+        default=False, help_text="Every user must sign in with a one-time code as well as a password."
+    )
 
     auto_create_schema = True
     # Suspending or deleting a row must never silently drop a tenant's data.

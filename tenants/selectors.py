@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
 from .models import ApiKey, AuditEntry, BaseModel, Tenant, UsageDay
+from .permissions import ROLES
 
 
 def tenant_get(*, slug: str) -> Tenant | None:
@@ -52,3 +54,19 @@ def audit_list(
     if until is not None:
         entries = entries.filter(created_at__lt=until)
     return entries
+
+
+def user_role(user) -> str | None:
+    """A workspace user's role (kept as the auth group of that name in the tenant's schema); None: no role."""
+    if user is None or not getattr(user, "is_authenticated", False) or not getattr(user, "pk", None):
+        return None
+    if not hasattr(user, "_scalpel_role"):
+        names = set(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
+        user._scalpel_role = next((role for role in reversed(ROLES) if role in names), None)
+    return user._scalpel_role
+
+
+def member_list() -> list[tuple]:
+    """The current workspace's users with their roles, by email (pending invitations included)."""
+    users = get_user_model().objects.prefetch_related("groups").order_by("username")
+    return [(user, next((g.name for g in user.groups.all() if g.name in ROLES), None)) for user in users]

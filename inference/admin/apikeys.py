@@ -11,11 +11,15 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.html import format_html
 
+from core.exceptions import ApplicationError
 from tenants.models import ApiKey
+from tenants.permissions import key_scopes_check
+from tenants.request_actor import request_actor
 from tenants.selectors import api_key_list
 from tenants.services import api_key_create, api_key_revoke
 
 from . import tenant_admin_site
+from .roles import RoleGate
 
 DETAIL_FIELDS = [
     "name",
@@ -34,13 +38,24 @@ class ApiKeyCreateForm(forms.ModelForm):
         choices=[(scope, scope) for scope in ApiKey.SCOPES],
         widget=forms.CheckboxSelectMultiple,
         initial=["predict", "read"],
-        help_text="predict: call models; data: upload data; train: start jobs and promote; read: read everything; "
-        "admin: all of these.",
+        help_text="predict: call models; data: upload data; train: start and cancel jobs; read: read everything; "
+        "admin: all of these, and promote and roll back models.",
     )
 
     class Meta:
         model = ApiKey
         fields = ["name", "scopes", "expires_at"]
+
+    actor = None  # set per request by ApiKeyAdmin.get_form
+
+    def clean_scopes(self):
+        scopes = self.cleaned_data["scopes"]
+        if self.actor is not None:
+            try:
+                key_scopes_check(actor=self.actor, scopes=scopes)
+            except ApplicationError as exc:
+                raise forms.ValidationError(exc.message) from exc
+        return scopes
 
     def clean_expires_at(self):
         expires_at = self.cleaned_data.get("expires_at")
@@ -52,7 +67,8 @@ class ApiKeyCreateForm(forms.ModelForm):
 
 
 @admin.register(ApiKey, site=tenant_admin_site)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(RoleGate, admin.ModelAdmin):
+    role_actions = {"add": "api_key.create", "revoke": "api_key.revoke_own"}
     list_display = [
         "name",
         "shown_prefix",
@@ -79,6 +95,14 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False  # a key is immutable: revoke it and create another
 
+    def has_revoke_permission(self, request) -> bool:
+        return self.role_may(request, "revoke")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        # The form refuses, next to the scopes, what the service would refuse for this user's role.
+        return type(form.__name__, (form,), {"actor": request_actor(request)})
+
     def has_delete_permission(self, request, obj=None):
         return False  # revoked keys stay listed, with their usage
 
@@ -88,7 +112,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             name=form.cleaned_data["name"],
             scopes=form.cleaned_data["scopes"],
             expires_at=form.cleaned_data.get("expires_at"),
-            created_by=request.user.get_username(),
+            actor=request_actor(request),
         )
         # The admin logs and redirects with ``obj``: make it the key the service created.
         for field in ApiKey._meta.concrete_fields:
@@ -104,11 +128,19 @@ class ApiKeyAdmin(admin.ModelAdmin):
             messages.WARNING,
         )
 
-    @admin.action(description="Revoke the selected keys (effective on their next request)")
+    @admin.action(
+        permissions=["revoke"], description="Revoke the selected keys (effective on their next request)"
+    )
     def revoke(self, request, queryset):
+        revoked = 0
         for key in queryset:
-            api_key_revoke(key=key)
-        self.message_user(request, f"Revoked {queryset.count()} key(s).")
+            try:
+                api_key_revoke(key=key, actor=request_actor(request))
+            except ApplicationError as exc:
+                self.message_user(request, f"{key.name}: {exc.message}", messages.ERROR)
+            else:
+                revoked += 1
+        self.message_user(request, f"Revoked {revoked} key(s).")
 
     @admin.display(description="prefix")
     def shown_prefix(self, key):

@@ -18,20 +18,22 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.csrf import csrf_protect
 
+from core.exceptions import ApplicationError
 from inference.engine.types import SPLITS
 from inference.forms import DatasetUploadOptionsForm
 from inference.models import Dataset, DatasetUpload, DatasetVersion, Example
 from inference.models.datasets import TASK_CHOICES
 from inference.selectors.datasets import dataset_version_list
 from inference.services.datasets import (
-    DatasetError,
     DatasetUploadError,
     dataset_upload,
     dataset_version_export,
 )
 from inference.services.datasets.limits import upload_limit_guard
+from tenants.request_actor import request_actor
 
 from . import tenant_admin_site
+from .roles import RoleGate
 
 REPORT_ERRORS_SHOWN = 50
 
@@ -70,7 +72,7 @@ class NotFoundInsteadOfRedirect:
         return super().change_view(request, object_id, form_url, extra_context)
 
 
-class ReadOnlyAdmin(NotFoundInsteadOfRedirect, admin.ModelAdmin):
+class ReadOnlyAdmin(RoleGate, NotFoundInsteadOfRedirect, admin.ModelAdmin):
     def has_add_permission(self, request, obj=None):
         return False
 
@@ -108,7 +110,8 @@ def admin_url(name: str, *args) -> str:
 
 
 @admin.register(Dataset, site=tenant_admin_site)
-class DatasetAdmin(NotFoundInsteadOfRedirect, admin.ModelAdmin):
+class DatasetAdmin(RoleGate, NotFoundInsteadOfRedirect, admin.ModelAdmin):
+    role_actions = {"add": "dataset.upload"}
     list_display = ["name", "task", "version_count", "latest_rows", "created_at"]
     list_filter = ["task"]
     search_fields = ["name", "description"]
@@ -229,10 +232,13 @@ class DatasetAdmin(NotFoundInsteadOfRedirect, admin.ModelAdmin):
                 filename=upload.name,
                 task=dataset.task if dataset else data["task"],
                 **form.upload_kwargs(),
-                actor=request.user.get_username(),
+                actor=request_actor(request),
             )
         except DatasetUploadError as exc:
             return None, exc.report
+        except ApplicationError as exc:  # refused before the file was read (the user's role)
+            form.add_error(None, exc.message)
+            return None, None
         return version, None
 
 
@@ -328,8 +334,10 @@ class DatasetVersionAdmin(ReadOnlyAdmin):
         if version is None or not self.has_view_permission(request, version):
             raise Http404("No such dataset version in this workspace.")
         try:
-            content, filename, content_type = dataset_version_export(version=version, fmt=fmt)
-        except DatasetError as exc:
+            content, filename, content_type = dataset_version_export(
+                version=version, fmt=fmt, actor=request_actor(request)
+            )
+        except ApplicationError as exc:
             messages.error(request, exc.message)
             return HttpResponseRedirect(admin_url("datasetversion_change", version.pk))
         response = HttpResponse(content, content_type=content_type)

@@ -19,8 +19,10 @@ from inference.insights import confusion_focus
 from inference.models import AliasChange, Model, ModelVersion
 from inference.selectors.registry import model_aliases
 from inference.services import registry as registry_services
+from tenants.request_actor import request_actor
 
 from . import tenant_admin_site
+from .roles import RoleGate
 
 # Up to this many labels the confusion matrix is shown whole; above, the labels in the most mistakes.
 CONFUSION_MAX_LABELS = 30
@@ -98,7 +100,7 @@ class DeleteThroughServiceMixin:
         return None
 
 
-class AliasChangeInline(admin.TabularInline):
+class AliasChangeInline(RoleGate, admin.TabularInline):
     model = AliasChange
     extra = 0
     can_delete = False
@@ -111,7 +113,8 @@ class AliasChangeInline(admin.TabularInline):
 
 
 @admin.register(Model, site=tenant_admin_site)
-class ModelAdmin(DeleteThroughServiceMixin, admin.ModelAdmin):
+class ModelAdmin(RoleGate, DeleteThroughServiceMixin, admin.ModelAdmin):
+    role_actions = {"change": "model.promote", "delete": "model.delete", "rollback": "model.rollback"}
     list_display = ["name", "task", "production", "staging", "versions_count", "created_at"]
     readonly_fields = ["name", "task", "created_at", "versions_table"]
     fields = ["name", "task", "description", "created_at", "versions_table"]
@@ -125,7 +128,7 @@ class ModelAdmin(DeleteThroughServiceMixin, admin.ModelAdmin):
         return registry_services.model_deletion_refusal(model=obj)
 
     def delete_through_service(self, request, obj) -> None:
-        registry_services.model_delete(model=obj, actor=request.user.get_username())
+        registry_services.model_delete(model=obj, actor=request_actor(request))
 
     @admin.display(description="production")
     def production(self, model):
@@ -166,18 +169,24 @@ class ModelAdmin(DeleteThroughServiceMixin, admin.ModelAdmin):
             rows,
         )
 
-    @admin.action(description="Roll production back to the previous version")
+    def has_rollback_permission(self, request) -> bool:
+        return self.role_may(request, "rollback")
+
+    @admin.action(permissions=["rollback"], description="Roll production back to the previous version")
     def rollback_production(self, request, queryset):
         for model in queryset:
             with _reported(self, request):
-                alias = registry_services.model_rollback(model=model, actor=request.user.get_username())
+                alias = registry_services.model_rollback(model=model, actor=request_actor(request))
                 self.message_user(request, f"{model.name}: production is now v{alias.version.number}.")
 
-    @admin.action(description="Take the production alias off (the model stops having a production version)")
+    @admin.action(
+        permissions=["rollback"],
+        description="Take the production alias off (the model stops having a production version)",
+    )
     def remove_production(self, request, queryset):
         self._remove_alias(request, queryset, "production")
 
-    @admin.action(description="Take the staging alias off")
+    @admin.action(permissions=["rollback"], description="Take the staging alias off")
     def remove_staging(self, request, queryset):
         self._remove_alias(request, queryset, "staging")
 
@@ -185,7 +194,7 @@ class ModelAdmin(DeleteThroughServiceMixin, admin.ModelAdmin):
         for model in queryset:
             with _reported(self, request):
                 number = registry_services.model_alias_remove(
-                    model=model, alias=alias, actor=request.user.get_username()
+                    model=model, alias=alias, actor=request_actor(request)
                 )
                 self.message_user(request, f"{model.name}: {alias} no longer points at v{number}.")
 
@@ -204,7 +213,8 @@ def _fmt(value) -> str:
 
 
 @admin.register(ModelVersion, site=tenant_admin_site)
-class ModelVersionAdmin(DeleteThroughServiceMixin, admin.ModelAdmin):
+class ModelVersionAdmin(RoleGate, DeleteThroughServiceMixin, admin.ModelAdmin):
+    role_actions = {"delete": "model.delete", "promote": "model.promote"}
     list_display = [
         "__str__",
         "headline_metric",
@@ -284,19 +294,24 @@ class ModelVersionAdmin(DeleteThroughServiceMixin, admin.ModelAdmin):
         for version in queryset:
             with _reported(self, request, level=messages.ERROR):
                 registry_services.model_version_promote(
-                    version=version, alias=alias, actor=request.user.get_username(), force=force
+                    version=version, alias=alias, actor=request_actor(request), force=force
                 )
                 self.message_user(request, f"{version} is now {alias}.")
 
-    @admin.action(description="Promote to production")
+    def has_promote_permission(self, request) -> bool:
+        return self.role_may(request, "promote")
+
+    @admin.action(permissions=["promote"], description="Promote to production")
     def promote_production(self, request, queryset):
         self._promote(request, queryset, "production")
 
-    @admin.action(description="Promote to staging")
+    @admin.action(permissions=["promote"], description="Promote to staging")
     def promote_staging(self, request, queryset):
         self._promote(request, queryset, "staging")
 
-    @admin.action(description="Promote to production even if it fails the evaluation gates")
+    @admin.action(
+        permissions=["promote"], description="Promote to production even if it fails the evaluation gates"
+    )
     def force_promote_production(self, request, queryset):
         self._promote(request, queryset, "production", force=True)
 
@@ -304,7 +319,7 @@ class ModelVersionAdmin(DeleteThroughServiceMixin, admin.ModelAdmin):
         return registry_services.model_version_deletion_refusal(version=obj)
 
     def delete_through_service(self, request, obj) -> None:
-        registry_services.model_version_delete(version=obj, actor=request.user.get_username())
+        registry_services.model_version_delete(version=obj, actor=request_actor(request))
 
     @admin.action(description="Compare the two selected versions")
     def compare_selected(self, request, queryset):

@@ -6,6 +6,7 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -18,8 +19,10 @@ from inference.forms import TimeBudgetFieldMixin
 from inference.models import Dataset, TrainingJob, TrainingJobEvent
 from inference.services import training as training_services
 from tenants.models import BaseModel
+from tenants.request_actor import request_actor
 
 from . import tenant_admin_site
+from .roles import RoleGate
 
 
 class TrainingJobStartForm(TimeBudgetFieldMixin, forms.Form):
@@ -59,7 +62,7 @@ class TrainingJobStartForm(TimeBudgetFieldMixin, forms.Form):
         return value
 
 
-class TrainingJobEventInline(admin.TabularInline):
+class TrainingJobEventInline(RoleGate, admin.TabularInline):
     model = TrainingJobEvent
     extra = 0
     can_delete = False
@@ -77,7 +80,8 @@ def progress_text(job: TrainingJob) -> str:
 
 
 @admin.register(TrainingJob, site=tenant_admin_site)
-class TrainingJobAdmin(admin.ModelAdmin):
+class TrainingJobAdmin(RoleGate, admin.ModelAdmin):
+    role_actions = {"add": "training.start", "train": "training.start"}
     list_display = [
         "id",
         "model_name",
@@ -109,6 +113,8 @@ class TrainingJobAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("tenant_admin:inference_trainingjob_start"))
 
     def start_view(self, request):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
         form = TrainingJobStartForm(request.POST or None, initial={"dataset": request.GET.get("dataset")})
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
@@ -121,7 +127,7 @@ class TrainingJobAdmin(admin.ModelAdmin):
                     method=data["method"],
                     hyperparameters=data["hyperparameters"],
                     time_budget_seconds=form.time_budget_seconds(),
-                    actor=request.user.get_username(),
+                    actor=request_actor(request),
                 )
             except ApplicationError as exc:
                 form.add_error(None, exc.message)
@@ -165,19 +171,22 @@ class TrainingJobAdmin(admin.ModelAdmin):
         url = reverse("tenant_admin:inference_modelversion_change", args=[version.pk])
         return format_html('<a href="{}">{}</a>', url, str(version))
 
-    @admin.action(description="Cancel selected jobs")
+    def has_train_permission(self, request) -> bool:
+        return self.role_may(request, "train")
+
+    @admin.action(permissions=["train"], description="Cancel selected jobs")
     def cancel_jobs(self, request, queryset):
         for job in queryset:
             try:
-                training_services.training_job_cancel(job=job, actor=request.user.get_username())
+                training_services.training_job_cancel(job=job, actor=request_actor(request))
             except ApplicationError as exc:
                 self.message_user(request, exc.message, messages.WARNING)
 
-    @admin.action(description="Retry selected jobs (same settings)")
+    @admin.action(permissions=["train"], description="Retry selected jobs (same settings)")
     def retry_jobs(self, request, queryset):
         for job in queryset:
             try:
-                new = training_services.training_job_retry(job=job, actor=request.user.get_username())
+                new = training_services.training_job_retry(job=job, actor=request_actor(request))
                 self.message_user(request, f"Job {job.pk} retried as job {new.pk}.")
             except ApplicationError as exc:
                 self.message_user(request, exc.message, messages.WARNING)

@@ -172,7 +172,7 @@ class DatasetVersionUploadApi(ApiView):
                 filename=data["file"].name,
                 task=data.get("task"),
                 **upload_kwargs(data),
-                actor=str(request.user),
+                actor=request.user.actor,
             )
         except DatasetUploadError as exc:
             if exc.code == "file_too_large":

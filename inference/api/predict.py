@@ -108,6 +108,7 @@ class PredictApi(ApiView):
             top_k=data.get("top_k"),
             api_key=request.auth.key,
             registry_generation=request.auth.registry_generation,
+            actor=request.user.actor,
         )
         self.texts_served = len(data["inputs"])
         # ``result`` is built by the service in exactly the OutputSerializer's shape (the schema's

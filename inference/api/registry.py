@@ -162,7 +162,7 @@ class ModelVersionDetailApi(ApiView):
 
 
 class ModelVersionPromoteApi(ApiView):
-    required_scope = "train"
+    required_scope = "admin"  # promotion and rollback are admins' rights (tenants.permissions)
 
     class InputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         alias = serializers.ChoiceField(choices=ModelAlias.ALIASES, default="production")
@@ -176,7 +176,7 @@ class ModelVersionPromoteApi(ApiView):
         "predictions that name no version are served by production from the next request on. A "
         "production promotion must pass the evaluation gates (a minimum score, and no worse than "
         "the current production version by more than the platform allows) unless `force` is true. "
-        "Every move is recorded with who made it. Scope: train.",
+        "Every move is recorded with who made it. Scope: admin.",
         parameters=[MODEL_NAME, VERSION_NUMBER],
         request=InputSerializer,
         responses=responses(
@@ -198,13 +198,13 @@ class ModelVersionPromoteApi(ApiView):
             alias=data["alias"],
             force=data["force"],
             note=data["note"],
-            actor=str(request.user),
+            actor=request.user.actor,
         )
         return Response(AliasSerializer(alias).data)
 
 
 class ModelRollbackApi(ApiView):
-    required_scope = "train"
+    required_scope = "admin"  # promotion and rollback are admins' rights (tenants.permissions)
 
     class InputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         alias = serializers.ChoiceField(choices=ModelAlias.ALIASES, default="production")
@@ -214,7 +214,7 @@ class ModelRollbackApi(ApiView):
         summary="Roll back an alias",
         description="Moves an alias (`production` by default) back to the version it pointed at "
         "before its latest promotion, skipping deleted versions. Recorded like a promotion. "
-        "Scope: train.",
+        "Scope: admin.",
         parameters=[MODEL_NAME],
         request=InputSerializer,
         responses=responses(
@@ -231,6 +231,6 @@ class ModelRollbackApi(ApiView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         alias = model_rollback(
-            model=_model_or_404(name), alias=serializer.validated_data["alias"], actor=str(request.user)
+            model=_model_or_404(name), alias=serializer.validated_data["alias"], actor=request.user.actor
         )
         return Response(AliasSerializer(alias).data)

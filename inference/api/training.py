@@ -136,7 +136,7 @@ class TrainingJobListApi(ApiView):
             method=data["method"],
             hyperparameters=data["hyperparameters"],
             time_budget_seconds=data.get("time_budget_seconds"),
-            actor=str(request.user),
+            actor=request.user.actor,
         )
         return Response(_detail(_job_or_404(job.pk)), status=status.HTTP_201_CREATED)
 
@@ -173,5 +173,5 @@ class TrainingJobCancelApi(ApiView):
         ),
     )
     def post(self, request, id: int):  # noqa: A002
-        job = training_job_cancel(job=_job_or_404(id), actor=str(request.user))
+        job = training_job_cancel(job=_job_or_404(id), actor=request.user.actor)
         return Response(_detail(job))

@@ -154,6 +154,11 @@ class ApiKeyCreateForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
 
+    def __init__(self, *args, scopes=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if scopes is not None:  # offer only these (the scopes the user's role may give a key)
+            self.fields["scopes"].choices = [c for c in self.fields["scopes"].choices if c[0] in scopes]
+
 
 class FeedbackApplyForm(forms.Form):
     feedback = forms.ModelMultipleChoiceField(

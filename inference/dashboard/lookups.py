@@ -12,7 +12,9 @@ from inference.models import Dataset, DatasetVersion, Model, ModelVersion, Train
 from inference.selectors.datasets import dataset_get, dataset_version_get
 from inference.selectors.registry import model_get, model_version_get
 from inference.selectors.training import training_job_get
+from tenants.actors import Actor
 from tenants.models import ApiKey
+from tenants.request_actor import request_actor
 from tenants.selectors import api_key_get
 
 
@@ -46,6 +48,6 @@ def api_key_or_404(request, key_id: int) -> ApiKey:
     return _found(api_key_get(tenant=request.tenant, key_id=key_id), "API key")
 
 
-def actor(request) -> str:
-    """Who did it, as services record it in audit fields and job logs."""
-    return request.user.get_username()
+def actor(request) -> Actor:
+    """Who is acting, with their role: services check it and record it."""
+    return request_actor(request)

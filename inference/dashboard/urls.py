@@ -1,20 +1,49 @@
 """The tenant dashboard: pages for business users, each a thin adapter over services and selectors."""
 
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
 from django.urls import path
 
-from .views import apikeys, datasets, feedback, models, overview, playground, training, usage
+from .access import workspace_member_required
+from .views import (
+    accounts,
+    apikeys,
+    audit,
+    datasets,
+    feedback,
+    models,
+    overview,
+    playground,
+    team,
+    training,
+    usage,
+)
 
 
 def page(route: str, view, name: str):
-    # Login is enforced here, in one place, so a new page cannot forget it.
-    return path(route, login_required(view), name=name)
+    # Login and a role in the workspace are required here, in one place, so a new page cannot forget them.
+    return path(route, workspace_member_required(view), name=name)
 
 
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/invitation/<str:token>/", accounts.invitation, name="invitation-accept"),
+    path("accounts/password-reset/", accounts.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "accounts/password-reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "accounts/password-reset/<uidb64>/<token>/",
+        accounts.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "accounts/password-reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
     page("", overview.overview, "dashboard-home"),
     # Datasets
     page("datasets/", datasets.dataset_list_view, "dashboard-datasets"),
@@ -49,6 +78,13 @@ urlpatterns = [
     page("api-keys/", apikeys.api_key_page, "dashboard-api-keys"),
     page("api-keys/<int:key_id>/revoke/", apikeys.api_key_revoke_view, "dashboard-api-key-revoke"),
     page("usage/", usage.usage_page, "dashboard-usage"),
+    # The team and its log
+    page("team/", team.team_page, "dashboard-team"),
+    page("team/invite/", team.team_invite, "dashboard-team-invite"),
+    page("team/<int:user_id>/role/", team.team_role_change, "dashboard-team-role"),
+    page("team/<int:user_id>/remove/", team.team_remove, "dashboard-team-remove"),
+    page("team/sign-in-policy/", team.team_security, "dashboard-team-security"),
+    page("audit/", audit.audit_log, "dashboard-audit"),
     page("feedback/", feedback.feedback_inbox, "dashboard-feedback"),
     page("feedback/apply/", feedback.feedback_apply_view, "dashboard-feedback-apply"),
 ]

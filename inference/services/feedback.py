@@ -10,6 +10,9 @@ from core.exceptions import ApplicationError, NotFound
 from inference.engine.types import Example, Span
 from inference.models import DatasetVersion, Feedback, Model, ModelVersion
 from inference.selectors.datasets import dataset_get, dataset_version_get
+from tenants.actors import Actor, as_actor
+from tenants.permissions import permission_check
+from tenants.services.audit import audit_record
 
 from .datasets import dataset_version_append
 
@@ -118,11 +121,15 @@ def _checked_entities(entities: list[dict], text: str) -> list[dict]:
     return sorted(checked, key=lambda e: (e["start"], e["end"], e["label"]))
 
 
-def feedback_apply(*, feedback_ids: list[int] | None, dataset_name: str, actor: str = "") -> DatasetVersion:
+def feedback_apply(
+    *, feedback_ids: list[int] | None, dataset_name: str, actor: Actor | str = ""
+) -> DatasetVersion:
     """Add pending feedback as training rows of a new version of ``dataset_name``; marks it applied.
 
     Without ids, takes every pending correction of the models trained on this dataset.
     """
+    actor = as_actor(actor)
+    permission_check(actor=actor, action="feedback.apply")
     dataset = dataset_get(name=dataset_name)
     if dataset is None:
         raise NotFound(f"There is no dataset named '{dataset_name}' in your workspace.")
@@ -145,8 +152,9 @@ def feedback_apply(*, feedback_ids: list[int] | None, dataset_name: str, actor: 
             )
         examples = _examples(rows, dataset=dataset)
         version = dataset_version_append(
-            dataset=dataset, examples=examples, source_kind="feedback", actor=actor
+            dataset=dataset, examples=examples, source_kind="feedback", actor=str(actor)
         )
+        audit_record(action="feedback.applied", actor=actor, obj=version, details={"corrections": len(rows)})
         Feedback.objects.filter(pk__in=[row.pk for row in rows]).update(applied_to=version)
     return version
 

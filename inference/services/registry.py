@@ -17,6 +17,9 @@ from django.utils import timezone
 from core.exceptions import ApplicationError, Conflict, NotFound
 from inference.models import AliasChange, Model, ModelAlias, ModelVersion, TrainingJob
 from inference.storage import is_under_tenant, tenant_path
+from tenants.actors import Actor, as_actor
+from tenants.permissions import permission_check
+from tenants.services.audit import audit_record
 
 
 def artifact_store(*, local_dir: str, model_name: str, number: int) -> tuple[str, int]:
@@ -130,21 +133,28 @@ def promotion_problems(*, version: ModelVersion) -> list[str]:
 
 
 def model_version_promote(
-    *, version: ModelVersion, alias: str = "production", actor: str = "", force: bool = False, note: str = ""
+    *,
+    version: ModelVersion,
+    alias: str = "production",
+    actor: Actor | str = "",
+    force: bool = False,
+    note: str = "",
 ) -> ModelAlias:
     """Point an alias at a version. Production promotions pass the evaluation gates unless forced."""
+    actor = as_actor(actor)
+    permission_check(actor=actor, action="model.promote")
     if alias not in ModelAlias.ALIASES:
         raise ApplicationError(f"Unknown alias '{alias}': use {' or '.join(ModelAlias.ALIASES)}.")
-    if alias == "production" and not force:
-        problems = promotion_problems(version=version)
-        if problems:
-            raise ApplicationError(
-                f"v{version.number} cannot be promoted to production: "
-                + "; ".join(problems)
-                + ". Promote it with force if you are sure.",
-                code="promotion_gate_failed",
-                details={"problems": problems},
-            )
+    # Asked of forced promotions too, so that the log tells an override from a promotion that passed.
+    problems = promotion_problems(version=version) if alias == "production" else []
+    if problems and not force:
+        raise ApplicationError(
+            f"v{version.number} cannot be promoted to production: "
+            + "; ".join(problems)
+            + ". Promote it with force if you are sure.",
+            code="promotion_gate_failed",
+            details={"problems": problems},
+        )
     with transaction.atomic():
         current = ModelAlias.objects.select_for_update().filter(model=version.model, alias=alias).first()
         from_number = current.version.number if current else None
@@ -158,7 +168,12 @@ def model_version_promote(
             current = ModelAlias.objects.create(model=version.model, alias=alias, version=version)
         AliasChange.objects.create(
             model=version.model, alias=alias, from_version=from_number, to_version=version.number,
-            action="promote", actor=actor, forced=force, note=note,
+            action="promote", actor=str(actor), forced=force, note=note,
+        )  # fmt: skip
+        audit_record(
+            action="model.promoted_over_gate" if problems else "model.promoted", actor=actor, obj=version,
+            details={"alias": alias, "from_version": from_number, "to_version": version.number, "forced": force,
+                     "note": note},
         )  # fmt: skip
     return current
 
@@ -228,8 +243,10 @@ def _locked_alias(*, model: Model, alias: str) -> ModelAlias | None:
     )
 
 
-def model_rollback(*, model: Model, alias: str = "production", actor: str = "") -> ModelAlias:
+def model_rollback(*, model: Model, alias: str = "production", actor: Actor | str = "") -> ModelAlias:
     """Move an alias back to the version it pointed at before its latest promotion."""
+    actor = as_actor(actor)
+    permission_check(actor=actor, action="model.rollback")
     with transaction.atomic():
         current = _locked_alias(model=model, alias=alias)
         plan = _rollback_plan(model=model, alias=alias, current=current)
@@ -244,15 +261,21 @@ def model_rollback(*, model: Model, alias: str = "production", actor: str = "") 
             from_version=plan.current.number,
             to_version=plan.target.number,
             action="rollback",
-            actor=actor,
+            actor=str(actor),
             note=f"skipped deleted {_numbers(list(plan.skipped))}" if plan.skipped else "",
         )
+        audit_record(
+            action="model.rolled_back", actor=actor, obj=model,
+            details={"alias": alias, "from_version": plan.current.number, "to_version": plan.target.number},
+        )  # fmt: skip
     return current
 
 
-def model_alias_remove(*, model: Model, alias: str, actor: str = "") -> int:
+def model_alias_remove(*, model: Model, alias: str, actor: Actor | str = "") -> int:
     """Take an alias off its model (e.g. to retire a model, then delete it); returns the version it
     pointed at. Recorded in the history like any other move."""
+    actor = as_actor(actor)
+    permission_check(actor=actor, action="model.rollback")
     if alias not in ModelAlias.ALIASES:
         raise ApplicationError(f"Unknown alias '{alias}': use {' or '.join(ModelAlias.ALIASES)}.")
     with transaction.atomic():
@@ -262,7 +285,13 @@ def model_alias_remove(*, model: Model, alias: str, actor: str = "") -> int:
         number = current.version.number
         current.delete()
         AliasChange.objects.create(
-            model=model, alias=alias, from_version=number, to_version=None, action="remove", actor=actor
+            model=model, alias=alias, from_version=number, to_version=None, action="remove", actor=str(actor)
+        )
+        audit_record(
+            action="model.alias_removed",
+            actor=actor,
+            obj=model,
+            details={"alias": alias, "from_version": number},
         )
     return number
 
@@ -278,13 +307,16 @@ def model_version_deletion_refusal(*, version: ModelVersion) -> str:
     )
 
 
-def model_version_delete(*, version: ModelVersion, actor: str = "") -> None:
+def model_version_delete(*, version: ModelVersion, actor: Actor | str = "") -> None:
     """Delete a version and its files; a version an alias points at is kept."""
+    actor = as_actor(actor)
+    permission_check(actor=actor, action="model.delete")
     refusal = model_version_deletion_refusal(version=version)
     if refusal:
         raise Conflict(refusal, code="version_in_use")
     prefix, manifest = version.artifact_path, version.artifact_manifest
     with transaction.atomic():
+        audit_record(action="model.version_deleted", actor=actor, obj=version)
         version.delete()
         # Files go only once the row is surely gone; a rolled-back delete keeps a loadable version.
         transaction.on_commit(lambda: artifact_delete(prefix=prefix, manifest=manifest))
@@ -302,14 +334,17 @@ def model_deletion_refusal(*, model: Model) -> str:
     )
 
 
-def model_delete(*, model: Model, actor: str = "") -> None:
+def model_delete(*, model: Model, actor: Actor | str = "") -> None:
     """Delete a model with all its versions and their files; a model an alias still serves is kept."""
+    actor = as_actor(actor)
+    permission_check(actor=actor, action="model.delete")
     with transaction.atomic():
         model = Model.objects.select_for_update().get(pk=model.pk)
         refusal = model_deletion_refusal(model=model)
         if refusal:
             raise Conflict(refusal, code="model_in_use")
         files = list(model.versions.values_list("artifact_path", "artifact_manifest"))
+        audit_record(action="model.deleted", actor=actor, obj=model, details={"versions": len(files)})
         model.delete()
 
         def delete_files() -> None:

@@ -11,6 +11,8 @@ from core.exceptions import SEE_DETAILS, ApplicationError, NotFound
 from inference.models import Model, ModelVersion, PredictionLog
 from inference.selectors.registry import model_version_for_serving
 from tenants import generations
+from tenants.actors import Actor, as_actor
+from tenants.permissions import permission_check
 
 from .runtime_cache import runtime_cache
 
@@ -76,11 +78,13 @@ def predict(
     top_k: int | None = None,
     api_key=None,
     registry_generation=None,
+    actor: Actor | str = "",
 ) -> dict:
     """Answer ``inputs`` with a version of the tenant's model (production, else the newest).
 
     ``registry_generation``: the tenant's registry counter, when the API read it already this request.
     """
+    permission_check(actor=as_actor(actor), action="predict")  # a dict lookup: nothing on the hot path
     predict_inputs_check(inputs=inputs, top_k=top_k)
     resolved = _version_for_serving(model_name, version, registry_generation)
     model = resolved.model if resolved is not None else Model.objects.filter(name=model_name).first()

@@ -9,6 +9,7 @@ from tenants.api_errors import api_not_found
 urlpatterns = [
     path("admin/", operator_site.urls),
     path("api/v1/", include("inference.api.urls")),
+    path("", include("tenants.two_factor_views")),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     # Last: any other /api/ URL is a JSON 404, with DEBUG on too (handler404 is skipped then).
     re_path(r"^api/", api_not_found),

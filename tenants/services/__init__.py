@@ -4,6 +4,7 @@ from .api_keys import KEY_PREFIX_LEN, api_key_check, api_key_create, api_key_dig
 from .audit import ACTIONS as AUDIT_ACTIONS
 from .audit import audit_record, audit_tenant_purge
 from .tenants import (
+    SETTINGS_FIELDS,
     TenantError,
     TenantExists,
     ensure_public_tenant,
@@ -12,13 +13,14 @@ from .tenants import (
     tenant_create_check,
     tenant_domain,
     tenant_reactivate,
+    tenant_settings_update,
     tenant_suspend,
 )
 from .usage import usage_buffer_stats, usage_flush, usage_record
 
 __all__ = [
-    "AUDIT_ACTIONS", "audit_record", "audit_tenant_purge", "KEY_PREFIX_LEN", "TenantError", "TenantExists", "api_key_check", "api_key_create", "api_key_digest",
+    "SETTINGS_FIELDS",    "AUDIT_ACTIONS", "audit_record", "audit_tenant_purge", "KEY_PREFIX_LEN", "TenantError", "TenantExists", "api_key_check", "api_key_create", "api_key_digest",
     "api_key_revoke", "ensure_public_tenant", "tenant_admin_create", "tenant_create", "tenant_create_check",
-    "tenant_domain", "tenant_reactivate", "tenant_suspend", "usage_buffer_stats", "usage_flush",
+    "tenant_domain", "tenant_reactivate", "tenant_settings_update", "tenant_suspend", "usage_buffer_stats", "usage_flush",
     "usage_record",
 ]  # fmt: skip

@@ -14,9 +14,11 @@ from django_tenants.utils import get_public_schema_name, schema_context
 from core.exceptions import ApplicationError
 from tenants.actors import Actor
 from tenants.models import Domain, Tenant
+from tenants.permissions import OWNER
 from tenants.validators import InvalidSlug, schema_name_for, validate_tenant_slug
 
 from .audit import audit_record
+from .members import user_role_set
 
 
 class TenantError(ApplicationError):
@@ -100,12 +102,14 @@ def tenant_create_check(*, slug: str, admin_email: str | None, admin_password: s
 
 
 def tenant_admin_create(*, tenant: Tenant, email: str, password: str):
-    """A user with full rights inside one tenant's schema (its admin and dashboard)."""
+    """The tenant's first user: an owner, with every right inside its workspace (and nothing outside it)."""
     with schema_context(tenant.schema_name):
         user_model = get_user_model()
         if user_model.objects.filter(username=email).exists():
             raise TenantError(f"The tenant '{tenant.slug}' already has a user '{email}'.")
-        return user_model.objects.create_superuser(username=email, email=email, password=password)
+        user = user_model.objects.create_user(username=email, email=email, password=password)
+        user_role_set(user=user, role=OWNER)
+        return user
 
 
 def tenant_suspend(*, tenant: Tenant, reason: str = "", actor: Actor | str = "system") -> Tenant:
@@ -128,4 +132,31 @@ def tenant_reactivate(*, tenant: Tenant, actor: Actor | str = "system") -> Tenan
     with transaction.atomic():
         tenant.save(update_fields=["status", "status_reason", "status_changed_at"])
         audit_record(action="tenant.reactivated", actor=actor, tenant=tenant, obj=tenant)
+    return tenant
+
+
+# What operators set on a tenant besides its status: its name, quotas and prediction logging.
+SETTINGS_FIELDS = (
+    "name", "max_concurrent_training_jobs", "max_training_jobs_per_day", "max_dataset_rows",
+    "rate_limit_per_minute", "prediction_logging", "prediction_log_retention_days",
+)  # fmt: skip
+
+
+def tenant_settings_update(*, tenant: Tenant, values: dict, actor: Actor | str = "system") -> Tenant:
+    """Change a tenant's name, quotas or logging; the audit entry lists each change as [before, after]."""
+    unknown = sorted(set(values) - set(SETTINGS_FIELDS))
+    if unknown:
+        raise TenantError(f"These are not tenant settings: {', '.join(unknown)}.")
+    changes = {
+        field: [getattr(tenant, field), value]
+        for field, value in values.items()
+        if getattr(tenant, field) != value
+    }
+    if not changes:
+        return tenant
+    with transaction.atomic():
+        for field, (_, value) in changes.items():
+            setattr(tenant, field, value)
+        tenant.save(update_fields=list(changes))
+        audit_record(action="tenant.quotas_changed", actor=actor, tenant=tenant, obj=tenant, details=changes)
     return tenant

@@ -20,7 +20,8 @@ from inference.models import (
 from tenants.models import ApiKey
 from tenants.services import api_key_create
 
-ALL_SCOPES = ["predict", "data", "train", "read"]
+# Every scope; "admin" (promotion, rollback) also holds all the others.
+ALL_SCOPES = ["predict", "data", "train", "read", "admin"]
 ROWS = [("great service", "pos"), ("awful wait", "neg"), ("lovely staff", "pos"), ("rude reply", "neg")]
 
 

@@ -38,8 +38,8 @@ ENDPOINTS = [
     ("model_retrieve", "GET", "models/{model}", "read", None, "object"),
     ("model_version_list", "GET", "models/{model}/versions", "read", None, "object"),
     ("model_version_retrieve", "GET", "models/{model}/versions/1", "read", None, "object"),
-    ("model_version_promote", "POST", "models/{model}/versions/1/promote", "train", lambda o: {"force": True}, "object"),
-    ("model_rollback", "POST", "models/{model}/rollback", "train", lambda o: {}, "object"),
+    ("model_version_promote", "POST", "models/{model}/versions/1/promote", "admin", lambda o: {"force": True}, "object"),
+    ("model_rollback", "POST", "models/{model}/rollback", "admin", lambda o: {}, "object"),
     ("model_predict", "POST", "models/{model}/predict", "predict", lambda o: {"inputs": ["hello"]}, "object"),
     ("feedback_list", "GET", "feedback", "read", None, "list"),
     (
@@ -136,7 +136,8 @@ def test_an_expired_key_is_401(endpoint, client, tenant_a, a_objects):
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=IDS)
 def test_a_key_without_the_endpoints_scope_is_403(endpoint, client, tenant_a, a_objects):
     scope = endpoint[3]
-    raw = raw_key(tenant_a, scopes=[s for s in ALL_SCOPES if s != scope])
+    # Without "admin" as well, which holds every scope.
+    raw = raw_key(tenant_a, scopes=[s for s in ALL_SCOPES if s not in (scope, "admin")])
     response = _request(ApiClient(client, raw), endpoint, a_objects)
     _assert_error(response, 403, "insufficient_scope")
     assert response.json()["error"]["details"]["required_scope"] == scope

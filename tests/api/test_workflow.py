@@ -138,7 +138,9 @@ def _predict_all(api: ApiClient, model: str, texts: list[str]) -> list[dict]:
 
 
 def test_classification_journey_on_banking77(live_tenant, celery_worker_process, client, tmp_path):
-    _, raw = api_key_create(tenant=live_tenant, name="journey", scopes=["predict", "data", "train", "read"])
+    _, raw = api_key_create(
+        tenant=live_tenant, name="journey", scopes=["predict", "data", "train", "read", "admin"]
+    )
     api = ApiClient(client, raw)
     upload = tmp_path / "banking.csv"
     upload.write_bytes(banking77_csv())
@@ -170,7 +172,9 @@ def test_classification_journey_on_banking77(live_tenant, celery_worker_process,
 
 
 def test_multilabel_journey_on_banking77_topics(live_tenant, celery_worker_process, client, tmp_path):
-    _, raw = api_key_create(tenant=live_tenant, name="journey", scopes=["predict", "data", "train", "read"])
+    _, raw = api_key_create(
+        tenant=live_tenant, name="journey", scopes=["predict", "data", "train", "read", "admin"]
+    )
     api = ApiClient(client, raw)
     upload = tmp_path / "topics.jsonl"
     upload.write_bytes(banking77_multilabel_jsonl())

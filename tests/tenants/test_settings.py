@@ -15,7 +15,9 @@ CHECK = "import django; django.setup(); from django.conf import settings; print(
 
 def _start(**env) -> subprocess.CompletedProcess:
     base = {
-        k: v for k, v in os.environ.items() if k not in ("SCALPEL_ENV", "DJANGO_SECRET_KEY", "DJANGO_DEBUG")
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("SCALPEL_ENV", "DJANGO_SECRET_KEY", "DJANGO_DEBUG", "EMAIL_URL")
     }
     return subprocess.run(
         [sys.executable, "-c", CHECK],
@@ -42,6 +44,8 @@ def _start(**env) -> subprocess.CompletedProcess:
             "DJANGO_DEBUG must be off",
         ),
         ({"SCALPEL_ENV": "prod"}, "set it to development, test or production"),
+        # Invitations and password resets go by email: production without a mail server is refused.
+        ({"SCALPEL_ENV": "production", "DJANGO_SECRET_KEY": "k" * 40}, "EMAIL_URL must be set"),
     ],
 )
 def test_unsafe_settings_refuse_to_start_and_say_what_to_set(env, message):
@@ -50,6 +54,6 @@ def test_unsafe_settings_refuse_to_start_and_say_what_to_set(env, message):
 
 
 def test_production_with_a_real_secret_starts_without_debug():
-    proc = _start(SCALPEL_ENV="production", DJANGO_SECRET_KEY="k" * 40)
+    proc = _start(SCALPEL_ENV="production", DJANGO_SECRET_KEY="k" * 40, EMAIL_URL="smtp://mail.example:587")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "False"

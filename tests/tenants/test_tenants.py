@@ -9,6 +9,7 @@ from django_tenants.utils import schema_context
 
 from tenants import services
 from tenants.models import Tenant
+from tenants.selectors import user_role
 from tenants.validators import InvalidSlug, validate_tenant_slug
 
 
@@ -60,7 +61,8 @@ def test_tenant_create_command_creates_schema_domain_and_admin(db, capsys):
         from django.contrib.auth import get_user_model
 
         admin = get_user_model().objects.get(username="ops@gamma.example")
-        assert admin.is_superuser and admin.check_password("pass-gamma-7391")
+        # The first admin is the workspace's owner (a role), not a Django superuser.
+        assert user_role(admin) == "owner" and admin.check_password("pass-gamma-7391")
     assert "Created tenant 'gamma-co'" in capsys.readouterr().out
 
 

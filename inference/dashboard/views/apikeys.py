@@ -11,17 +11,22 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from core.exceptions import ApplicationError
 from inference.selectors.registry import model_list
+from tenants.permissions import actor_may, scopes_of_role
 from tenants.selectors import api_key_list
-from tenants.services import TenantError, api_key_create, api_key_revoke
+from tenants.services import api_key_create, api_key_revoke
 
 from ..forms import ApiKeyCreateForm
 from ..lookups import actor, api_key_or_404
 
 
 def api_key_page(request):
-    created = None
+    who = actor(request)
+    offered = scopes_of_role(who.role)  # the form offers only what the role may give a key
+    created, status = None, 200
     if request.method == "POST":
+        # Any scope is accepted by the form: the service refuses, with the reason, what the role lacks.
         form = ApiKeyCreateForm(request.POST)
         if form.is_valid():
             try:
@@ -29,19 +34,26 @@ def api_key_page(request):
                     tenant=request.tenant,
                     name=form.cleaned_data["name"],
                     scopes=form.cleaned_data["scopes"],
-                    created_by=actor(request),
+                    actor=who,
                 )
-            except TenantError as exc:
-                form.add_error(None, str(exc))
+            except ApplicationError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                status = 403 if exc.code == "permission_denied" else 400
             else:
                 created = {"key": key, "raw": raw, **_examples(request, raw)}
-                form = ApiKeyCreateForm()
+                form = ApiKeyCreateForm(scopes=offered)
     else:
-        form = ApiKeyCreateForm()
+        form = ApiKeyCreateForm(scopes=offered)
     response = render(
         request,
         "dashboard/keys/page.html",
-        {"nav": "api-keys", "form": form, "created": created, "keys": api_key_list(tenant=request.tenant)},
+        {
+            "nav": "api-keys",
+            "form": form,
+            "created": created,
+            "keys": [(key, _may_revoke(who, key)) for key in api_key_list(tenant=request.tenant)],
+        },
+        status=status,
     )
     if created:
         # The secret is in this page only: keep it out of every cache.
@@ -52,11 +64,20 @@ def api_key_page(request):
 @require_POST
 def api_key_revoke_view(request, key_id: int):
     key = api_key_or_404(request, key_id)
-    api_key_revoke(key=key)
+    try:
+        api_key_revoke(key=key, actor=actor(request))
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("dashboard-api-keys")
     messages.success(
         request, f"The key “{key.name}” ({key.prefix}…) is revoked: calls with it are refused from now on."
     )
     return redirect("dashboard-api-keys")
+
+
+def _may_revoke(who, key) -> bool:
+    own = key.created_by == str(who)
+    return actor_may(who, "api_key.revoke_own" if own else "api_key.manage")
 
 
 def _examples(request, raw_key: str) -> dict:

@@ -187,7 +187,9 @@ def _examples_page(request, version) -> dict:
 def dataset_export(request, name: str, number: int, fmt: str):
     version = dataset_version_or_404(dataset_or_404(name), number)
     try:
-        content, filename, content_type = dataset_version_export(version=version, fmt=fmt)
+        content, filename, content_type = dataset_version_export(
+            version=version, fmt=fmt, actor=actor(request)
+        )
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("dashboard-dataset-version", name, number)

@@ -11,6 +11,7 @@ from inference.services.serving import predict
 
 from .. import charts
 from ..forms import PlaygroundForm
+from ..lookups import actor
 
 TOP_K = 10
 
@@ -24,7 +25,11 @@ def playground(request):
             name, _, ref = form.cleaned_data["target"].partition("@")
             try:
                 answer = predict(
-                    model_name=name, inputs=[form.cleaned_data["text"]], version=ref or None, top_k=TOP_K
+                    model_name=name,
+                    inputs=[form.cleaned_data["text"]],
+                    version=ref or None,
+                    top_k=TOP_K,
+                    actor=actor(request),
                 )
             except ApplicationError as exc:
                 form.add_error("target", exc.message)

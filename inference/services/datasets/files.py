@@ -12,6 +12,9 @@ from typing import Any
 from inference.engine.types import Example
 from inference.models import DatasetVersion
 from inference.selectors.datasets import dataset_version_to_examples
+from tenants.actors import Actor, as_actor
+from tenants.permissions import permission_check
+from tenants.services.audit import audit_record
 
 from .reports import DatasetError
 
@@ -58,8 +61,18 @@ def content_hash(examples: Sequence[Example], task: str) -> str:
     return digest.hexdigest()
 
 
-def dataset_version_export(*, version: DatasetVersion, fmt: str) -> tuple[bytes, str, str]:
+def dataset_version_export(
+    *, version: DatasetVersion, fmt: str, actor: Actor | str = ""
+) -> tuple[bytes, str, str]:
     """``(content, filename, content_type)`` of a version as ``csv`` or ``jsonl``, with each row's split."""
+    actor = as_actor(actor)
+    permission_check(actor=actor, action="dataset.export")
+    content, filename, content_type = _export(version=version, fmt=fmt)
+    audit_record(action="dataset.exported", actor=actor, obj=version, details={"format": fmt})
+    return content, filename, content_type
+
+
+def _export(*, version: DatasetVersion, fmt: str) -> tuple[bytes, str, str]:
     fmt = (fmt or "").lower()
     task = version.dataset.task
     stem = f"{version.dataset.name}-v{version.number}"

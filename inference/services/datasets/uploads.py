@@ -19,6 +19,9 @@ from inference.engine.validation import label_set_errors
 from inference.models import Dataset, DatasetUpload, DatasetVersion
 from inference.selectors.datasets import dataset_version_get
 from inference.storage import safe_filename, tenant_path
+from tenants.actors import Actor, as_actor
+from tenants.permissions import permission_check
+from tenants.services.audit import audit_record
 
 from .create import NAME_MAX_LENGTH, check_label_set, check_name, check_task, dataset_create
 from .limits import refuse_if_too_large
@@ -59,7 +62,7 @@ def dataset_upload(
     seed: int = DEFAULT_SEED,
     repair_bio: bool = False,
     label_set: Sequence[str] | str | None = None,
-    actor: str = "",
+    actor: Actor | str = "",
 ) -> DatasetVersion:
     """Import a file (Django File/UploadedFile or bytes) as the next version of dataset ``name``.
 
@@ -68,6 +71,8 @@ def dataset_upload(
     already, the new version is that one plus these rows. Any row problem refuses the whole file.
     Every attempt is recorded as a DatasetUpload.
     """
+    actor = as_actor(actor)
+    permission_check(actor=actor, action="dataset.upload")  # before anything is read or recorded
     name = str(name or "").strip()
     filename = str(filename or getattr(file, "name", None) or "upload")
     size = _declared_size(file)
@@ -149,7 +154,7 @@ class _Attempt:
     filename: str
     size: int
     options: dict[str, Any]
-    actor: str
+    actor: Actor
 
     def record(self, *, status: str, report: dict[str, Any], dataset=None, version=None) -> DatasetUpload:
         return DatasetUpload.objects.create(
@@ -161,7 +166,7 @@ class _Attempt:
             status=status,
             report=report,
             version=version,
-            created_by=self.actor,
+            created_by=str(self.actor),
         )
 
     def record_failure(self, report: dict[str, Any]) -> None:
@@ -246,7 +251,7 @@ def _upload_commit(
     try:
         with transaction.atomic():
             dataset = attempt.dataset or _dataset_create_for_upload(
-                name=attempt.name, task=task, label_set=label_set, actor=attempt.actor
+                name=attempt.name, task=task, label_set=label_set, actor=str(attempt.actor)
             )
             dataset, number = lock_next_number(dataset)
             if parent is not None:
@@ -260,12 +265,16 @@ def _upload_commit(
                 source_kind="upload",
                 source_file=stored,
                 parent=parent,
-                actor=attempt.actor,
+                actor=str(attempt.actor),
                 **meta,
             )
             attempt.record(
                 status=DatasetUpload.Status.SUCCEEDED, report=version.report, dataset=dataset, version=version
             )
+            audit_record(
+                action="dataset.uploaded", actor=attempt.actor, obj=version,
+                details={"filename": attempt.filename, "rows": version.row_count, "bytes": attempt.size},
+            )  # fmt: skip
     except DatasetError:
         _delete_quietly(stored)
         raise

@@ -22,7 +22,10 @@ from inference.engine.training.plan import (
 )
 from inference.models import Dataset, Model, TrainingJob
 from inference.selectors.base_models import base_model_dir
+from tenants.actors import Actor, as_actor
+from tenants.permissions import permission_check
 from tenants.selectors import base_model_get
+from tenants.services.audit import audit_record
 
 from .events import job_event
 from .queue import training_job_enqueue
@@ -50,9 +53,11 @@ def training_job_start(
     method: str = "auto",
     hyperparameters: dict | None = None,
     time_budget_seconds: int | None = None,
-    actor: str = "",
+    actor: Actor | str = "",
 ) -> TrainingJob:
     """Validate a training request, create the job `queued` and enqueue it after commit."""
+    actor = as_actor(actor)
+    permission_check(actor=actor, action="training.start")
     if isinstance(dataset, str):
         dataset_obj = Dataset.objects.filter(name=dataset).first()
         if dataset_obj is None:
@@ -134,12 +139,13 @@ def training_job_start(
             method=method,
             hyperparameters=hyperparameters or {},
             time_budget_seconds=budget,
-            created_by=actor,
+            created_by=str(actor),
         )
-        job_event(
-            job,
-            f"Queued by {actor or 'a user'}: {dataset_obj.name} v{version.number} → model '{model_name}'.",
-        )
+        job_event(job, f"Queued by {actor}: {dataset_obj.name} v{version.number} → model '{model_name}'.")
+        audit_record(
+            action="training.started", actor=actor, obj=job,
+            details={"dataset": dataset_obj.name, "dataset_version": version.number, "model": model_name},
+        )  # fmt: skip
         training_job_enqueue(job=job)
     return job
 
@@ -175,8 +181,10 @@ def _duration(seconds: int) -> str:
     return f"{max(minutes, 1)} min"
 
 
-def training_job_cancel(*, job: TrainingJob, actor: str = "") -> TrainingJob:
+def training_job_cancel(*, job: TrainingJob, actor: Actor | str = "") -> TrainingJob:
     """A queued job is cancelled at once; a running one stops at its next step (within seconds)."""
+    actor = as_actor(actor)
+    permission_check(actor=actor, action="training.cancel")
     if not job.is_active:
         raise Conflict(f"Job {job.pk} is already {job.status}: there is nothing to cancel.")
     now = timezone.now()
@@ -186,15 +194,18 @@ def training_job_cancel(*, job: TrainingJob, actor: str = "") -> TrainingJob:
         finished_at=now,
         error="Cancelled before it started.",
     ):
-        job_event(job, f"Cancelled by {actor or 'a user'} before it started.")
+        job_event(job, f"Cancelled by {actor} before it started.")
+        stage = "queued"
     else:
         TrainingJob.objects.filter(pk=job.pk).update(cancel_requested=True)
-        job_event(job, f"Cancellation requested by {actor or 'a user'}; the worker stops at its next step.")
+        job_event(job, f"Cancellation requested by {actor}; the worker stops at its next step.")
+        stage = "running"
     job.refresh_from_db()
+    audit_record(action="training.cancelled", actor=actor, obj=job, details={"was": stage})
     return job
 
 
-def training_job_retry(*, job: TrainingJob, actor: str = "") -> TrainingJob:
+def training_job_retry(*, job: TrainingJob, actor: Actor | str = "") -> TrainingJob:
     """Start a new job with the same request as a failed or cancelled one."""
     if job.status not in (TrainingJob.Status.FAILED, TrainingJob.Status.CANCELLED):
         raise Conflict(f"Only failed or cancelled jobs can be retried; job {job.pk} is {job.status}.")

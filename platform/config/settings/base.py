@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -57,6 +58,11 @@ SHARED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    # Sign-in protection: each schema keeps its own attempts and devices, so the same email in two
+    # workspaces never shares a lockout, and a deleted tenant takes them with its schema.
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -64,6 +70,9 @@ TENANT_APPS = [
     "django.contrib.admin",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "inference",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -85,10 +94,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "tenants.two_factor.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "tenants.middleware.SuspendedTenantMiddleware",
+    # Last, so that the lockout answer replaces whatever the login view rendered.
+    "axes.middleware.AxesMiddleware",
 ]
 
 TEMPLATES = [
@@ -101,6 +114,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "tenants.context_processors.workspace_role",
             ],
         },
     },
@@ -131,6 +145,48 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+# django-axes first: it refuses a locked-out user and address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "tenants.logins.SignInProtectionBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Sign-in protection (every login form: dashboard, tenant admin, operator console). A username is
+# locked out from one address after SCALPEL_LOGIN_FAILURE_LIMIT failures in a row, for
+# SCALPEL_LOGIN_COOLOFF_MINUTES after the last one; a success resets the count.
+AXES_FAILURE_LIMIT = env.int("SCALPEL_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("SCALPEL_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# A lockout ends at a time the message can name, however often the form is tried meanwhile.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "tenants.logins.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "tenants.request_actor.client_ip"
+AXES_USERNAME_CALLABLE = "tenants.logins.attempted_username"
+AXES_VERBOSE = False
+# Behind a reverse proxy that sets X-Forwarded-For, the client's address is its first entry.
+SCALPEL_TRUST_X_FORWARDED_FOR = env.bool("SCALPEL_TRUST_X_FORWARDED_FOR", default=False)
+OTP_TOTP_ISSUER = env.str("SCALPEL_OTP_ISSUER", default="Scalpel")
+
+# Email: invitations and password resets. EMAIL_URL (smtp://user:password@host:587, or
+# smtp+tls://…, or consolemail://) configures the backend; without it, development and tests print
+# mail to the console, and production refuses to start without it.
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Scalpel <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+if env.str("EMAIL_URL", default=""):
+    globals().update(env.email_url("EMAIL_URL"))
+elif SCALPEL_ENV == "production":
+    raise ImproperlyConfigured(
+        "EMAIL_URL must be set in production (smtp://user:password@host:587): invitations and "
+        "password resets are sent by email."
+    )
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# Invitation links work this many days, once; password reset links PASSWORD_RESET_TIMEOUT seconds.
+SCALPEL_INVITATION_MAX_AGE_DAYS = env.int("SCALPEL_INVITATION_MAX_AGE_DAYS", default=7)
+PASSWORD_RESET_TIMEOUT = env.int("SCALPEL_PASSWORD_RESET_TIMEOUT_SECONDS", default=3 * 3600)
+# A workspace's address in mail sent outside a request (`tenant_user_add` without a password).
+SCALPEL_TENANT_URL = env.str("SCALPEL_TENANT_URL", default="http://{slug}.localhost:8000")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -21,7 +21,7 @@ class Command(BaseCommand):
         if tenant is None:
             raise CommandError(f"No tenant with the slug '{slug}'.")
         try:
-            key, raw_key = services.api_key_create(tenant=tenant, name=name, scopes=scopes, created_by="cli")
+            key, raw_key = services.api_key_create(tenant=tenant, name=name, scopes=scopes, actor="cli")
         except services.TenantError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(
