@@ -71,7 +71,9 @@ def role_allows(role: str | None, action: str) -> bool:
 
 
 def scopes_of_role(role: str | None) -> list[str]:
-    """The scopes a key created by this role may carry."""
+    """The scopes a key created by this role may carry (none: the role creates no keys)."""
+    if not role_allows(role, "api_key.create"):
+        return []
     return [scope for scope, least in SCOPE_ROLES.items() if role_at_least(role, least)]
 
 

@@ -106,7 +106,10 @@ def _self(request) -> Actor:
 def two_factor_required() -> bool:
     """Whether the workspace (or, on the public schema, the console) requires two-factor sign-in."""
     tenant = getattr(connection, "tenant", None)
-    return bool(getattr(tenant, "require_two_factor", False))
+    if not isinstance(tenant, Tenant):
+        return False
+    # Read from the row: the public tenant is kept in memory by the host middleware.
+    return Tenant.objects.filter(pk=tenant.pk, require_two_factor=True).exists()
 
 
 class TwoFactorMiddleware:

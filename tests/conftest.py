@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from tests.support import purge_broker, start_worker, stop_worker
+from tests.support import ROLE_PASSWORD, purge_broker, start_worker, stop_worker
 
 _started_here: dict[str, bool] = {}
 
@@ -116,3 +116,35 @@ def celery_worker_process(live_db):
     stop_worker(proc)
     # A task cut short by the stop goes back to the queue; it must not reach the next test's worker.
     purge_broker()
+
+
+@pytest.fixture
+def workspace_user(tenant_a):
+    """Makes a user of tenant A with a role, through the team service: ``workspace_user("viewer")``
+    returns their email (password ``ROLE_PASSWORD``)."""
+    from django_tenants.utils import tenant_context
+
+    from tenants.services.members import member_add
+
+    def make(role: str, email: str | None = None) -> str:
+        email = email or f"{role}@alpha.example"
+        with tenant_context(tenant_a):
+            member_add(email=email, role=role, password=ROLE_PASSWORD)
+        return email
+
+    return make
+
+
+@pytest.fixture
+def signed_in(workspace_user):
+    """A test client signed in to tenant A's host as a new user with a role: ``signed_in("member")``."""
+    from django.test import Client
+
+    def make(role: str, host: str = "alpha.localhost"):
+        email = workspace_user(role)
+        client = Client(HTTP_HOST=host)
+        response = client.post("/accounts/login/", {"username": email, "password": ROLE_PASSWORD})
+        assert response.status_code == 302, "login failed"
+        return client
+
+    return make

@@ -10,6 +10,8 @@ import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# The password of the users tests make with a role (the ``workspace_user`` fixture).
+ROLE_PASSWORD = "pass-role-7391"
 DATASETS = Path(os.environ.get("SCALPEL_DATASETS_DIR") or REPO.parent / "shared" / "datasets")
 
 

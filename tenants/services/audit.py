@@ -104,10 +104,13 @@ def audit_record(
 
 
 def _current_tenant() -> Tenant | None:
-    tenant = getattr(connection, "tenant", None)
-    if not isinstance(tenant, Tenant) or tenant.schema_name == get_public_schema_name():
+    if connection.schema_name == get_public_schema_name():
         return None
-    return tenant
+    tenant = getattr(connection, "tenant", None)
+    if isinstance(tenant, Tenant):
+        return tenant
+    # schema_context() (commands, workers) sets a stand-in without the row: find the row by schema.
+    return Tenant.objects.filter(schema_name=connection.schema_name).first()
 
 
 def audit_tenant_purge(*, tenant: Tenant) -> int:

@@ -37,7 +37,10 @@ def api_key_page(request):
                     actor=who,
                 )
             except ApplicationError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                if exc.field in form.fields:
+                    form.add_error(exc.field, exc.message)
+                else:  # said above the page: a viewer is not shown the form at all
+                    messages.error(request, exc.message)
                 status = 403 if exc.code == "permission_denied" else 400
             else:
                 created = {"key": key, "raw": raw, **_examples(request, raw)}

@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from core.exceptions import ApplicationError
-from tenants.permissions import PERMISSIONS, ROLE_LABELS, ROLES, SCOPE_ROLES, role_allows, roles_grantable
+from tenants.permissions import PERMISSIONS, ROLE_LABELS, ROLES, role_allows, roles_grantable, scopes_of_role
 from tenants.selectors import member_list
 from tenants.services.members import member_invite, member_remove, member_role_change
 from tenants.two_factor import tenant_security_set
@@ -57,14 +57,10 @@ def role_table() -> list[dict]:
     ]
     rows.append(
         {
-            "says": "create API keys with the scope…",
-            "roles": [
-                ", ".join(s for s, least in SCOPE_ROLES.items() if role_allows(role, "api_key.create") and
-                          ROLES.index(role) >= ROLES.index(least)) or "—"
-                for role in ROLES
-            ],
+            "says": "give the keys they create the scopes…",
+            "roles": [", ".join(scopes_of_role(role)) or "—" for role in ROLES],
         }
-    )  # fmt: skip
+    )
     return rows
 
 
@@ -83,7 +79,10 @@ def team_invite(request):
             base_url=request.build_absolute_uri("/").rstrip("/"),
         )
     except ApplicationError as exc:
-        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        if exc.field in form.fields:
+            form.add_error(exc.field, exc.message)
+        else:  # said above the page: the form is not shown to a role that cannot invite
+            messages.error(request, exc.message)
         return team_page(request, form, status=403 if exc.code == "permission_denied" else 400)
     messages.success(
         request, f"Invitation sent to {invitation.user.email}: the link works for a few days, once."
