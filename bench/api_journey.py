@@ -2,7 +2,7 @@
 
 Usage (against a running platform, e.g. ``manage.py dev``, and a key from ``apikey_create``):
 
-    KEY=$(.venv/bin/python manage.py apikey_create demo --name journey | tail -n 1)
+    KEY=$(.venv/bin/python manage.py apikey_create demo --name journey --scopes predict data train read admin | tail -n 1)
     .venv/bin/python bench/api_journey.py --base-url http://localhost:8000 --key "$KEY" [--json out.json]
 
 It uploads ``train.csv`` (label column ``category``), trains with defaults, polls the job, reads the
