@@ -136,10 +136,11 @@ def invitation_token(user) -> str:
 
 def _send_invitation(*, email: str, role: str, url: str, actor: Actor) -> None:
     days = settings.SCALPEL_INVITATION_MAX_AGE_DAYS
+    who = f"{actor.name} invited you" if actor.kind == "user" else "You are invited"
     send_mail(
         subject="You are invited to a Scalpel workspace",
         message=(
-            f"{actor.name} invited you to join their Scalpel workspace as {role}.\n\n"
+            f"{who} to join a Scalpel workspace as {role}.\n\n"
             f"Choose your password here (the link works for {days} days, once):\n{url}\n"
         ),
         from_email=None,
