@@ -13,8 +13,9 @@ from core.exceptions import ApplicationError
 from tenants import services
 from tenants.models import ApiKey, BaseModel, Domain, OperatorAuditEntry, Tenant, UsageDay
 from tenants.validators import InvalidSlug, validate_tenant_slug
+from tenants.workers import workers_by_queue
 
-from .selectors import platform_jobs_overview, queue_lengths
+from .selectors import platform_jobs_overview, queue_lengths, worker_list
 from .services import base_model_check, base_model_register
 
 
@@ -31,12 +32,17 @@ class OperatorAdminSite(admin.AdminSite):
         ]
 
     def operations_view(self, request):
-        """Every tenant's training jobs and the queues' depth, on one page."""
+        """Every tenant's training jobs, the queues' depth and the live workers, on one page."""
+        live = worker_list()
         context = {
             **self.each_context(request),
-            "title": "Queues and training jobs",
+            "title": "Queues, workers and training jobs",
             "rows": platform_jobs_overview(),
             "queues": queue_lengths(),
+            "workers": live,
+            "queues_without_worker": None
+            if live is None
+            else [queue for queue, names in workers_by_queue(live).items() if not names],
         }
         return TemplateResponse(request, "admin/operations.html", context)
 

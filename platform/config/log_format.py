@@ -17,7 +17,7 @@ def default_format(scalpel_env: str) -> str:
     return "json" if scalpel_env == "production" else "console"
 
 
-def _shared_processors() -> list:
+def shared_processors() -> list:
     return [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -36,7 +36,7 @@ def logging_config(*, log_format: str, level: str) -> dict:
         if log_format == "json"
         else structlog.dev.ConsoleRenderer(colors=False, pad_event_to=0)
     )
-    pre_chain = _shared_processors()
+    pre_chain = shared_processors()
     structlog.configure(
         processors=[*pre_chain, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
