@@ -14,7 +14,9 @@ WHITENOISE_AUTOREFRESH = True
 # Tests and the worker processes they start share one media folder, apart from dev data.
 MEDIA_ROOT = DATA_DIR / "test-media"
 # A web process started by a test may be given its own cache (a second node that fetches artifacts).
-SCALPEL_ARTIFACT_CACHE_DIR = Path(os.environ.get("SCALPEL_ARTIFACT_CACHE_DIR") or DATA_DIR / "test-artifact-cache")
+SCALPEL_ARTIFACT_CACHE_DIR = Path(
+    os.environ.get("SCALPEL_ARTIFACT_CACHE_DIR") or DATA_DIR / "test-artifact-cache"
+)
 # Usage rows are written with each request, inside the test's transaction (the buffered writer has
 # its own test against committed data).
 SCALPEL_USAGE_FLUSH_SECONDS = 0
