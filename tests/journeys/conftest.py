@@ -86,7 +86,7 @@ def wait_http(
             response = requests.get(url, headers=headers, timeout=5)
             if response.status_code < 500:
                 return response
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             pass
         time.sleep(0.3)
     raise AssertionError(f"{url} did not answer within {timeout}s:\n{process.log()[-3000:]}")
