@@ -93,9 +93,12 @@ def wait_http(
 
 
 def processes_env(**extra) -> dict:
-    """This test run's environment for a child process, with the project on its path."""
+    """This test run's environment for a child process, with the project on its path and this
+    interpreter's environment first on PATH (as an activated virtualenv: `python`, `gunicorn`,
+    `celery`, `honcho` in the documented commands are its own)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SCALPEL_", "DJANGO_", "AWS_"))}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "platform"), str(REPO), env.get("PYTHONPATH", "")])
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["PYTHONUNBUFFERED"] = "1"
     return {**env, **{k: str(v) for k, v in extra.items()}}
 
