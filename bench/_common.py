@@ -75,12 +75,7 @@ def django_setup() -> None:
     django.setup()
     from console import bootstrap
 
-    bootstrap.migrate()
-    from console.services import base_model_ensure_default
-    from tenants import services
-
-    services.ensure_public_tenant()
-    base_model_ensure_default()
+    bootstrap.platform_setup()
 
 
 def tenant_ensure(slug: str):

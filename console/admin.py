@@ -16,8 +16,9 @@ from tenants.models import ApiKey, AuditEntry, BaseModel, Domain, Tenant, UsageD
 from tenants.request_actor import request_actor
 from tenants.two_factor import tenant_security_set
 from tenants.validators import InvalidSlug, validate_tenant_slug
+from tenants.workers import workers_by_queue
 
-from .selectors import platform_jobs_overview, queue_lengths
+from .selectors import platform_jobs_overview, queue_lengths, worker_list
 from .services import base_model_check, base_model_register
 
 
@@ -35,12 +36,17 @@ class OperatorAdminSite(admin.AdminSite):
         ]
 
     def operations_view(self, request):
-        """Every tenant's training jobs and the queues' depth, on one page."""
+        """Every tenant's training jobs, the queues' depth and the live workers, on one page."""
+        live = worker_list()
         context = {
             **self.each_context(request),
-            "title": "Queues and training jobs",
+            "title": "Queues, workers and training jobs",
             "rows": platform_jobs_overview(),
             "queues": queue_lengths(),
+            "workers": live,
+            "queues_without_worker": None
+            if live is None
+            else [queue for queue, names in workers_by_queue(live).items() if not names],
         }
         return TemplateResponse(request, "admin/operations.html", context)
 

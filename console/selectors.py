@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import redis
 from django.conf import settings
+from django.db import connection
 from django_tenants.utils import tenant_context
+from psycopg import sql
 
 from inference.models import TrainingJob
+from tenants import workers
 from tenants.selectors import tenant_list
 
 
@@ -30,3 +35,45 @@ def queue_lengths() -> dict[str, int | None]:
         return {queue: client.llen(queue) for queue in ("default", "training")}
     except redis.RedisError:
         return {"default": None, "training": None}
+
+
+def worker_list() -> list[dict] | None:
+    """Live Celery workers (name, queues, pid, started, age_seconds); None when Redis cannot be read."""
+    try:
+        alive = workers.workers_alive()
+    except redis.RedisError:
+        return None
+    for worker in alive:
+        worker["started"] = datetime.fromtimestamp(worker["started_at"], tz=UTC)
+    return alive
+
+
+def training_jobs_by_state(*, buckets: tuple[float, ...]) -> dict[str, dict]:
+    """Every tenant's training jobs by state, in one query: how many, and for jobs that ran, how long.
+
+    ``{state: {"count", "timed", "seconds", "le": [jobs that ran at most bucket seconds, ...]}}``;
+    ``timed`` counts the jobs with a start and an end (cumulative buckets, as Prometheus wants them).
+    """
+    schemas = list(tenant_list().values_list("schema_name", flat=True))
+    states = {
+        state: {"count": 0, "timed": 0, "seconds": 0.0, "le": [0] * len(buckets)}
+        for state in TrainingJob.Status.values
+    }
+    if not schemas:
+        return states
+    table = TrainingJob._meta.db_table
+    one = sql.SQL("SELECT status, EXTRACT(EPOCH FROM finished_at - started_at) AS d FROM {}")
+    union = sql.SQL(" UNION ALL ").join(one.format(sql.Identifier(schema, table)) for schema in schemas)
+    le = sql.SQL("").join(sql.SQL(", count(*) FILTER (WHERE d <= %s)") for _ in buckets)
+    query = sql.SQL("SELECT status, count(*), count(d), coalesce(sum(d), 0){} FROM ({}) j GROUP BY status")
+    connection.ensure_connection()
+    with connection.connection.cursor() as cursor:
+        cursor.execute(query.format(le, union), [float(b) for b in buckets])
+        for status, count, timed, seconds, *le_counts in cursor.fetchall():
+            states[status] = {
+                "count": count,
+                "timed": timed,
+                "seconds": float(seconds),
+                "le": list(le_counts),
+            }
+    return states

@@ -10,6 +10,7 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework import authentication, permissions
 
+from core import logcontext
 from core.exceptions import ApplicationError
 
 from . import generations, ratelimits
@@ -138,6 +139,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             )
         connection.set_tenant(tenant)
         request._request.tenant = tenant
+        logcontext.context_bind(tenant=tenant.slug, key_prefix=key.prefix)
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
             ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
             key.last_used_at = now  # the cached copy too, so that the next minute's requests skip the write

@@ -1,5 +1,8 @@
 """The error body every answer of the platform uses, and the one table from an error's code to its
-HTTP status: {"error": {"code", "message", "details"}}.
+HTTP status: {"error": {"code", "message", "details", "request_id"}}.
+
+``request_id`` is the request's ``X-Request-ID`` (the caller's, or the one the platform gave it): a
+client quotes it to support, an operator finds the request's log lines with it.
 
 DRF's exception handler (``api_errors``) and the answers given outside DRF (middleware, URL
 handlers) both build their bodies and statuses here. Plain Django, so that the middleware can use
@@ -11,6 +14,7 @@ from __future__ import annotations
 from django.http import JsonResponse
 
 from core.exceptions import ApplicationError, Conflict, NotFound
+from core.logcontext import current_request_id
 
 # A code not listed takes its kind's status (NotFound 404, Conflict 409); any other refusal is a 400.
 STATUS_BY_CODE = {
@@ -47,7 +51,9 @@ def status_of(error: ApplicationError) -> int:
 
 
 def error_body(code: str, message: str, details=None) -> dict:
-    return {"error": {"code": code, "message": message, "details": details}}
+    return {
+        "error": {"code": code, "message": message, "details": details, "request_id": current_request_id()}
+    }
 
 
 def error_response(code: str, message: str, details=None) -> JsonResponse:

@@ -1,4 +1,4 @@
-"""Request plumbing: probes that bypass tenancy, tenant resolution by host, suspension."""
+"""Request plumbing: the request id, probes that bypass tenancy, tenant resolution by host, suspension."""
 
 from __future__ import annotations
 
@@ -8,10 +8,33 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django_tenants.middleware.main import TenantMainMiddleware
 
+from core import logcontext
+
 from . import probes
 from .error_bodies import error_response
 
 API_PREFIX = "/api/"
+
+
+class RequestIdMiddleware:
+    """First of all: every request gets an id, and every response (errors too) carries it.
+
+    A well-formed ``X-Request-ID`` from the caller or the proxy is kept, anything else replaced by a
+    new one (``core.logcontext``). The id is bound for the request's log lines and error bodies.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request_id = logcontext.request_id_accept(request.headers.get(logcontext.REQUEST_ID_HEADER))
+        request.request_id = request_id
+        # Started afresh for each request, and left bound after it: Django logs a 404 or a 500 after
+        # the response has left the middleware, and that line needs the id too.
+        logcontext.context_start(request_id=request_id)
+        response = self.get_response(request)
+        response[logcontext.REQUEST_ID_HEADER] = request_id
+        return response
 
 
 class ProbeMiddleware:
@@ -24,7 +47,7 @@ class ProbeMiddleware:
         if request.path == "/healthz":
             return JsonResponse(probes.health())
         if request.path == "/readyz":
-            body = probes.readiness()
+            body = probes.readiness(require_workers=probes.required_queues(request.GET.get("workers")))
             return JsonResponse(body, status=200 if body["status"] == "ok" else 503)
         return self.get_response(request)
 
@@ -37,6 +60,13 @@ class TenantHostMiddleware(TenantMainMiddleware):
     """
 
     _public: dict[str, object] = {}
+
+    def process_request(self, request):
+        response = super().process_request(request)
+        tenant = getattr(request, "tenant", None)
+        if tenant is not None and tenant.schema_name != "public":
+            logcontext.context_bind(tenant=tenant.slug)
+        return response
 
     def get_tenant(self, domain_model, hostname):
         from django.conf import settings

@@ -75,6 +75,10 @@ class ErrorSerializer(serializers.Serializer):
         details = serializers.JSONField(
             allow_null=True, help_text="Extra facts: field errors, limits, a report."
         )
+        request_id = serializers.CharField(
+            help_text="This request's id, also in the X-Request-ID response header: quote it to support. "
+            "Send your own X-Request-ID (up to 128 letters, digits and ._:=+/-) to have it used instead."
+        )
 
     error = ErrorBodySerializer()
 

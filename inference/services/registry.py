@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.exceptions import ApplicationError, Conflict, NotFound
+from inference.engine import artifact
 from inference.models import AliasChange, Model, ModelAlias, ModelVersion, TrainingJob
 from inference.storage import is_under_tenant, tenant_path
 from tenants.actors import Actor, as_actor
@@ -402,11 +405,23 @@ def local_artifact_dir(version: ModelVersion) -> str:
         pass
     cache = Path(settings.SCALPEL_ARTIFACT_CACHE_DIR) / version.artifact_checksum
     if not (cache / "manifest.json").exists():
-        tmp = cache.with_suffix(".partial")
-        for rel in [*version.artifact_manifest.get("files", {}), "manifest.json"]:
-            target = tmp / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with default_storage.open(f"{prefix}/{rel}", "rb") as src, target.open("wb") as dst:
-                dst.write(src.read())
-        os.replace(tmp, cache)
+        # Fetched into a folder of its own (several processes of a node share the cache), checked
+        # against the manifest, and only then moved into place: the cache holds verified copies only,
+        # so a damaged download is fetched again next time instead of failing forever.
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f"{cache.name}.", suffix=".partial", dir=cache.parent))
+        try:
+            for rel in [*version.artifact_manifest.get("files", {}), "manifest.json"]:
+                target = tmp / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with default_storage.open(f"{prefix}/{rel}", "rb") as src, target.open("wb") as dst:
+                    shutil.copyfileobj(src, dst)
+            artifact.verify(str(tmp))
+            try:
+                os.replace(tmp, cache)
+            except OSError:
+                if not (cache / "manifest.json").exists():  # not another process that won the race
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return str(cache)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from core import metrics
 from core.exceptions import ApplicationError
 from inference.engine import artifact
 from inference.engine.batching import MicroBatcher
@@ -59,6 +60,7 @@ class RuntimeCache:
             return None
         self._entries.move_to_end(key)
         self.hits += 1
+        metrics.CACHE_HITS.inc()
         return entry.predictor
 
     def get(self, *, schema: str, version: ModelVersion) -> MicroBatcher:
@@ -75,6 +77,7 @@ class RuntimeCache:
                 if hit is not None:
                     return hit
                 self.misses += 1
+            metrics.CACHE_MISSES.inc()
             try:
                 entry = self._load(version)
             finally:
@@ -85,6 +88,8 @@ class RuntimeCache:
                 self.load_seconds_total += entry.load_seconds
                 self.last_load_seconds = entry.load_seconds
                 evicted = self._evict()
+                self._gauges()
+            metrics.CACHE_LOAD_SECONDS.observe(entry.load_seconds)
             _settle_heap(evicted)
             return entry.predictor
 
@@ -151,7 +156,13 @@ class RuntimeCache:
             total -= entry.bytes
             self.evictions += 1
             evicted += 1
+        metrics.CACHE_EVICTIONS.inc(evicted)
         return evicted
+
+    def _gauges(self) -> None:
+        """This process's share of the node's runtime-cache gauges (call with the lock held)."""
+        metrics.CACHE_BYTES.set(sum(e.bytes for e in self._entries.values()))
+        metrics.CACHE_VERSIONS.set(len(self._entries))
 
     def stats(self) -> dict:
         """What this process serves: loaded versions, their bytes, shared bases, hits, RSS."""
@@ -192,6 +203,7 @@ class RuntimeCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._gauges()
 
 
 def _settle_heap(evicted: int) -> None:

@@ -7,6 +7,7 @@ import logging
 from django.conf import settings
 from django.db import connection
 
+from core import metrics
 from core.exceptions import SEE_DETAILS, ApplicationError, NotFound
 from inference.models import Model, ModelVersion, PredictionLog
 from inference.selectors.registry import model_version_for_serving
@@ -100,6 +101,9 @@ def predict(
     predictor = runtime_cache().get(schema=connection.schema_name, version=resolved)
     predictions = predictor.predict(inputs, top_k=top_k)
     tenant = connection.tenant
+    metrics.prediction_observe(
+        tenant=getattr(tenant, "slug", connection.schema_name), model=model.name, texts=len(inputs)
+    )
     if getattr(tenant, "prediction_logging", False):
         PredictionLog.objects.bulk_create(
             PredictionLog(

@@ -4,6 +4,8 @@ import os
 
 from tenant_schemas_celery.app import CeleryApp
 
+from . import celery_signals  # noqa: F401 - task logging, the request id, the worker heartbeat
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
 app = CeleryApp("scalpel")

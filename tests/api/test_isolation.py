@@ -72,7 +72,7 @@ def a_objects(tenant_a):
 def _assert_error(response, status: int, code: str):
     assert response.status_code == status, response.content[:500]
     body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details", "request_id"}
     assert body["error"]["code"] == code
     assert body["error"]["message"]
 

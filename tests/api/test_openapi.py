@@ -91,7 +91,7 @@ def test_every_operation_explains_itself_and_its_errors_to_an_api_user(openapi):
         else:
             assert "415" not in errors, where
     error = openapi["components"]["schemas"]["ErrorBody"]
-    assert set(error["properties"]) == {"code", "message", "details"}
+    assert set(error["properties"]) == {"code", "message", "details", "request_id"}
 
 
 def test_every_list_pages_with_limit_and_offset_and_answers_one_shape(openapi):

@@ -68,8 +68,7 @@ class Command(BaseCommand):
 
         from console import bootstrap
 
-        self.stdout.write("Migrating schemas…")
-        bootstrap.migrate()
+        self.stdout.write("Migrating schemas and setting up the platform…")
         creds = bootstrap.bootstrap(demo=demo)
 
         manage = str(settings.BASE_DIR / "manage.py")

@@ -10,6 +10,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from config import env as scalpel_env
+from config import log_format, storage
 
 # Models load from local directories only; nothing may reach a model hub at run time.
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -29,9 +30,17 @@ SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=INSECURE_DEFAULT_SECRET)
 DEBUG = env.bool("DJANGO_DEBUG", default=SCALPEL_ENV == "development")
 
 if SCALPEL_ENV == "production":
-    if SECRET_KEY == INSECURE_DEFAULT_SECRET or len(SECRET_KEY) < 32:
+    if not os.environ.get("SCALPEL_DATA_DIR"):
+        # The default, .scalpel/ beside the code, would put uploads and caches inside a release.
         raise ImproperlyConfigured(
-            "DJANGO_SECRET_KEY must be set to a random value of at least 32 characters in production."
+            "SCALPEL_DATA_DIR must be set in production: a writable folder outside the code "
+            "(static files, local caches, and media when storage is the local filesystem)."
+        )
+    if SECRET_KEY == INSECURE_DEFAULT_SECRET or len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
+        # Django's own deployment check asks as much (security.W009).
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY must be set to a random value of at least 50 characters in production "
+            '(python -c "import secrets; print(secrets.token_urlsafe(50))").'
         )
     if DEBUG:
         raise ImproperlyConfigured("DJANGO_DEBUG must be off in production (unset it or set it to false).")
@@ -42,7 +51,12 @@ SCALPEL_PUBLIC_HOSTS = env.list("SCALPEL_PUBLIC_HOSTS", default=["localhost", "1
 if SCALPEL_BASE_DOMAIN not in SCALPEL_PUBLIC_HOSTS:
     SCALPEL_PUBLIC_HOSTS.append(SCALPEL_BASE_DOMAIN)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[*SCALPEL_PUBLIC_HOSTS, f".{SCALPEL_BASE_DOMAIN}"])
-CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+# Forms posted through a TLS proxy carry an https Origin: trust the public hosts and every tenant's
+# subdomain over https (plain-http origins are checked against the request's own host).
+CSRF_TRUSTED_ORIGINS = env.list(
+    "DJANGO_CSRF_TRUSTED_ORIGINS",
+    default=[*(f"https://{host}" for host in SCALPEL_PUBLIC_HOSTS), f"https://*.{SCALPEL_BASE_DOMAIN}"],
+)
 
 SHARED_APPS = [
     "django_tenants",
@@ -85,8 +99,10 @@ ROOT_URLCONF = "config.urls_tenants"
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 
 MIDDLEWARE = [
+    "tenants.middleware.RequestIdMiddleware",
+    "console.middleware.HttpMetricsMiddleware",
     "tenants.middleware.ProbeMiddleware",
-    "console.middleware.ServingStatsMiddleware",
+    "console.middleware.OperatorMetricsMiddleware",
     "tenants.middleware.TenantHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -107,7 +123,8 @@ MIDDLEWARE = [
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        # Every template lives in its app's templates/ folder, so an installed wheel carries them.
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -169,17 +186,13 @@ SCALPEL_TRUST_X_FORWARDED_FOR = env.bool("SCALPEL_TRUST_X_FORWARDED_FOR", defaul
 OTP_TOTP_ISSUER = env.str("SCALPEL_OTP_ISSUER", default="Scalpel")
 
 # Email: invitations and password resets. EMAIL_URL (smtp://user:password@host:587, or
-# smtp+tls://…, or consolemail://) configures the backend; without it, development and tests print
-# mail to the console, and production refuses to start without it.
+# smtp+tls://…, or consolemail://) configures the backend; without it mail is printed to the console
+# (in production the team page then shows invitation links to copy instead of promising an email).
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Scalpel <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-if env.str("EMAIL_URL", default=""):
+SCALPEL_EMAIL_CONFIGURED = bool(env.str("EMAIL_URL", default=""))
+if SCALPEL_EMAIL_CONFIGURED:
     globals().update(env.email_url("EMAIL_URL"))
-elif SCALPEL_ENV == "production":
-    raise ImproperlyConfigured(
-        "EMAIL_URL must be set in production (smtp://user:password@host:587): invitations and "
-        "password resets are sent by email."
-    )
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 # Invitation links work this many days, once; password reset links PASSWORD_RESET_TIMEOUT seconds.
@@ -194,18 +207,21 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "static"]
-WHITENOISE_USE_FINDERS = True
-WHITENOISE_AUTOREFRESH = DEBUG
+STATIC_ROOT = Path(env.str("SCALPEL_STATIC_ROOT", default=str(DATA_DIR / "staticfiles")))
 MEDIA_ROOT = Path(env.str("SCALPEL_MEDIA_ROOT", default=str(DATA_DIR / "media")))
 MEDIA_URL = "/media-not-served/"  # dataset files and artifacts are private: never served as static
 STORAGES = {
-    "default": {
-        "BACKEND": env.str("SCALPEL_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")
+    "default": storage.default_storage_config(env),
+    # Production serves what `collectstatic --noinput` wrote: hashed names (cached for a year,
+    # immutable) and compressed copies. Elsewhere files come straight from the apps' folders.
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if SCALPEL_ENV == "production"
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+WHITENOISE_USE_FINDERS = SCALPEL_ENV != "production"
+WHITENOISE_AUTOREFRESH = DEBUG
 # Serving keeps a local, checksum-verified copy of each artifact it loads.
 SCALPEL_ARTIFACT_CACHE_DIR = Path(
     env.str("SCALPEL_ARTIFACT_CACHE_DIR", default=str(DATA_DIR / "artifact-cache"))
@@ -215,7 +231,25 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Behind a TLS-terminating proxy: the header it sets to say the client used https (opt-in, since a
+# client could send it itself when nothing strips it), e.g. DJANGO_SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto.
+_proxy_ssl_header = env.str("DJANGO_SECURE_PROXY_SSL_HEADER", default="")
+if _proxy_ssl_header:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
+# Redirect plain http to https: by default in production once the proxy's header is trusted (without
+# it every request would look like http and redirect forever). Probes and /metrics answer before it.
+SECURE_SSL_REDIRECT = env.bool(
+    "DJANGO_SECURE_SSL_REDIRECT", default=SCALPEL_ENV == "production" and bool(_proxy_ssl_header)
+)
+# HSTS is remembered by browsers for its whole duration: opt-in (31536000 once https works everywhere).
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+# Preloading is a promise to browser vendors about the operator's whole domain, not ours to make:
+# off unless asked for, and the deployment check's reminder about it is not a finding.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 if SCALPEL_ENV == "production":
+    # Cookies only over https; DJANGO_SECURE_COOKIES=false for a plain-http trial installation.
     SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
@@ -247,12 +281,19 @@ SCALPEL_MICROBATCH_MAX_TEXTS = env.int("SCALPEL_MICROBATCH_MAX_TEXTS", default=1
 SCALPEL_INT8_MIN_AGREEMENT = env.float("SCALPEL_INT8_MIN_AGREEMENT", default=0.995)
 # ONNX graphs of shared base encoders (exported once per machine, keyed by the base's fingerprint).
 SCALPEL_ONNX_CACHE_DIR = Path(env.str("SCALPEL_ONNX_CACHE_DIR", default=str(DATA_DIR / "onnx-cache")))
-# Bearer token for GET /metrics/serving from other hosts (loopback callers need none).
+# Bearer token for GET /metrics and /metrics/serving from other hosts (loopback callers need none).
 SCALPEL_METRICS_TOKEN = env.str("SCALPEL_METRICS_TOKEN", default="")
+# Predictions are counted per tenant and model for this many tenants (and models of each) per
+# process; the rest under "other", so the number of series stays bounded.
+SCALPEL_METRICS_MAX_TENANTS = env.int("SCALPEL_METRICS_MAX_TENANTS", default=50)
+SCALPEL_METRICS_MAX_MODELS_PER_TENANT = env.int("SCALPEL_METRICS_MAX_MODELS_PER_TENANT", default=20)
 # Usage counters are buffered in memory and written at most this many seconds later (0: every request).
 SCALPEL_USAGE_FLUSH_SECONDS = env.float("SCALPEL_USAGE_FLUSH_SECONDS", default=1.0)
 SCALPEL_RATE_LIMIT_PER_KEY_PER_MINUTE = env.int("SCALPEL_RATE_LIMIT_PER_KEY_PER_MINUTE", default=6000)
 SCALPEL_RATE_LIMIT_PER_TENANT_PER_MINUTE = env.int("SCALPEL_RATE_LIMIT_PER_TENANT_PER_MINUTE", default=20000)
+
+# Each worker refreshes a heartbeat key in Redis this often (it expires after three missed beats).
+SCALPEL_WORKER_HEARTBEAT_SECONDS = env.float("SCALPEL_WORKER_HEARTBEAT_SECONDS", default=10.0)
 
 # Celery: JSON only, explicit limits, light work never queued behind training.
 CELERY_BROKER_URL = REDIS_URL
@@ -270,6 +311,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": SCALPEL_TRAINING_TIME_BUDGET_SECONDS + 600}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# `celery beat` keeps its schedule state in the data folder, not in the directory it was started from.
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "recover-stalled-training-jobs": {
         "task": "inference.tasks.recover_stalled_jobs",
@@ -313,12 +356,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # axes logs every attempt at INFO; the audit log records them, with the workspace.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
-}
+# JSON lines in production (one object per record: time, level, logger, event, and the request's or
+# task's fields); readable lines elsewhere. LOG_FORMAT=json|console overrides.
+LOG_FORMAT = env.str("LOG_FORMAT", default=log_format.default_format(SCALPEL_ENV))
+# One log line per request (method, path, route, status, duration_ms); runserver prints its own.
+SCALPEL_ACCESS_LOG = env.bool("SCALPEL_ACCESS_LOG", default=SCALPEL_ENV == "production")
+LOGGING = log_format.logging_config(log_format=LOG_FORMAT, level=env.str("LOG_LEVEL", default="INFO"))

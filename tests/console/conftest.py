@@ -1,0 +1,46 @@
+"""Builders for the operator console's tests: rows in a tenant's schema."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from inference.models import Dataset, DatasetVersion, TrainingJob
+
+
+@pytest.fixture
+def a_dataset_version(tenant_a) -> DatasetVersion:
+    """An empty dataset version in tenant A's schema (jobs and model versions point at one)."""
+    with schema_context(tenant_a.schema_name):
+        dataset = Dataset.objects.create(name="ops-metrics", task="classification")
+        return DatasetVersion.objects.create(
+            dataset=dataset,
+            number=1,
+            content_hash="0" * 64,
+            row_count=0,
+            split_counts={},
+            label_counts={},
+            labels=["a", "b"],
+            split_config={},
+            report={},
+        )
+
+
+@pytest.fixture
+def make_job(tenant_a, a_dataset_version):
+    """``make_job(status, seconds=None)``: a training job of tenant A that ran ``seconds`` (if given)."""
+
+    def make(status: str, seconds: float | None = None) -> TrainingJob:
+        now = timezone.now()
+        with schema_context(tenant_a.schema_name):
+            return TrainingJob.objects.create(
+                dataset_version=a_dataset_version,
+                model_name="ops",
+                base_model_id="minilm-l6",
+                status=status,
+                started_at=None if seconds is None else now - timezone.timedelta(seconds=seconds),
+                finished_at=None if seconds is None else now,
+            )
+
+    return make
