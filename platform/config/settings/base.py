@@ -89,7 +89,9 @@ TENANT_APPS = [
     "django_otp.plugins.otp_totp",
     "inference",
 ]
-INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+# The project's apps come before django.contrib.admin, so their templates (the sign-in and
+# password-reset pages under registration/) are found before the admin's of the same name.
+INSTALLED_APPS = list(dict.fromkeys(["django_tenants", "tenants", "console", "inference", *SHARED_APPS, *TENANT_APPS]))
 
 TENANT_MODEL = "tenants.Tenant"
 TENANT_DOMAIN_MODEL = "tenants.Domain"
