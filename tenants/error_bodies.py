@@ -32,6 +32,7 @@ STATUS_BY_CODE = {
     "no_such_alias": 409,
     "version_in_use": 409,
     "model_in_use": 409,
+    "dataset_in_use": 409,
     "payload_too_large": 413,
     "rate_limited": 429,
     "quota_exceeded": 429,

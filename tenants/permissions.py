@@ -38,6 +38,7 @@ PERMISSIONS: dict[str, Rule] = {
     "model.promote": Rule(ADMIN, "admin", "promote model versions, overriding the quality checks if need be"),
     "model.rollback": Rule(ADMIN, "admin", "roll models back and take aliases off"),
     "model.delete": Rule(ADMIN, "admin", "delete models and model versions"),
+    "dataset.delete": Rule(ADMIN, "admin", "delete datasets and dataset versions"),
     "api_key.manage": Rule(ADMIN, None, "revoke anyone's API keys"),
     "member.manage": Rule(ADMIN, None, "invite members, change roles and remove members"),
     "audit.read": Rule(ADMIN, None, "read the audit log"),

@@ -26,13 +26,17 @@ from inference.models.datasets import TASK_CHOICES
 from inference.selectors.datasets import dataset_version_list
 from inference.services.datasets import (
     DatasetUploadError,
+    dataset_delete,
+    dataset_deletion_plan,
     dataset_upload,
+    dataset_version_delete,
     dataset_version_export,
 )
 from inference.services.datasets.limits import upload_limit_guard
 from tenants.request_actor import request_actor
 
 from . import tenant_admin_site
+from .registry import DeleteThroughServiceMixin
 from .roles import RoleGate
 
 REPORT_ERRORS_SHOWN = 50
@@ -105,13 +109,42 @@ def table_html(headers: list[str], rows: list[tuple]) -> str:
     return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
 
 
+class DataDeletion(DeleteThroughServiceMixin):
+    """Deleting datasets and versions through the service; the confirmation lists what goes with them
+    (versions, examples, the model versions trained on them, jobs, files) instead of Django's rows."""
+
+    def deletion_plan(self, obj):
+        raise NotImplementedError
+
+    def deletion_refusal(self, obj) -> str:
+        return " ".join(self.deletion_plan(obj).refusals)
+
+    def get_deleted_objects(self, objs, request):
+        lines, refusals = [], []
+        counts = {"versions": 0, "examples": 0, "model versions": 0, "training jobs": 0, "files": 0}
+        for obj in objs:
+            plan = self.deletion_plan(obj)
+            refusals += plan.refusals
+            counts["versions"] += len(plan.versions)
+            counts["examples"] += plan.examples
+            counts["model versions"] += len(plan.model_versions)
+            counts["training jobs"] += plan.jobs
+            counts["files"] += plan.files
+            trained = ", ".join(plan.model_versions) or "none"
+            lines.append(
+                f"{obj}: {len(plan.versions)} version(s), {plan.examples:,} examples, "
+                f"model versions trained on it: {trained}; {plan.jobs} training job(s); {plan.files} file(s)"
+            )
+        return lines, {k: v for k, v in counts.items() if v}, set(), refusals
+
+
 def admin_url(name: str, *args) -> str:
     return reverse(f"{tenant_admin_site.name}:inference_{name}", args=args)
 
 
 @admin.register(Dataset, site=tenant_admin_site)
-class DatasetAdmin(RoleGate, NotFoundInsteadOfRedirect, admin.ModelAdmin):
-    role_actions = {"add": "dataset.upload"}
+class DatasetAdmin(RoleGate, NotFoundInsteadOfRedirect, DataDeletion, admin.ModelAdmin):
+    role_actions = {"add": "dataset.upload", "delete": "dataset.delete"}
     list_display = ["name", "task", "version_count", "latest_rows", "created_at"]
     list_filter = ["task"]
     search_fields = ["name", "description"]
@@ -119,12 +152,17 @@ class DatasetAdmin(RoleGate, NotFoundInsteadOfRedirect, admin.ModelAdmin):
     readonly_fields = fields
     change_form_template = "admin/inference/dataset/change_form.html"
 
+    actions = ["delete_selected"]
+
     # Datasets change only by gaining versions, which the upload page adds through the service.
     def has_change_permission(self, request, obj=None):
         return False
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+    def deletion_plan(self, obj):
+        return dataset_deletion_plan(dataset=obj)
+
+    def delete_through_service(self, request, obj) -> None:
+        dataset_delete(dataset=obj, actor=request_actor(request))
 
     @admin.display(description="versions")
     def version_count(self, obj: Dataset) -> int:
@@ -264,7 +302,9 @@ class LabelFilter(admin.SimpleListFilter):
 
 
 @admin.register(DatasetVersion, site=tenant_admin_site)
-class DatasetVersionAdmin(ReadOnlyAdmin):
+class DatasetVersionAdmin(DataDeletion, ReadOnlyAdmin):
+    role_actions = {"delete": "dataset.delete"}
+    actions = ["delete_selected"]
     list_display = ["__str__", "row_count", "trainable", "source_kind", "source_filename", "created_at"]
     list_filter = ["dataset", "trainable", "source_kind"]
     list_select_related = ["dataset"]
@@ -274,6 +314,15 @@ class DatasetVersionAdmin(ReadOnlyAdmin):
         "split_config", "source_kind", "created_at", "created_by", "links",
     ]  # fmt: skip
     readonly_fields = fields
+
+    def has_delete_permission(self, request, obj=None):
+        return RoleGate.has_delete_permission(self, request, obj)
+
+    def deletion_plan(self, obj):
+        return dataset_deletion_plan(dataset=obj.dataset, numbers=[obj.number])
+
+    def delete_through_service(self, request, obj) -> None:
+        dataset_version_delete(version=obj, actor=request_actor(request))
 
     @admin.display(description="summary")
     def summary(self, obj: DatasetVersion) -> str:

@@ -12,7 +12,13 @@ from core.exceptions import ApplicationError, NotFound
 from inference.engine.formats import FORMATS
 from inference.engine.types import SPLITS, TASKS
 from inference.selectors.datasets import dataset_get, dataset_list, dataset_version_get, dataset_version_list
-from inference.services.datasets import DatasetError, DatasetUploadError, dataset_upload
+from inference.services.datasets import (
+    DatasetError,
+    DatasetUploadError,
+    dataset_delete,
+    dataset_upload,
+    dataset_version_delete,
+)
 from inference.services.datasets.limits import upload_limit_guard
 from inference.services.datasets.options import HELP, labels_parse, split_ratios_parse, upload_kwargs
 
@@ -221,6 +227,20 @@ class DatasetDetailApi(ApiView):
         dataset.version_summaries = versions
         return Response(self.OutputSerializer(dataset).data)
 
+    @extend_schema(
+        operation_id="dataset_destroy",
+        summary="Delete a dataset",
+        description="Deletes the dataset with every version, the model versions trained on it, their "
+        "training jobs and stored files. Refused with 409 `dataset_in_use` while a model version trained "
+        "on it is served by an alias or a job on it is queued or running; `details` lists what would "
+        "go and each reason it cannot. Scope: admin.",
+        parameters=[DATASET_NAME],
+        responses=responses({204: None}, {404: DATASET_404, 409: "dataset_in_use: see `details.refusals`."}),
+    )
+    def delete(self, request, name: str):
+        dataset_delete(dataset=_dataset_or_404(name), actor=request.user.actor)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
 
 class DatasetVersionDetailApi(ApiView):
     required_scope = "read"
@@ -243,3 +263,27 @@ class DatasetVersionDetailApi(ApiView):
         if version is None:
             raise NotFound(f"The dataset '{name}' has no version {n}.")
         return Response(DatasetVersionSerializer(version).data)
+
+    @extend_schema(
+        operation_id="dataset_version_destroy",
+        summary="Delete a dataset version",
+        description="Deletes one version with the model versions trained on it, their training jobs and "
+        "stored files; the dataset and its other versions stay. Refused with 409 `dataset_in_use` while a "
+        "model version trained on it is served by an alias or a job on it is queued or running. "
+        "Scope: admin.",
+        parameters=[DATASET_NAME, VERSION_NUMBER],
+        responses=responses(
+            {204: None},
+            {
+                404: "not_found: there is no dataset of that name, or it has no version of that number.",
+                409: "dataset_in_use: see `details.refusals`.",
+            },
+        ),
+    )
+    def delete(self, request, name: str, n: int):
+        dataset = _dataset_or_404(name)
+        version = dataset_version_get(dataset=dataset, number=n)
+        if version is None:
+            raise NotFound(f"The dataset '{name}' has no version {n}.")
+        dataset_version_delete(version=version, actor=request.user.actor)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -49,7 +49,14 @@ urlpatterns = [
     page("datasets/", datasets.dataset_list_view, "dashboard-datasets"),
     page("datasets/upload/", datasets.dataset_upload_view, "dashboard-dataset-upload"),
     page("datasets/<slug:name>/", datasets.dataset_detail, "dashboard-dataset"),
+    page("datasets/<slug:name>/delete/", datasets.dataset_delete_view, "dashboard-dataset-delete"),
+    page("datasets/<slug:name>/compare/", datasets.dataset_compare, "dashboard-dataset-compare"),
     page("datasets/<slug:name>/v<int:number>/", datasets.dataset_detail, "dashboard-dataset-version"),
+    page(
+        "datasets/<slug:name>/v<int:number>/delete/",
+        datasets.dataset_delete_view,
+        "dashboard-dataset-version-delete",
+    ),
     page(
         "datasets/<slug:name>/v<int:number>/examples/",
         datasets.dataset_examples,

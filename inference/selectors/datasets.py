@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Max, QuerySet
 
+from inference.engine.diff import examples_diff
 from inference.engine.types import Example as EngineExample
 from inference.engine.types import Span
 from inference.models import Dataset, DatasetUpload, DatasetVersion, Example
@@ -85,3 +86,8 @@ def dataset_upload_list(
     if status:
         uploads = uploads.filter(status=status)
     return uploads
+
+
+def dataset_versions_compare(*, a: DatasetVersion, b: DatasetVersion) -> dict:
+    """Rows added, removed and relabelled going from version ``a`` to version ``b``, with samples."""
+    return examples_diff(dataset_version_to_examples(a), dataset_version_to_examples(b)).as_dict()

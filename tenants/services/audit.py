@@ -37,6 +37,8 @@ ACTIONS: dict[str, str] = {
     # data and models
     "dataset.uploaded": "uploaded a dataset version",
     "dataset.exported": "downloaded a dataset version",
+    "dataset.deleted": "deleted a dataset",
+    "dataset.version_deleted": "deleted a dataset version",
     "feedback.applied": "added corrections to a dataset",
     "training.started": "started a training job",
     "training.cancelled": "cancelled a training job",

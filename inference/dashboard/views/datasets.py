@@ -19,7 +19,15 @@ from inference.selectors.datasets import (
     dataset_version_examples,
     dataset_version_list,
 )
-from inference.services.datasets import DatasetUploadError, dataset_upload, dataset_version_export
+from inference.services.datasets import (
+    DatasetUploadError,
+    dataset_delete,
+    dataset_deletion_plan,
+    dataset_upload,
+    dataset_version_delete,
+    dataset_version_export,
+)
+from inference.selectors.datasets import dataset_versions_compare
 from inference.services.datasets.limits import upload_limit_guard
 
 from .. import charts, reports
@@ -196,3 +204,62 @@ def dataset_export(request, name: str, number: int, fmt: str):
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def dataset_delete_view(request, name: str, number: int | None = None):
+    """Confirm, then delete a dataset (``number`` None) or one version: the page lists what goes with it."""
+    dataset = dataset_or_404(name)
+    version = dataset_version_or_404(dataset, number) if number is not None else None
+    plan = dataset_deletion_plan(dataset=dataset, numbers=[version.number] if version else None)
+    if request.method == "POST":
+        try:
+            if version is None:
+                dataset_delete(dataset=dataset, actor=actor(request))
+            else:
+                dataset_version_delete(version=version, actor=actor(request))
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return redirect(request.path)
+        if version is None or not dataset_version_list(dataset=dataset):
+            what = f"“{dataset.name}”" if version is None else f"“{dataset.name}” v{version.number}"
+            messages.success(request, f"Deleted {what}.")
+            if version is not None:  # its last version: the dataset is kept, empty, until deleted
+                return redirect("dashboard-dataset-delete", dataset.name)
+            return redirect("dashboard-datasets")
+        messages.success(request, f"Deleted “{dataset.name}” v{version.number}.")
+        return redirect("dashboard-dataset", dataset.name)
+    return render(
+        request,
+        "dashboard/datasets/delete.html",
+        {"nav": "datasets", "dataset": dataset, "version": version, "plan": plan},
+    )
+
+
+@require_GET
+def dataset_compare(request, name: str):
+    """Two versions side by side: rows added, removed and relabelled between them."""
+    dataset = dataset_or_404(name)
+    versions = dataset_version_list(dataset=dataset)
+    numbers = [v.number for v in versions]
+    if len(numbers) < 2:
+        messages.info(request, "A comparison needs two versions; this dataset has one.")
+        return redirect("dashboard-dataset", dataset.name)
+    try:
+        a = int(request.GET.get("a") or numbers[1])
+        b = int(request.GET.get("b") or numbers[0])
+    except ValueError:
+        a, b = numbers[1], numbers[0]
+    older = dataset_version_or_404(dataset, a)
+    newer = dataset_version_or_404(dataset, b)
+    return render(
+        request,
+        "dashboard/datasets/compare.html",
+        {
+            "nav": "datasets",
+            "dataset": dataset,
+            "a": older,
+            "b": newer,
+            "numbers": numbers,
+            "diff": dataset_versions_compare(a=older, b=newer),
+        },
+    )
