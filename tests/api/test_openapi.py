@@ -47,14 +47,15 @@ def test_every_operation_is_documented_for_a_generated_client(openapi):
         "description": openapi["components"]["securitySchemes"]["ApiKey"]["description"],
     }
     operations = list(_operations(openapi))
-    assert len(operations) == 18
     ids = [op["operationId"] for _, _, op in operations]
     assert len(ids) == len(set(ids))
+    assert {"dataset_list", "dataset_destroy", "dataset_version_destroy", "model_list"} <= set(ids)
     for path, method, op in operations:
         where = f"{method.upper()} {path}"
         assert op["security"] == [{"ApiKey": []}], where
         success = [code for code in op["responses"] if code.startswith("2")]
-        assert len(success) == 1 and "content" in op["responses"][success[0]], where
+        assert len(success) == 1, where
+        assert success[0] == "204" or "content" in op["responses"][success[0]], where
         for code in ("400", "401", "403", "429", "500"):
             ref = op["responses"][code]["content"]["application/json"]["schema"]["$ref"]
             assert ref == "#/components/schemas/Error", where
@@ -174,7 +175,7 @@ def test_generated_requests_never_get_a_server_error(openapi, wsgi_app, tenant_a
 
             run()
         ran += 1
-    assert ran == 18
+    assert ran == len(list(_operations(openapi)))  # every documented operation was exercised
     assert time.monotonic() - started < 90
 
 
