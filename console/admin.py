@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
+from django_tenants.utils import tenant_context
 
 from core.exceptions import ApplicationError
+from inference.selectors.training import training_job_get
+from inference.services.training import training_job_cancel, training_job_retry
 from tenants import services
 from tenants.models import ApiKey, AuditEntry, BaseModel, Domain, Tenant, UsageDay
 from tenants.request_actor import request_actor
+from tenants.selectors import tenant_get
+from tenants.services import usage_flush
 from tenants.two_factor import tenant_security_set
 from tenants.validators import InvalidSlug, validate_tenant_slug
 from tenants.workers import workers_by_queue
 
-from .selectors import platform_jobs_overview, queue_lengths, worker_list
+from .selectors import (
+    platform_jobs_overview,
+    platform_overview,
+    queue_lengths,
+    usage_by_tenant_month,
+    worker_list,
+)
 from .services import base_model_check, base_model_register
 
 
@@ -31,9 +46,64 @@ class OperatorAdminSite(admin.AdminSite):
     def get_urls(self):
         return [
             path("operations/", self.admin_view(self.operations_view), name="operations"),
+            path(
+                "operations/jobs/<slug:tenant>/<int:job_id>/<str:action>/",
+                self.admin_view(require_POST(self.job_action_view)),
+                name="job-action",
+            ),
+            path("usage-by-tenant/", self.admin_view(self.usage_view), name="usage-by-tenant"),
             path("security/", self.admin_view(self.security_view), name="security"),
             *super().get_urls(),
         ]
+
+    def index(self, request, extra_context=None):
+        usage_flush()  # what this process still buffers belongs in the traffic figures
+        return super().index(request, {**(extra_context or {}), "overview": platform_overview()})
+
+    def job_action_view(self, request, tenant: str, job_id: int, action: str):
+        """Cancel or retry one tenant's training job, through the same service its users call."""
+        services_by_action = {"cancel": training_job_cancel, "retry": training_job_retry}
+        workspace = tenant_get(slug=tenant)
+        if action not in services_by_action or workspace is None:
+            raise Http404("No such job action.")
+        with tenant_context(workspace):
+            job = training_job_get(job_id=job_id)
+            if job is None:
+                raise Http404("No such training job in that tenant.")
+            try:
+                result = services_by_action[action](job=job, actor=request_actor(request))
+            except ApplicationError as exc:
+                messages.error(request, f"{tenant} job {job_id}: {exc.message}")
+            else:
+                done = "cancelled" if action == "cancel" else f"retried as job {result.pk}"
+                messages.success(request, f"{tenant} job {job_id} {done}.")
+        return HttpResponseRedirect(reverse("operator:operations"))
+
+    def usage_view(self, request):
+        """Requests and texts per tenant per month; ``?format=csv`` downloads the same table."""
+        usage_flush()
+        month, rows, months = usage_by_tenant_month(month=request.GET.get("month"))
+        if request.GET.get("format") == "csv":
+            out = io.StringIO()
+            writer = csv.writer(out)
+            writer.writerow(["month", "tenant", "name", "requests", "texts"])
+            for row in rows:
+                writer.writerow(
+                    [month, row["tenant__slug"], row["tenant__name"], row["requests"], row["texts"]]
+                )
+            response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+            response["Content-Disposition"] = f'attachment; filename="usage-{month}.csv"'
+            return response
+        context = {
+            **self.each_context(request),
+            "title": f"Usage per tenant, {month}",
+            "month": month,
+            "months": months,
+            "rows": rows,
+            "total_requests": sum(r["requests"] for r in rows),
+            "total_texts": sum(r["texts"] for r in rows),
+        }
+        return TemplateResponse(request, "admin/usage_by_tenant.html", context)
 
     def operations_view(self, request):
         """Every tenant's training jobs, the queues' depth and the live workers, on one page."""

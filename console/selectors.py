@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 
 import redis
 from django.conf import settings
 from django.db import connection
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 from psycopg import sql
 
 from inference.models import TrainingJob
 from tenants import workers
+from tenants.models import Tenant, UsageDay
 from tenants.selectors import tenant_list
 
 
@@ -77,3 +82,66 @@ def training_jobs_by_state(*, buckets: tuple[float, ...]) -> dict[str, dict]:
                 "le": list(le_counts),
             }
     return states
+
+
+def platform_overview(*, days: int = 14) -> dict:
+    """The console's front page: tenants, jobs, queues, workers and traffic of the last ``days`` days."""
+    tenants = dict(tenant_list().values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
+    jobs = training_jobs_by_state(buckets=())
+    live = worker_list()
+    since = timezone.now().date() - timedelta(days=days - 1)
+    per_day = {
+        row["day"]: row
+        for row in UsageDay.objects.filter(day__gte=since)
+        .values("day")
+        .annotate(requests=Sum("requests"), texts=Sum("texts"))
+    }
+    traffic = [
+        {
+            "day": day,
+            "requests": per_day.get(day, {}).get("requests", 0),
+            "texts": per_day.get(day, {}).get("texts", 0),
+        }
+        for day in (since + timedelta(days=i) for i in range(days))
+    ]
+    peak = max((row["texts"] for row in traffic), default=0) or 1
+    for row in traffic:
+        row["pct"] = round(100 * row["texts"] / peak)
+    return {
+        "tenants_active": tenants.get(Tenant.Status.ACTIVE, 0),
+        "tenants_suspended": tenants.get(Tenant.Status.SUSPENDED, 0),
+        "jobs_running": jobs.get("running", {}).get("count", 0),
+        "jobs_queued": jobs.get("queued", {}).get("count", 0),
+        "jobs_failed": jobs.get("failed", {}).get("count", 0),
+        "queues": queue_lengths(),
+        "workers": None if live is None else len(live),
+        "queues_without_worker": None
+        if live is None
+        else [queue for queue, names in workers.workers_by_queue(live).items() if not names],
+        "traffic": traffic,
+    }
+
+
+def usage_by_tenant_month(*, month: str | None = None) -> tuple[str, list[dict], list[str]]:
+    """Requests and texts per tenant in ``month`` ("YYYY-MM"; the current one when None or malformed),
+    with every month that has usage, newest first."""
+    months = [
+        m.strftime("%Y-%m")
+        for m in UsageDay.objects.annotate(m=TruncMonth("day"))
+        .values_list("m", flat=True)
+        .distinct()
+        .order_by("-m")
+    ]
+    current = timezone.now().strftime("%Y-%m")
+    if not (month and re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month)):
+        month = current
+    if current not in months:
+        months.insert(0, current)
+    year, number = (int(part) for part in month.split("-"))
+    rows = list(
+        UsageDay.objects.filter(day__year=year, day__month=number)
+        .values("tenant__slug", "tenant__name")
+        .annotate(requests=Sum("requests"), texts=Sum("texts"))
+        .order_by("-texts", "tenant__slug")
+    )
+    return month, rows, months

@@ -27,7 +27,10 @@ def annotation(example: Example) -> Any:
 
 def describe(example: Example) -> str:
     if example.entities is not None:
-        return ", ".join(f"{example.text[s.start:s.end]} ({s.label})" for s in example.entities) or "no entities"
+        return (
+            ", ".join(f"{example.text[s.start : s.end]} ({s.label})" for s in example.entities)
+            or "no entities"
+        )
     if example.labels is not None:
         return ", ".join(sorted(example.labels)) or "no labels"
     return example.label or ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -44,3 +45,14 @@ def make_job(tenant_a, a_dataset_version):
             )
 
     return make
+
+
+@pytest.fixture
+def operator_client(client, db):
+    """The test client signed in to the operator console as a superuser."""
+    with schema_context("public"):
+        get_user_model().objects.create_superuser(
+            username="op", email="op@example.com", password="pw-op-4417"
+        )
+    client.login(username="op", password="pw-op-4417")
+    return client

@@ -4,23 +4,10 @@ from __future__ import annotations
 
 import os
 
-import pytest
 import redis
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django_tenants.utils import schema_context
 
 from tenants import workers
-
-
-@pytest.fixture
-def operator_client(client, db):
-    with schema_context("public"):
-        get_user_model().objects.create_superuser(
-            username="op", email="op@example.com", password="pw-op-4417"
-        )
-    client.login(username="op", password="pw-op-4417")
-    return client
 
 
 def test_the_operations_page_lists_live_workers_and_a_queue_nobody_consumes(operator_client):

@@ -18,6 +18,7 @@ from inference.selectors.datasets import (
     dataset_upload_list,
     dataset_version_examples,
     dataset_version_list,
+    dataset_versions_compare,
 )
 from inference.services.datasets import (
     DatasetUploadError,
@@ -27,7 +28,6 @@ from inference.services.datasets import (
     dataset_version_delete,
     dataset_version_export,
 )
-from inference.selectors.datasets import dataset_versions_compare
 from inference.services.datasets.limits import upload_limit_guard
 
 from .. import charts, reports

@@ -85,7 +85,9 @@ def test_data_a_live_model_was_trained_on_cannot_be_deleted_and_says_which_model
     with pytest.raises(ApplicationError, match="'sentiment' v1 is its production version") as refused:
         dataset_delete(dataset=v1.dataset)
     assert refused.value.code == "dataset_in_use"
-    assert Dataset.objects.filter(pk=v1.dataset.pk).exists() and ModelVersion.objects.filter(pk=mv.pk).exists()
+    assert (
+        Dataset.objects.filter(pk=v1.dataset.pk).exists() and ModelVersion.objects.filter(pk=mv.pk).exists()
+    )
     assert default_storage.exists(v1.source_file)
 
 
