@@ -12,8 +12,9 @@ from django.urls import path
 
 from core.exceptions import ApplicationError
 from tenants import services
-from tenants.models import ApiKey, AuditEntry, BaseModel, Domain, Tenant, UsageDay
+from tenants.models import ApiKey, AuditEntry, BaseModel, Domain, Tenant, TrainingQueue, UsageDay
 from tenants.request_actor import request_actor
+from tenants.selectors import training_gpu_queue_in_use
 from tenants.two_factor import tenant_security_set
 from tenants.validators import InvalidSlug, validate_tenant_slug
 from tenants.workers import workers_by_queue
@@ -44,9 +45,7 @@ class OperatorAdminSite(admin.AdminSite):
             "rows": platform_jobs_overview(),
             "queues": queue_lengths(),
             "workers": live,
-            "queues_without_worker": None
-            if live is None
-            else [queue for queue, names in workers_by_queue(live).items() if not names],
+            "queues_without_worker": None if live is None else _queues_without_worker(live),
         }
         return TemplateResponse(request, "admin/operations.html", context)
 
@@ -64,6 +63,14 @@ class OperatorAdminSite(admin.AdminSite):
             return HttpResponseRedirect(request.path)
         context = {**self.each_context(request), "title": "Console sign-in", "console": console}
         return TemplateResponse(request, "admin/security.html", context)
+
+
+def _queues_without_worker(live: list[dict]) -> list[str]:
+    """Queues nobody consumes; the GPU queue only once a tenant or base model sends jobs there."""
+    by_queue = workers_by_queue(live)
+    if training_gpu_queue_in_use():
+        by_queue.setdefault(TrainingQueue.GPU, [])
+    return [queue for queue, names in by_queue.items() if not names]
 
 
 operator_site = OperatorAdminSite(name="operator")
@@ -115,15 +122,15 @@ class DomainInline(admin.TabularInline):
 
 @admin.register(Tenant, site=operator_site)
 class TenantAdmin(admin.ModelAdmin):
-    list_display = ["slug", "name", "status", "primary_domain", "created_at"]
-    list_filter = ["status"]
+    list_display = ["slug", "name", "status", "primary_domain", "training_queue", "created_at"]
+    list_filter = ["status", "training_queue"]
     search_fields = ["slug", "name"]
     actions = ["suspend", "reactivate"]
     readonly_fields = ["schema_name", "status", "status_reason", "status_changed_at", "created_at"]
     fields = [
         "slug", "name", "schema_name", "status", "status_reason", "status_changed_at", "created_at",
         "max_concurrent_training_jobs", "max_training_jobs_per_day", "max_dataset_rows",
-        "rate_limit_per_minute", "prediction_logging", "prediction_log_retention_days",
+        "rate_limit_per_minute", "prediction_logging", "prediction_log_retention_days", "training_queue",
     ]  # fmt: skip
 
     def get_queryset(self, request):
@@ -197,7 +204,7 @@ class TenantAdmin(admin.ModelAdmin):
 class BaseModelForm(forms.ModelForm):
     class Meta:
         model = BaseModel
-        fields = ["id", "name", "path", "description", "is_active"]
+        fields = ["id", "name", "path", "description", "is_active", "training_queue"]
 
     def clean_path(self):
         path = self.cleaned_data["path"]
@@ -212,7 +219,7 @@ class BaseModelForm(forms.ModelForm):
 @admin.register(BaseModel, site=operator_site)
 class BaseModelAdmin(admin.ModelAdmin):
     form = BaseModelForm
-    list_display = ["id", "name", "model_type", "hidden_size", "num_layers", "is_active"]
+    list_display = ["id", "name", "model_type", "hidden_size", "num_layers", "training_queue", "is_active"]
     readonly_fields = ["model_type", "hidden_size", "num_layers", "fingerprint", "created_at"]
 
     def save_model(self, request, obj, form, change):
@@ -224,6 +231,7 @@ class BaseModelAdmin(admin.ModelAdmin):
             path=obj.path,
             description=obj.description,
             is_active=obj.is_active,
+            training_queue=obj.training_queue,
             actor=request_actor(request),
         )
         obj.refresh_from_db()

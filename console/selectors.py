@@ -12,7 +12,10 @@ from psycopg import sql
 
 from inference.models import TrainingJob
 from tenants import workers
+from tenants.models import TrainingQueue
 from tenants.selectors import tenant_list
+
+QUEUES = ("default", *TrainingQueue.values)
 
 
 def platform_jobs_overview(*, limit_per_tenant: int = 20) -> list[dict]:
@@ -32,9 +35,9 @@ def queue_lengths() -> dict[str, int | None]:
     """Messages waiting in each Celery queue (None when Redis cannot be reached)."""
     try:
         client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2, socket_connect_timeout=2)
-        return {queue: client.llen(queue) for queue in ("default", "training")}
+        return {queue: client.llen(queue) for queue in QUEUES}
     except redis.RedisError:
-        return {"default": None, "training": None}
+        return dict.fromkeys(QUEUES)
 
 
 def worker_list() -> list[dict] | None:
@@ -46,6 +49,22 @@ def worker_list() -> list[dict] | None:
     for worker in alive:
         worker["started"] = datetime.fromtimestamp(worker["started_at"], tz=UTC)
     return alive
+
+
+def training_jobs_by_device() -> dict[tuple[str, str], int]:
+    """Every tenant's jobs that started training, by kind of device (``cpu``, ``cuda``) and state."""
+    schemas = list(tenant_list().values_list("schema_name", flat=True))
+    if not schemas:
+        return {}
+    table = TrainingJob._meta.db_table
+    one = sql.SQL("SELECT split_part(device, ':', 1) AS kind, status FROM {} WHERE device <> ''")
+    union = sql.SQL(" UNION ALL ").join(one.format(sql.Identifier(schema, table)) for schema in schemas)
+    connection.ensure_connection()
+    with connection.connection.cursor() as cursor:
+        cursor.execute(
+            sql.SQL("SELECT kind, status, count(*) FROM ({}) j GROUP BY kind, status").format(union)
+        )
+        return {(kind, status): count for kind, status, count in cursor.fetchall()}
 
 
 def training_jobs_by_state(*, buckets: tuple[float, ...]) -> dict[str, dict]:

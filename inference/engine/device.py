@@ -19,7 +19,11 @@ _SPEC = re.compile(r"auto|cpu|cuda(?::(\d{1,3}))?")
 
 
 class DeviceUnavailable(ValueError):
-    """CUDA was asked for and this machine cannot give it; the message says what to do."""
+    """CUDA was asked for and this machine cannot give it: ``problem``, then ``advice`` (what to do)."""
+
+    def __init__(self, problem: str, advice: str):
+        self.problem, self.advice = problem, advice
+        super().__init__(f"{problem}. {advice}")
 
 
 @dataclass(frozen=True)
@@ -101,14 +105,15 @@ def resolve_device(spec: str = "auto") -> TrainingDevice:
     if count == 0:
         raise DeviceUnavailable(
             f"This worker was asked to train on cuda:{index} but this machine has no CUDA device "
-            f"(torch {torch.__version__} sees none). Train on the CPU (device 'cpu' or 'auto'), or run "
-            "the job on a machine with a working NVIDIA GPU and a CUDA build of torch."
+            f"(torch {torch.__version__} sees none)",
+            "Train on the CPU (device 'cpu' or 'auto'), or run the job on a machine with a working "
+            "NVIDIA GPU and a CUDA build of torch.",
         )
     if index >= count:
         raise DeviceUnavailable(
             f"This worker was asked to train on cuda:{index} but this machine has only {count} CUDA "
-            f"device{'s' if count > 1 else ''} (cuda:0{f' to cuda:{count - 1}' if count > 1 else ''}). "
-            "Choose one of those, or 'cuda' for the first."
+            f"device{'s' if count > 1 else ''} (cuda:0{f' to cuda:{count - 1}' if count > 1 else ''})",
+            "Choose one of those, or 'cuda' for the first.",
         )
     device = torch.device("cuda", index)
     precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"

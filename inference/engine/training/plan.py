@@ -51,9 +51,10 @@ class TrainingPlan:
         hp, dev = self.hyperparameters, self.device
         where = dev["device"] if dev["device"] == "cpu" else f"{dev['device']} ({dev['device_name']})"
         text = f"{where}, {dev['precision']}{' autocast' if dev['device'] != 'cpu' else ''}"
-        text += f"; batch {hp['batch_size']}, learning rate {hp['learning_rate']:g}"
-        if hp.get("head_learning_rate") and hp["head_learning_rate"] != hp["learning_rate"]:
-            text += f" (head {hp['head_learning_rate']:g})"
+        if "batch_size" in hp and "learning_rate" in hp:
+            text += f"; batch {hp['batch_size']}, learning rate {hp['learning_rate']:g}"
+            if hp.get("head_learning_rate") and hp["head_learning_rate"] != hp["learning_rate"]:
+                text += f" (head {hp['head_learning_rate']:g})"
         return text
 
 
