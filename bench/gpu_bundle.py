@@ -85,12 +85,14 @@ def build(out: Path) -> int:
     model_dir.mkdir(parents=True, exist_ok=True)
     data_dir.mkdir(parents=True, exist_ok=True)
     for name in MODEL_FILES:
-        shutil.copy2(source / name, model_dir / name)
+        shutil.copyfile(source / name, model_dir / name)
     weights = load_file(str(source / WEIGHTS_FILE))
     half = {k: (v.to(torch.float16) if v.is_floating_point() else v).contiguous() for k, v in weights.items()}
     save_file(half, str(model_dir / WEIGHTS_FILE), metadata={"format": "pt"})
     for name in ("train.csv", "test.csv"):
-        shutil.copy2(datasets / name, data_dir / name)
+        shutil.copyfile(datasets / name, data_dir / name)
+    for path in (*model_dir.iterdir(), *data_dir.iterdir()):
+        path.chmod(0o644)
     run = out / "run.sh"
     run.write_text(RUN_SH)
     run.chmod(0o755)
