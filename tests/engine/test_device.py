@@ -194,3 +194,47 @@ def test_on_this_cpu_machine_cpu_and_the_default_train_the_same_weights_to_the_b
             predictions.append(model(ids, torch.ones_like(ids)))
     assert digests[0] == digests[1]
     assert torch.equal(predictions[0], predictions[1])
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_the_gpu_branches_train_and_hand_back_a_cpu_model_here_on_a_stand_in_device(monkeypatch, precision):
+    """The CUDA code path (autocast, gradient scaler, copies, moving the model back) run on the CPU:
+    is_cuda forced on, CPU autocast in place of CUDA's, a CPU gradient scaler for fp16."""
+    from inference.engine.device import TrainingDevice
+
+    used = {"autocast": 0, "scaler": 0}
+
+    def autocast(self):
+        used["autocast"] += 1
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+
+    def grad_scaler(self):
+        if self.precision != "fp16":
+            return None
+        used["scaler"] += 1
+        return torch.amp.GradScaler("cpu")
+
+    monkeypatch.setattr(TrainingDevice, "is_cuda", property(lambda self: True))
+    monkeypatch.setattr(TrainingDevice, "autocast", autocast)
+    monkeypatch.setattr(TrainingDevice, "grad_scaler", grad_scaler)
+    monkeypatch.setattr(TrainingDevice, "put", lambda self, t: t.clone())
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
+    stand_in = TrainingDevice(device=torch.device("cpu"), name="stand-in", precision=precision)
+    examples, labels = bank_examples()
+    for method in ("full", "head"):
+        session = session_on(
+            examples,
+            labels,
+            stand_in,
+            method=method,
+            hyperparameters={"epochs": 1, "max_length": 32, "class_weighting": True},
+        )
+        assert session.plan.hyperparameters["batch_size"] == (128 if method == "full" else 32)
+        list(session.run())
+        info = session.trained.train_info
+        assert info["device"] == {"device": "cpu", "device_name": "stand-in", "precision": precision}
+        assert info["best_val_metric"] is not None
+        assert all(
+            p.device.type == "cpu" and p.dtype == torch.float32 for p in session.trained.model.parameters()
+        )
+    assert used["autocast"] > 0 and used["scaler"] == (1 if precision == "fp16" else 0)
