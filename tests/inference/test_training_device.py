@@ -115,3 +115,16 @@ def test_a_job_goes_to_the_queue_its_tenant_or_else_its_base_model_names(
         queue.training_job_enqueue(job=job)
     assert sent == [(queue.TRAIN_MODEL_TASK, [job.pk], expected)]
     assert TrainingJob.objects.get(pk=job.pk).queue == expected
+
+
+def test_a_gpu_out_of_memory_says_what_to_change(claimed_job, monkeypatch):
+    def out_of_memory(self):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        yield
+
+    monkeypatch.setattr(_PlannedSession, "run", out_of_memory)
+    run.run_training_job(claimed_job.pk)
+    job = TrainingJob.objects.get(pk=claimed_job.pk)
+    assert job.status == "failed" and job.error.startswith(
+        "The GPU ran out of memory. Try a smaller batch size"
+    )

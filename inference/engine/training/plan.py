@@ -20,8 +20,9 @@ MAX_LENGTH_CAP = 256
 # the same number of epochs as a CPU run of the same data.
 REFERENCE_BATCH_SIZE = 32
 # On a GPU a batch of 32 leaves it mostly idle: 128 ran 3.2x more examples/s on an H200 (plain
-# PyTorch, all-MiniLM-L6-v2, bf16) at the same accuracy, with learning rates scaled by
-# sqrt(128 / 32), the usual rule for Adam-type optimisers.
+# PyTorch, all-MiniLM-L6-v2, bf16). Learning rates grow by sqrt(128 / 32), the usual rule for
+# Adam-type optimisers: banking77, 3 epochs, this plan in fp32 scored 0.929 on the official test
+# against 0.931 for batch 32 (measured on the CPU).
 GPU_BATCH_SIZE = 128
 
 

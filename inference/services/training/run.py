@@ -10,6 +10,7 @@ import logging
 import tempfile
 import time
 
+import torch
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -100,6 +101,8 @@ def _readable_error(exc: Exception) -> str:
         return str(exc)
     if isinstance(exc, MemoryError):
         return "The worker ran out of memory. Try a smaller batch size or max length, or the 'lora' method."
+    if isinstance(exc, torch.OutOfMemoryError):
+        return "The GPU ran out of memory. Try a smaller batch size or max length, or the 'lora' method."
     return f"An internal error stopped training ({type(exc).__name__}). The platform team has the details."
 
 
