@@ -249,7 +249,10 @@ def main() -> None:
         "--before-full", action="store_true", help="also train the before-speed-work configuration to the end"
     )
     args = parser.parse_args()
-    SETTINGS["device"] = resolve_device(args.device)  # refuses at once when CUDA is asked for and absent
+    try:
+        SETTINGS["device"] = resolve_device(args.device)
+    except ValueError as exc:  # CUDA asked for and absent, or an unknown device name
+        raise SystemExit(f"--device {args.device}: {exc}") from exc
     SETTINGS["base_model_dir"] = args.base_model_dir
     print(f"device: {SETTINGS['device'].describe()}", flush=True)
 
