@@ -25,12 +25,12 @@ from tenants.selectors import tenant_get
 from tenants.services import usage_flush
 from tenants.two_factor import tenant_security_set
 from tenants.validators import InvalidSlug, validate_tenant_slug
-from tenants.workers import workers_by_queue
 
 from .selectors import (
     platform_jobs_overview,
     platform_overview,
     queue_lengths,
+    queues_without_worker,
     usage_by_tenant_month,
     worker_list,
 )
@@ -114,9 +114,7 @@ class OperatorAdminSite(admin.AdminSite):
             "rows": platform_jobs_overview(),
             "queues": queue_lengths(),
             "workers": live,
-            "queues_without_worker": None
-            if live is None
-            else [queue for queue, names in workers_by_queue(live).items() if not names],
+            "queues_without_worker": None if live is None else queues_without_worker(live),
         }
         return TemplateResponse(request, "admin/operations.html", context)
 
@@ -185,15 +183,15 @@ class DomainInline(admin.TabularInline):
 
 @admin.register(Tenant, site=operator_site)
 class TenantAdmin(admin.ModelAdmin):
-    list_display = ["slug", "name", "status", "primary_domain", "created_at"]
-    list_filter = ["status"]
+    list_display = ["slug", "name", "status", "primary_domain", "training_queue", "created_at"]
+    list_filter = ["status", "training_queue"]
     search_fields = ["slug", "name"]
     actions = ["suspend", "reactivate"]
     readonly_fields = ["schema_name", "status", "status_reason", "status_changed_at", "created_at"]
     fields = [
         "slug", "name", "schema_name", "status", "status_reason", "status_changed_at", "created_at",
         "max_concurrent_training_jobs", "max_training_jobs_per_day", "max_dataset_rows",
-        "rate_limit_per_minute", "prediction_logging", "prediction_log_retention_days",
+        "rate_limit_per_minute", "prediction_logging", "prediction_log_retention_days", "training_queue",
     ]  # fmt: skip
 
     def get_queryset(self, request):
@@ -267,7 +265,7 @@ class TenantAdmin(admin.ModelAdmin):
 class BaseModelForm(forms.ModelForm):
     class Meta:
         model = BaseModel
-        fields = ["id", "name", "path", "description", "is_active"]
+        fields = ["id", "name", "path", "description", "is_active", "training_queue"]
 
     def clean_path(self):
         path = self.cleaned_data["path"]
@@ -282,7 +280,7 @@ class BaseModelForm(forms.ModelForm):
 @admin.register(BaseModel, site=operator_site)
 class BaseModelAdmin(admin.ModelAdmin):
     form = BaseModelForm
-    list_display = ["id", "name", "model_type", "hidden_size", "num_layers", "is_active"]
+    list_display = ["id", "name", "model_type", "hidden_size", "num_layers", "training_queue", "is_active"]
     readonly_fields = ["model_type", "hidden_size", "num_layers", "fingerprint", "created_at"]
 
     def save_model(self, request, obj, form, change):
@@ -294,6 +292,7 @@ class BaseModelAdmin(admin.ModelAdmin):
             path=obj.path,
             description=obj.description,
             is_active=obj.is_active,
+            training_queue=obj.training_queue,
             actor=request_actor(request),
         )
         obj.refresh_from_db()

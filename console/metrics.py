@@ -25,7 +25,7 @@ from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from inference.models import TrainingJob
 from tenants import workers
 
-from .selectors import queue_lengths, training_jobs_by_state
+from .selectors import queue_lengths, training_jobs_by_device, training_jobs_by_state
 
 logger = logging.getLogger("scalpel.metrics")
 
@@ -70,6 +70,7 @@ def _job_families() -> tuple[list, bool]:
     try:
         connection.set_schema_to_public()
         states = training_jobs_by_state(buckets=JOB_DURATION_BUCKETS)
+        devices = training_jobs_by_device()
     except DatabaseError as exc:
         logger.warning("training jobs could not be counted: %s", exc)
         return [], False
@@ -86,7 +87,14 @@ def _job_families() -> tuple[list, bool]:
         if state in FINISHED:
             buckets = [(repr(b), n) for b, n in zip(JOB_DURATION_BUCKETS, row["le"], strict=True)]
             duration.add_metric([state], [*buckets, ("+Inf", row["timed"])], row["seconds"])
-    return [jobs, duration], True
+    by_device = GaugeMetricFamily(
+        "scalpel_training_jobs_by_device",
+        "Training jobs of every tenant that started training, by kind of device that trained them and state.",
+        labels=["device", "state"],
+    )
+    for (device, state), count in sorted(devices.items()):
+        by_device.add_metric([device, state], count)
+    return [jobs, duration, by_device], True
 
 
 class PlatformCollector:

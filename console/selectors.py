@@ -16,8 +16,10 @@ from psycopg import sql
 
 from inference.models import TrainingJob
 from tenants import workers
-from tenants.models import Tenant, UsageDay
-from tenants.selectors import tenant_list
+from tenants.models import Tenant, TrainingQueue, UsageDay
+from tenants.selectors import tenant_list, training_gpu_queue_in_use
+
+QUEUES = ("default", *TrainingQueue.values)
 
 
 def platform_jobs_overview(*, limit_per_tenant: int = 20) -> list[dict]:
@@ -37,9 +39,17 @@ def queue_lengths() -> dict[str, int | None]:
     """Messages waiting in each Celery queue (None when Redis cannot be reached)."""
     try:
         client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2, socket_connect_timeout=2)
-        return {queue: client.llen(queue) for queue in ("default", "training")}
+        return {queue: client.llen(queue) for queue in QUEUES}
     except redis.RedisError:
-        return {"default": None, "training": None}
+        return dict.fromkeys(QUEUES)
+
+
+def queues_without_worker(live: list[dict]) -> list[str]:
+    """Queues nobody consumes; the GPU queue only once a tenant or base model sends jobs there."""
+    by_queue = workers.workers_by_queue(live)
+    if training_gpu_queue_in_use():
+        by_queue.setdefault(TrainingQueue.GPU, [])
+    return [queue for queue, names in by_queue.items() if not names]
 
 
 def worker_list() -> list[dict] | None:
@@ -51,6 +61,22 @@ def worker_list() -> list[dict] | None:
     for worker in alive:
         worker["started"] = datetime.fromtimestamp(worker["started_at"], tz=UTC)
     return alive
+
+
+def training_jobs_by_device() -> dict[tuple[str, str], int]:
+    """Every tenant's jobs that started training, by kind of device (``cpu``, ``cuda``) and state."""
+    schemas = list(tenant_list().values_list("schema_name", flat=True))
+    if not schemas:
+        return {}
+    table = TrainingJob._meta.db_table
+    one = sql.SQL("SELECT split_part(device, ':', 1) AS kind, status FROM {} WHERE device <> ''")
+    union = sql.SQL(" UNION ALL ").join(one.format(sql.Identifier(schema, table)) for schema in schemas)
+    connection.ensure_connection()
+    with connection.connection.cursor() as cursor:
+        cursor.execute(
+            sql.SQL("SELECT kind, status, count(*) FROM ({}) j GROUP BY kind, status").format(union)
+        )
+        return {(kind, status): count for kind, status, count in cursor.fetchall()}
 
 
 def training_jobs_by_state(*, buckets: tuple[float, ...]) -> dict[str, dict]:
@@ -115,9 +141,7 @@ def platform_overview(*, days: int = 14) -> dict:
         "jobs_failed": jobs.get("failed", {}).get("count", 0),
         "queues": queue_lengths(),
         "workers": None if live is None else len(live),
-        "queues_without_worker": None
-        if live is None
-        else [queue for queue, names in workers.workers_by_queue(live).items() if not names],
+        "queues_without_worker": None if live is None else queues_without_worker(live),
         "traffic": traffic,
     }
 

@@ -7,7 +7,7 @@ from django.db import transaction
 from core.exceptions import ApplicationError
 from inference.engine.basemodels import DEFAULT_BASE_MODEL_ID, check_base_model_dir
 from tenants.actors import Actor
-from tenants.models import BaseModel
+from tenants.models import BaseModel, TrainingQueue
 from tenants.services.audit import audit_record
 
 # What the engine reads from an encoder directory, kept on the row for operators and the workers.
@@ -43,9 +43,19 @@ def base_model_register(
     path: str,
     description: str = "",
     is_active: bool | None = None,
+    training_queue: str | None = None,
     actor: Actor | str = "system",
 ) -> BaseModel:
-    """Register (or update) a base model; a directory is checked to load first. No path: the bundled one."""
+    """Register (or update) a base model; a directory is checked to load first. No path: the bundled one.
+
+    ``training_queue`` (``training`` or ``training-gpu``) is where jobs fine-tuning it go, unless
+    their tenant names a queue of its own; None keeps the current one (new rows: ``training``)."""
+    if training_queue is not None and training_queue not in TrainingQueue.values:
+        raise ApplicationError(
+            f"'{training_queue}' is not a training queue: choose {' or '.join(TrainingQueue.values)}.",
+            code="invalid_training_queue",
+            field="training_queue",
+        )
     info = base_model_check(path=path) if path else {}
     defaults = {
         "name": name,
@@ -55,10 +65,13 @@ def base_model_register(
     }
     if is_active is not None:
         defaults["is_active"] = is_active
+    if training_queue is not None:
+        defaults["training_queue"] = training_queue
     with transaction.atomic():
         model, created = BaseModel.objects.update_or_create(id=model_id, defaults=defaults)
         audit_record(
             action="base_model.registered", actor=actor, tenant=None, obj=model,
-            details={"path": path, "created": created, "is_active": model.is_active},
+            details={"path": path, "created": created, "is_active": model.is_active,
+                     "training_queue": model.training_queue},
         )  # fmt: skip
     return model

@@ -7,6 +7,13 @@ from django.utils import timezone
 from django_tenants.models import DomainMixin, TenantMixin
 
 
+class TrainingQueue(models.TextChoices):
+    """The Celery queues training jobs go to: CPU workers consume one, GPU workers the other."""
+
+    CPU = "training", "training (CPU workers)"
+    GPU = "training-gpu", "training-gpu (GPU workers)"
+
+
 class Tenant(TenantMixin):
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
@@ -31,6 +38,13 @@ class Tenant(TenantMixin):
     # Set by the workspace's owners (on the public row: by operators, for the console).
     require_two_factor = models.BooleanField(
         default=False, help_text="Every user must sign in with a one-time code as well as a password."
+    )
+    # Set by operators; wins over the base model's queue.
+    training_queue = models.CharField(
+        max_length=20,
+        choices=TrainingQueue.choices,
+        blank=True,
+        help_text="Where this tenant's training jobs go. Empty: the queue of the job's base model.",
     )
 
     auto_create_schema = True
@@ -69,6 +83,12 @@ class BaseModel(models.Model):
     hidden_size = models.PositiveIntegerField(null=True, blank=True)
     num_layers = models.PositiveIntegerField(null=True, blank=True)
     fingerprint = models.CharField(max_length=64, blank=True)
+    training_queue = models.CharField(
+        max_length=20,
+        choices=TrainingQueue.choices,
+        default=TrainingQueue.CPU,
+        help_text="Where jobs fine-tuning this model go, unless their tenant names a queue of its own.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -7,7 +7,7 @@ from datetime import datetime
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
-from .models import ApiKey, AuditEntry, BaseModel, Tenant, UsageDay
+from .models import ApiKey, AuditEntry, BaseModel, Tenant, TrainingQueue, UsageDay
 from .permissions import ROLES
 
 
@@ -33,6 +33,23 @@ def usage_list(*, tenant: Tenant) -> QuerySet[UsageDay]:
 
 def base_model_get(*, model_id: str) -> BaseModel | None:
     return BaseModel.objects.filter(pk=model_id, is_active=True).first()
+
+
+def training_queue_for(*, tenant: Tenant | None, base_model_id: str) -> str:
+    """The queue a training job goes to: the tenant's when an operator set one, else its base model's."""
+    if tenant is not None and getattr(tenant, "training_queue", ""):
+        return tenant.training_queue
+    queue = BaseModel.objects.filter(pk=base_model_id).values_list("training_queue", flat=True).first()
+    return queue or TrainingQueue.CPU
+
+
+def training_gpu_queue_in_use() -> bool:
+    """Whether any tenant or base model sends jobs to the GPU workers' queue."""
+    gpu = TrainingQueue.GPU
+    return (
+        Tenant.objects.filter(training_queue=gpu).exists()
+        or BaseModel.objects.filter(training_queue=gpu).exists()
+    )
 
 
 def audit_list(

@@ -98,8 +98,8 @@ class TrainingJobAdmin(RoleGate, admin.ModelAdmin):
     readonly_fields = [
         "dataset_version", "model_name", "base_model_id", "method", "resolved_method", "method_reason",
         "hyperparameters", "resolved_hyperparameters", "status", "progress_summary", "error", "attempts",
-        "worker", "heartbeat_at", "created_at", "started_at", "finished_at", "created_by", "result",
-        "time_budget_seconds",
+        "worker", "queue", "device", "heartbeat_at", "created_at", "started_at", "finished_at", "created_by",
+        "result", "time_budget_seconds",
     ]  # fmt: skip
     fields = readonly_fields
 

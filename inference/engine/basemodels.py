@@ -125,8 +125,15 @@ def load_tokenizer(path: str):
 
 
 def load_encoder(path: str) -> nn.Module:
-    """The bare pre-trained encoder (no head) from ``path``, safetensors only, never downloads."""
-    return AutoModel.from_pretrained(str(path), local_files_only=True, use_safetensors=True)
+    """The bare pre-trained encoder (no head) from ``path``, safetensors only, never downloads.
+
+    Always in fp32: transformers 5 would keep a checkpoint's own dtype, and a half-precision copy
+    (the fp16 all-MiniLM-L6-v2 carried to a GPU machine is half the size) must train and serve
+    like the original. An fp32 checkpoint loads exactly as it did without the argument.
+    """
+    return AutoModel.from_pretrained(
+        str(path), local_files_only=True, use_safetensors=True, dtype=torch.float32
+    )
 
 
 def encoder_from_config(config_path: str) -> nn.Module:

@@ -34,6 +34,8 @@ class TrainingJob(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     time_budget_seconds = models.PositiveIntegerField(default=3 * 3600)
     worker = models.CharField(max_length=200, blank=True)
+    queue = models.CharField(max_length=20, blank=True)  # the Celery queue it was last sent to
+    device = models.CharField(max_length=20, blank=True)  # what trained it: "cpu" or "cuda:N"
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)

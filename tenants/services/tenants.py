@@ -13,7 +13,7 @@ from django_tenants.utils import get_public_schema_name, schema_context
 
 from core.exceptions import ApplicationError
 from tenants.actors import Actor
-from tenants.models import Domain, Tenant
+from tenants.models import Domain, Tenant, TrainingQueue
 from tenants.permissions import OWNER
 from tenants.validators import InvalidSlug, schema_name_for, validate_tenant_slug
 
@@ -138,15 +138,22 @@ def tenant_reactivate(*, tenant: Tenant, actor: Actor | str = "system") -> Tenan
 # What operators set on a tenant besides its status: its name, quotas and prediction logging.
 SETTINGS_FIELDS = (
     "name", "max_concurrent_training_jobs", "max_training_jobs_per_day", "max_dataset_rows",
-    "rate_limit_per_minute", "prediction_logging", "prediction_log_retention_days",
+    "rate_limit_per_minute", "prediction_logging", "prediction_log_retention_days", "training_queue",
 )  # fmt: skip
 
 
 def tenant_settings_update(*, tenant: Tenant, values: dict, actor: Actor | str = "system") -> Tenant:
-    """Change a tenant's name, quotas or logging; the audit entry lists each change as [before, after]."""
+    """Change a tenant's name, quotas, logging or training queue; the audit entry lists each change
+    as [before, after]."""
     unknown = sorted(set(values) - set(SETTINGS_FIELDS))
     if unknown:
         raise TenantError(f"These are not tenant settings: {', '.join(unknown)}.")
+    if values.get("training_queue", "") not in ("", *TrainingQueue.values):
+        raise TenantError(
+            f"'{values['training_queue']}' is not a training queue: choose {' or '.join(TrainingQueue.values)}, "
+            "or leave it empty to use each base model's queue.",
+            field="training_queue",
+        )
     changes = {
         field: [getattr(tenant, field), value]
         for field, value in values.items()

@@ -168,3 +168,26 @@ def test_an_unreachable_redis_is_reported_not_raised(client, db, settings):
     assert value(after, "scalpel_platform_read_ok", source="workers") == 0
     assert value(after, "scalpel_platform_read_ok", source="queues") == 0
     assert value(after, "scalpel_platform_read_ok", source="jobs") == 1
+
+
+def test_jobs_are_counted_by_the_kind_of_device_that_trained_them(client, db, tenant_a, make_job):
+    before = scrape(client)
+    for status, device in (
+        ("succeeded", "cpu"),
+        ("succeeded", "cuda:0"),
+        ("running", "cuda:1"),
+        ("queued", ""),
+    ):
+        job = make_job(status)
+        with schema_context(tenant_a.schema_name):
+            type(job).objects.filter(pk=job.pk).update(device=device)
+    after = scrape(client)
+
+    def grew(**labels):
+        name = "scalpel_training_jobs_by_device"
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert grew(device="cpu", state="succeeded") == 1
+    assert grew(device="cuda", state="succeeded") == 1
+    assert grew(device="cuda", state="running") == 1
+    assert grew(device="", state="queued") == 0, "a job that never started training has no device"

@@ -62,6 +62,7 @@ def production(tmp_path) -> dict:
         ({"SCALPEL_ENV": "prod"}, "set it to development, test or production"),
         ({"SCALPEL_STORAGE_BACKEND": "s3"}, "AWS_STORAGE_BUCKET_NAME is not set"),
         ({"LOG_FORMAT": "xml"}, "set it to json or console"),
+        ({"SCALPEL_TRAINING_DEVICE": "gpu"}, "set it to auto, cpu, cuda or cuda:N"),
     ],
 )
 def test_unsafe_settings_refuse_to_start_and_say_what_to_set(production, env, message):

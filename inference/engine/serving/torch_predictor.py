@@ -14,9 +14,11 @@ class TorchPredictor(Predictor):
 
     runtime = "torch"
 
-    def __init__(self, *, model: TaskModel, **kwargs):
+    def __init__(self, *, model: TaskModel, device=None, **kwargs):
         super().__init__(**kwargs)
         self.model = model
+        # A ``TrainingDevice`` while training validates on a GPU; None: the model's own (the CPU).
+        self.device = device
 
     def memory_bytes(self) -> int:
         """Bytes of parameters held by this predictor alone; all of them unless told otherwise."""
@@ -25,7 +27,11 @@ class TorchPredictor(Predictor):
         return param_bytes(list(self.model.parameters()) + list(self.model.buffers()))
 
     def _logits(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.model(ids, mask)
+        if self.device is None:
+            return self.model(ids, mask)
+        with self.device.autocast():
+            logits = self.model(self.device.put(ids), self.device.put(mask))
+        return self.device.host(logits.float())
 
 
 def private_param_bytes(model: TaskModel, method: str) -> int:

@@ -47,6 +47,10 @@ class GradientTraining:
             lambda s: (s + 1) / max(warmup, 1) if s < warmup else max(total - s, 0) / max(total - warmup, 1),
         )
         loss_fn = self._loss_fn()
+        # On the CPU: no autocast context, no scaler and no copies, so its numbers are those of
+        # the loop before devices existed, to the bit.
+        device = self.device
+        scaler = device.grad_scaler()
         rng = random.Random(hp["seed"])
         pad_id = self.tokenizer.pad_token_id or 0
         step = seen = 0
@@ -62,12 +66,24 @@ class GradientTraining:
             for batch in bucketed_batches(lengths, bs, rng):
                 t0 = time.monotonic()
                 ids, mask, y = collate([rows[i] for i in batch], self.task, pad_id)
-                loss = loss_fn(model(ids, mask), y)
+                if device.is_cuda:
+                    ids, mask, y = device.put(ids), device.put(mask), device.put(y)
+                with device.autocast():
+                    loss = loss_fn(model(ids, mask), y)
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if hp["max_grad_norm"]:
-                    torch.nn.utils.clip_grad_norm_([p for _, p in trainable], hp["max_grad_norm"])
-                optimizer.step()
+                if scaler is None:
+                    loss.backward()
+                    if hp["max_grad_norm"]:
+                        torch.nn.utils.clip_grad_norm_([p for _, p in trainable], hp["max_grad_norm"])
+                    optimizer.step()
+                else:
+                    # fp16: the loss is scaled up so small gradients survive, and unscaled before clipping.
+                    scaler.scale(loss).backward()
+                    if hp["max_grad_norm"]:
+                        scaler.unscale_(optimizer)
+                        torch.nn.utils.clip_grad_norm_([p for _, p in trainable], hp["max_grad_norm"])
+                    scaler.step(optimizer)
+                    scaler.update()
                 scheduler.step()
                 train_seconds += time.monotonic() - t0
                 step, seen = step + 1, seen + len(batch)
@@ -153,7 +169,7 @@ def early_stop_message(task: str, stale: int, best_epoch: int, best_metric: floa
 
 
 def adamw(groups: list[dict], lr: float) -> torch.optim.Optimizer:
-    """AdamW, fused on CPU where this torch supports it (fewer passes over the weights), else foreach."""
+    """AdamW, fused where this torch supports it on the weights' device (fewer passes), else foreach."""
     try:
         return torch.optim.AdamW(groups, lr=lr, fused=True)
     except (RuntimeError, TypeError, ValueError):

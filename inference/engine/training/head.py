@@ -32,7 +32,11 @@ class HeadTraining:
         with torch.no_grad():
             for chunk in length_chunks([len(s.input_ids) for s in segments], FEATURE_CHUNK):
                 ids, mask = pad([segments[i].input_ids for i in chunk], pad_id)
-                feats = model.features(ids, mask)
+                if self.device.is_cuda:
+                    with self.device.autocast():
+                        feats = model.features(self.device.put(ids), self.device.put(mask)).float()
+                else:
+                    feats = model.features(ids, mask)
                 for row, i in enumerate(chunk):
                     out[i] = (
                         feats[row, : int(mask[row].sum())].clone()
@@ -65,8 +69,8 @@ class HeadTraining:
                         targets.append(tag_index[tags[w]])
                 previous = w
         hidden = model.head.in_features
-        matrix = torch.stack(rows) if rows else torch.zeros((0, hidden))
-        return matrix, where, torch.tensor(targets, dtype=torch.long)
+        matrix = torch.stack(rows) if rows else self.device.put(torch.zeros((0, hidden)))
+        return matrix, where, self.device.put(torch.tensor(targets, dtype=torch.long))
 
     def _train_head(self, model: TaskModel, rows: list):
         hp = self.plan.hyperparameters
@@ -78,14 +82,14 @@ class HeadTraining:
         else:
             segments = encode_texts(self.tokenizer, [ex.text for ex in self.train], hp["max_length"])
             x = torch.stack((yield from self._features(model, segments)))
-            y = collate([(r[0], r[1]) for r in rows], self.task, 0)[2]
+            y = self.device.put(collate([(r[0], r[1]) for r in rows], self.task, 0)[2])
             if self.validation:
                 vsegs = encode_texts(self.tokenizer, [ex.text for ex in self.validation], hp["max_length"])
                 xv = torch.stack((yield from self._features(model, vsegs)))
                 vrows = encode_examples(
                     self.validation, self.task, self.labels, self.tokenizer, hp["max_length"]
                 )
-                yv = collate(vrows, self.task, 0)[2]
+                yv = self.device.put(collate(vrows, self.task, 0)[2])
         head = model.head
         params = list(head.parameters())
         # The head is all that trains here, so its own rate, when given, is the rate.
@@ -104,7 +108,7 @@ class HeadTraining:
         t_start = time.monotonic()
         epoch = 0
         for epoch in range(1, epochs + 1):
-            order = torch.randperm(len(x), generator=gen)
+            order = self.device.put(torch.randperm(len(x), generator=gen))
             running = 0.0
             for k in range(0, len(x), bs):
                 idx = order[k : k + bs]
@@ -173,8 +177,8 @@ class HeadTraining:
     ) -> tuple[float, float | None]:
         logits = head(xv)
         if self.task == "multilabel":
-            return self._metric(torch.sigmoid(logits))
-        probs = torch.softmax(logits, dim=-1)
+            return self._metric(self.device.host(torch.sigmoid(logits)))
+        probs = self.device.host(torch.softmax(logits, dim=-1))
         if self.task == "classification":
             return self._metric(probs)
         tables = []

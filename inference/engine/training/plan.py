@@ -16,6 +16,14 @@ METHODS = ("full", "lora", "head")
 HEAD_MAX_AVG_PER_LABEL = 8
 HEAD_MAX_TRAIN_SIZE = 100
 MAX_LENGTH_CAP = 256
+# Batch of the CPU defaults; epochs are counted in its steps on every device, so a GPU run trains
+# the same number of epochs as a CPU run of the same data.
+REFERENCE_BATCH_SIZE = 32
+# On a GPU a batch of 32 leaves it mostly idle: 128 ran 3.2x more examples/s on an H200 (plain
+# PyTorch, all-MiniLM-L6-v2, bf16). Learning rates grow by sqrt(128 / 32), the usual rule for
+# Adam-type optimisers: banking77, 3 epochs, this plan in fp32 scored 0.929 on the official test
+# against 0.931 for batch 32 (measured on the CPU).
+GPU_BATCH_SIZE = 128
 
 
 @dataclass
@@ -27,6 +35,8 @@ class TrainingPlan:
     hyperparameters: dict = field(default_factory=dict)
     # Overrides left out because the method auto chose does not use them: name -> why.
     ignored: dict = field(default_factory=dict)
+    # Where it trains: {"device": "cpu" | "cuda:N", "device_name", "precision": "fp32" | "bf16" | "fp16"}.
+    device: dict = field(default_factory=lambda: {"device": "cpu", "device_name": "cpu", "precision": "fp32"})
 
     def as_dict(self) -> dict:
         return {
@@ -34,7 +44,19 @@ class TrainingPlan:
             "reason": self.reason,
             "hyperparameters": dict(self.hyperparameters),
             "ignored": dict(self.ignored),
+            "device": dict(self.device),
         }
+
+    def device_summary(self) -> str:
+        """'cuda:0 (NVIDIA H200), bf16 autocast; batch 128, learning rate 0.0002' for the job's log."""
+        hp, dev = self.hyperparameters, self.device
+        where = dev["device"] if dev["device"] == "cpu" else f"{dev['device']} ({dev['device_name']})"
+        text = f"{where}, {dev['precision']}{' autocast' if dev['device'] != 'cpu' else ''}"
+        if "batch_size" in hp and "learning_rate" in hp:
+            text += f"; batch {hp['batch_size']}, learning rate {hp['learning_rate']:g}"
+            if hp.get("head_learning_rate") and hp["head_learning_rate"] != hp["learning_rate"]:
+                text += f" (head {hp['head_learning_rate']:g})"
+        return text
 
 
 def _num(lo: float, hi: float, integer: bool = False):
@@ -262,9 +284,10 @@ def default_hyperparameters(
     token_lengths: list[int],
     imbalance: float,
     model_limit: int = 512,
+    gpu: bool = False,
 ) -> dict:
-    """Defaults that work without tuning, derived from the method, task and data."""
-    batch_size = 32
+    """Defaults that work without tuning, derived from the method, task, data and (``gpu``) device."""
+    batch_size = REFERENCE_BATCH_SIZE
     steps_per_epoch = max(math.ceil(train_size / batch_size), 1)
     hp = {
         "batch_size": batch_size,
@@ -312,4 +335,15 @@ def default_hyperparameters(
             max_grad_norm=0.0,
             early_stopping_patience=10,
         )
+    if gpu and method in ("full", "lora"):
+        scale_for_gpu(hp)
     return hp
+
+
+def scale_for_gpu(hp: dict) -> None:
+    """A GPU's batch and learning rates (sqrt scaling) in ``hp``; the epochs stay as they were."""
+    factor = math.sqrt(GPU_BATCH_SIZE / hp["batch_size"])
+    hp["batch_size"] = GPU_BATCH_SIZE
+    for name in ("learning_rate", "head_learning_rate"):
+        if hp.get(name):
+            hp[name] = float(f"{hp[name] * factor:.6g}")

@@ -11,6 +11,7 @@ from torch.nn import functional as F
 
 from .. import basemodels
 from ..basemodels import TaskModel
+from ..device import TrainingDevice, resolve_device
 from ..encoding import tag_names
 from ..metrics import best_threshold, extraction_metrics, gold_tags
 from ..serving.torch_predictor import TorchPredictor
@@ -85,6 +86,7 @@ class TrainingSession(GradientTraining, HeadTraining):
         method: str = "auto",
         hyperparameters: dict | None = None,
         base_model_id: str = basemodels.DEFAULT_BASE_MODEL_ID,
+        device: str | TrainingDevice = "auto",
     ):
         if task not in TASKS:
             raise ValueError(f"unknown task {task!r}: choose one of {', '.join(TASKS)}")
@@ -94,6 +96,8 @@ class TrainingSession(GradientTraining, HeadTraining):
                 f"{task} needs {'two or more labels' if task == 'classification' else 'at least one label'}"
             )
         overrides = validate_hyperparameters(hyperparameters, method=method)
+        # Resolved before anything is loaded: a worker asked for a GPU it lacks refuses at once.
+        self.device = device if isinstance(device, TrainingDevice) else resolve_device(device)
         self.task, self.labels = task, labels
         self.base_model_dir, self.base_model_id = str(base_model_dir), base_model_id
         # An example without a split is training data; test examples are never looked at here.
@@ -115,13 +119,17 @@ class TrainingSession(GradientTraining, HeadTraining):
             token_lengths(self.train, task, self.tokenizer),
             imbalance_ratio(self.train, task, labels),
             model_limit=min(limit, 512),
+            # A batch size the user chose keeps the CPU's learning rates too, unless also chosen.
+            gpu=self.device.is_cuda and "batch_size" not in overrides,
         )
         # Only auto gets here with knobs its method does not use (an explicit method refuses them
         # above): they are left out of the plan, and the reason says so.
         ignored = inapplicable(overrides, chosen)
         hp.update({k: v for k, v in overrides.items() if k not in ignored})
         reason += "".join(f"; ignored {name}: {why}" for name, why in ignored.items())
-        self.plan = TrainingPlan(method=chosen, reason=reason, hyperparameters=hp, ignored=ignored)
+        self.plan = TrainingPlan(
+            method=chosen, reason=reason, hyperparameters=hp, ignored=ignored, device=self.device.as_dict()
+        )
         self.trained: TrainedModel | None = None
 
     def _check_labels(self, examples: list[Example]) -> None:
@@ -174,12 +182,18 @@ class TrainingSession(GradientTraining, HeadTraining):
             torch.manual_seed(hp["seed"])
             yield self._progress("loading", message=f"loading the base model; plan: {self.plan.reason}")
             model = self._build_model()
+            if self.device.is_cuda:
+                model.to(self.device.device)
             rows = encode_examples(self.train, self.task, self.labels, self.tokenizer, hp["max_length"])
             yield self._progress("loading", message=f"{len(self.train)} training examples encoded")
             if self.plan.method == "head":
                 info = yield from self._train_head(model, rows)
             else:
                 info = yield from self._train_gradient(model, rows)
+            if self.device.is_cuda:
+                # Export, evaluation and serving read a CPU model: the artifact is the same whatever trained it.
+                model.cpu()
+                torch.cuda.empty_cache()
             model.eval()
             threshold = info.pop("threshold", None)
             if self.task == "multilabel" and threshold is None:
@@ -188,6 +202,7 @@ class TrainingSession(GradientTraining, HeadTraining):
                 seconds=round(time.monotonic() - started, 2),
                 train_size=len(self.train),
                 validation_size=len(self.validation),
+                device=self.device.as_dict(),
             )
             self.trained = TrainedModel(
                 task=self.task,
@@ -250,6 +265,8 @@ class TrainingSession(GradientTraining, HeadTraining):
     def _loss_fn(self):
         hp = self.plan.hyperparameters
         weights = class_weights(self.train, self.task, self.labels) if hp["class_weighting"] else None
+        if weights is not None:
+            weights = self.device.put(weights)
         if self.task == "multilabel":
             return lambda logits, y: F.binary_cross_entropy_with_logits(logits, y, pos_weight=weights)
         return lambda logits, y: F.cross_entropy(
@@ -283,7 +300,10 @@ class TrainingSession(GradientTraining, HeadTraining):
             model=model,
             tokenizer=self.tokenizer,
             max_length=self.plan.hyperparameters["max_length"],
+            device=self.device if self.device.is_cuda else None,
         )
+        if self.device.is_cuda:
+            predictor.batch_size = 256  # a GPU scores a big batch as fast as a small one
         parts: list = []
         for k in range(0, len(self.validation), VAL_CHUNK):
             chunk = self.validation[k : k + VAL_CHUNK]

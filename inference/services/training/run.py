@@ -10,11 +10,13 @@ import logging
 import tempfile
 import time
 
+import torch
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from inference.engine import artifact, evaluation
+from inference.engine.device import DeviceUnavailable, TrainingDevice, resolve_device
 from inference.engine.serving import runtime_choice
 from inference.engine.training import TrainingSession, ends_an_epoch
 from inference.models import TrainingJob
@@ -66,6 +68,11 @@ def run_training_job(job_id: int) -> None:
     except JobStopped as stop:
         if _finish(job, stop.status, error=stop.reason, code=stop.code):
             job_event(job, stop.reason, level="warning")
+    except DeviceUnavailable as exc:
+        reason = _device_reason(exc)
+        logger.warning("training job %s: %s", job.pk, reason)
+        if _finish(job, TrainingJob.Status.FAILED, error=reason, code="device_unavailable"):
+            job_event(job, f"Failed: {reason}", level="error")
     except Exception as exc:  # noqa: BLE001 - any failure must end the job with a readable reason
         logger.exception("training job %s failed", job.pk)
         reason = _readable_error(exc)
@@ -75,11 +82,27 @@ def run_training_job(job_id: int) -> None:
         heartbeat.stop()
 
 
+def _device_reason(exc: DeviceUnavailable) -> str:
+    """The engine's account of the missing GPU, and what the people involved can do about it."""
+    return (
+        f"{exc.problem}. The job was not started. An operator must set SCALPEL_TRAINING_DEVICE=auto or cpu on that "
+        f"worker (it is '{settings.SCALPEL_TRAINING_DEVICE}'), run it on a machine with a GPU, or send this "
+        "workspace's jobs to the 'training' queue; then retry the job."
+    )
+
+
+def _training_device() -> TrainingDevice:
+    """This worker's device; DeviceUnavailable (the job fails at once, saying why) when CUDA is absent."""
+    return resolve_device(settings.SCALPEL_TRAINING_DEVICE)
+
+
 def _readable_error(exc: Exception) -> str:
     if isinstance(exc, ValueError | artifact.ArtifactError):
         return str(exc)
     if isinstance(exc, MemoryError):
         return "The worker ran out of memory. Try a smaller batch size or max length, or the 'lora' method."
+    if isinstance(exc, torch.OutOfMemoryError):
+        return "The GPU ran out of memory. Try a smaller batch size or max length, or the 'lora' method."
     return f"An internal error stopped training ({type(exc).__name__}). The platform team has the details."
 
 
@@ -98,6 +121,11 @@ def _finish(job: TrainingJob, status: str, *, error: str = "", code: str = "", *
 
 
 def _train_evaluate_register(job: TrainingJob) -> None:
+    # Before any data is read: a worker asked for a GPU it lacks refuses the job in a second.
+    device = _training_device()
+    if not owned(job).update(device=device.label):
+        raise JobLost(job.pk)
+    job.device = device.label
     version = job.dataset_version
     dataset = version.dataset
     base = base_model_get(model_id=job.base_model_id)
@@ -118,6 +146,7 @@ def _train_evaluate_register(job: TrainingJob) -> None:
         method=job.method,
         hyperparameters=job.hyperparameters,
         base_model_id=base.id,
+        device=device,
     )
     plan = session.plan
     if not owned(job).update(
@@ -126,6 +155,7 @@ def _train_evaluate_register(job: TrainingJob) -> None:
         raise JobLost(job.pk)
     job.resolved_method, job.resolved_hyperparameters = plan.method, plan.hyperparameters
     job_event(job, f"Method: {plan.method}. {plan.reason}")
+    job_event(job, f"Device: {plan.device_summary()}.")
     job_event(job, f"Training on {len(session.train)} examples, validating on {len(session.validation)}.")
 
     last_write = 0.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -265,6 +266,13 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 SCALPEL_TRAINING_TIME_BUDGET_SECONDS = env.int("SCALPEL_TRAINING_TIME_BUDGET_SECONDS", default=3 * 3600)
 SCALPEL_JOB_HEARTBEAT_TIMEOUT_SECONDS = env.int("SCALPEL_JOB_HEARTBEAT_TIMEOUT_SECONDS", default=120)
 SCALPEL_JOB_MAX_ATTEMPTS = env.int("SCALPEL_JOB_MAX_ATTEMPTS", default=2)
+# Where this process's training jobs run: auto (CUDA when torch sees a GPU, else the CPU), cpu, cuda
+# or cuda:N. A worker asked for a GPU it lacks fails each job at start, saying so.
+SCALPEL_TRAINING_DEVICE = env.str("SCALPEL_TRAINING_DEVICE", default="auto").strip().lower()
+if not re.fullmatch(r"auto|cpu|cuda(:\d{1,3})?", SCALPEL_TRAINING_DEVICE):
+    raise ImproperlyConfigured(
+        f"SCALPEL_TRAINING_DEVICE is {SCALPEL_TRAINING_DEVICE!r}: set it to auto, cpu, cuda or cuda:N."
+    )
 SCALPEL_PROMOTION_MIN_METRIC = env.float("SCALPEL_PROMOTION_MIN_METRIC", default=0.0)
 SCALPEL_PROMOTION_MAX_REGRESSION = env.float("SCALPEL_PROMOTION_MAX_REGRESSION", default=0.02)
 
