@@ -15,6 +15,8 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from inference.models import PredictionLog
+from inference.services import batch
+from inference.services.batch import BATCH_PREDICT_TASK
 from inference.services.training import claim, run, sweep
 from inference.services.training.queue import TRAIN_MODEL_TASK
 from tenants.selectors import tenant_list
@@ -58,3 +60,19 @@ def purge_prediction_logs() -> int:
         with tenant_context(tenant):
             deleted += PredictionLog.objects.filter(created_at__lt=cutoff).delete()[0]
     return deleted
+
+
+@shared_task(
+    name=BATCH_PREDICT_TASK,
+    acks_late=True,  # safe: the batch row is claimed with a conditional update first
+    reject_on_worker_lost=True,
+    time_limit=settings.SCALPEL_BATCH_TIME_LIMIT_SECONDS,
+    soft_time_limit=settings.SCALPEL_BATCH_TIME_LIMIT_SECONDS - 60,
+    max_retries=0,
+)
+def batch_predict(batch_id: int) -> str:
+    """Answer one batch prediction file in its tenant's schema."""
+    if not batch.batch_prediction_claim(batch_id):
+        logger.info("batch %s was already taken, cancelled or deleted; skipping", batch_id)
+        return "skipped"
+    return batch.batch_prediction_run(batch_id)

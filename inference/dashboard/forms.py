@@ -172,3 +172,13 @@ class FeedbackApplyForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["feedback"].queryset = pending
         self.fields["dataset"].choices = _dataset_choices()
+
+
+class BatchPredictionForm(forms.Form):
+    file = forms.FileField(
+        label="File of texts",
+        help_text="CSV or TSV with a header row, or JSON Lines; UTF-8. One text per row.",
+    )
+    text_column = forms.CharField(
+        label="Column with the texts", initial="text", max_length=200, help_text="Or the JSON field."
+    )

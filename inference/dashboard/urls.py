@@ -8,6 +8,7 @@ from .views import (
     accounts,
     apikeys,
     audit,
+    batch,
     datasets,
     feedback,
     models,
@@ -78,6 +79,14 @@ urlpatterns = [
     page("models/<slug:name>/", models.model_detail, "dashboard-model"),
     page("models/<slug:name>/compare/", models.version_compare, "dashboard-model-compare"),
     page("models/<slug:name>/rollback/", models.model_rollback_view, "dashboard-model-rollback"),
+    page("models/<slug:name>/batch/", batch.batch_page, "dashboard-model-batch"),
+    page(
+        "models/<slug:name>/batch/<int:batch_id>/results.<str:fmt>",
+        batch.batch_results,
+        "dashboard-model-batch-results",
+    ),
+    page("models/<slug:name>/batch/<int:batch_id>/cancel/", batch.batch_cancel, "dashboard-model-batch-cancel"),
+    page("models/<slug:name>/batch/<int:batch_id>/delete/", batch.batch_delete, "dashboard-model-batch-delete"),
     page("models/<slug:name>/v<int:number>/", models.version_detail, "dashboard-model-version"),
     page("models/<slug:name>/v<int:number>/promote/", models.version_promote, "dashboard-model-promote"),
     # Using the model

@@ -1,11 +1,12 @@
 """Tenant-schema tables: datasets, training jobs, models and their versions, feedback."""
 
+from .batch import BatchPrediction
 from .datasets import Dataset, DatasetUpload, DatasetVersion, Example
 from .feedback import Feedback, PredictionLog
 from .registry import AliasChange, Model, ModelAlias, ModelVersion
 from .training import TrainingJob, TrainingJobEvent
 
 __all__ = [
-    "AliasChange", "Dataset", "DatasetUpload", "DatasetVersion", "Example", "Feedback", "Model",
+    "AliasChange", "BatchPrediction", "Dataset", "DatasetUpload", "DatasetVersion", "Example", "Feedback", "Model",
     "ModelAlias", "ModelVersion", "PredictionLog", "TrainingJob", "TrainingJobEvent",
 ]  # fmt: skip
