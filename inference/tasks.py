@@ -19,6 +19,7 @@ from inference.services import batch
 from inference.services.batch import BATCH_PREDICT_TASK
 from inference.services.training import claim, run, sweep
 from inference.services.training.queue import TRAIN_MODEL_TASK
+from inference.services.webhooks import WEBHOOK_DELIVER_TASK, webhook_deliver, webhook_retry_later
 from tenants.selectors import tenant_list
 
 logger = logging.getLogger("scalpel.tasks")
@@ -76,3 +77,13 @@ def batch_predict(batch_id: int) -> str:
         logger.info("batch %s was already taken, cancelled or deleted; skipping", batch_id)
         return "skipped"
     return batch.batch_prediction_run(batch_id)
+
+
+@shared_task(name=WEBHOOK_DELIVER_TASK, time_limit=60, soft_time_limit=45, max_retries=0)
+def deliver_webhook(delivery_id: int) -> str:
+    """One attempt at a webhook delivery; a failed one schedules the next with a growing delay."""
+    retry_in = webhook_deliver(delivery_id)
+    if retry_in is None:
+        return "settled"
+    webhook_retry_later(delivery_id, retry_in)
+    return f"retry in {retry_in:.0f}s"

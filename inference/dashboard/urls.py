@@ -17,6 +17,7 @@ from .views import (
     team,
     training,
     usage,
+    webhooks,
 )
 
 
@@ -101,6 +102,10 @@ urlpatterns = [
     page("team/<int:user_id>/remove/", team.team_remove, "dashboard-team-remove"),
     page("team/sign-in-policy/", team.team_security, "dashboard-team-security"),
     page("audit/", audit.audit_log, "dashboard-audit"),
+    page("webhooks/", webhooks.webhook_list, "dashboard-webhooks"),
+    page("webhooks/<int:endpoint_id>/", webhooks.webhook_detail, "dashboard-webhook"),
+    page("webhooks/<int:endpoint_id>/test/", webhooks.webhook_test, "dashboard-webhook-test"),
+    page("webhooks/<int:endpoint_id>/delete/", webhooks.webhook_delete, "dashboard-webhook-delete"),
     page("feedback/", feedback.feedback_inbox, "dashboard-feedback"),
     page("feedback/apply/", feedback.feedback_apply_view, "dashboard-feedback-apply"),
 ]

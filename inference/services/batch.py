@@ -38,6 +38,7 @@ from tenants.services.audit import audit_record
 
 from .runtime_cache import runtime_cache
 from .serving import PREDICT_MAX_TOP_K
+from .webhooks import webhook_emit
 
 logger = logging.getLogger("scalpel.batch")
 
@@ -312,6 +313,7 @@ def batch_prediction_run(batch_id: int) -> str:
         BatchPrediction.objects.filter(pk=batch.pk).update(
             status=BatchPrediction.Status.SUCCEEDED, output_file=stored, finished_at=timezone.now()
         )
+        webhook_emit("batch.succeeded", _event_data(batch, rows=done, rows_failed=failed))
         usage_record_texts(
             tenant_id=connection.tenant.pk,
             api_key_id=batch.api_key_id,
@@ -330,10 +332,21 @@ def batch_prediction_run(batch_id: int) -> str:
         BatchPrediction.objects.filter(pk=batch.pk).update(
             status=BatchPrediction.Status.FAILED, error=message[:2000], finished_at=timezone.now()
         )
+        webhook_emit("batch.failed", _event_data(batch, error=message, results_url=None))
         return BatchPrediction.Status.FAILED
     finally:
         if out_path and os.path.exists(out_path):
             os.unlink(out_path)
+
+
+def _event_data(batch: BatchPrediction, **extra) -> dict:
+    return {
+        "batch": batch.pk,
+        "model": batch.model.name,
+        "version": batch.version.number,
+        "results_url": f"/api/v1/models/{batch.model.name}/batch-predictions/{batch.pk}/results",
+        **extra,
+    }
 
 
 def _progress(batch: BatchPrediction, done: int, failed: int) -> bool:

@@ -51,6 +51,8 @@ ACTIONS: dict[str, str] = {
     "batch.created": "started a batch prediction",
     "batch.cancelled": "cancelled a batch prediction",
     "batch.deleted": "deleted a batch prediction and its files",
+    "webhook.created": "registered a webhook endpoint",
+    "webhook.deleted": "deleted a webhook endpoint",
     # keys
     "api_key.created": "created an API key",
     "api_key.revoked": "revoked an API key",

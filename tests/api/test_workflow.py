@@ -8,6 +8,7 @@ import json
 from collections import defaultdict
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django_tenants.utils import schema_context
 
@@ -255,7 +256,7 @@ def test_a_10000_row_batch_answers_every_row_as_predict_does(live_tenant, celery
     csv.writer(body).writerows([["id", "message"], *([i, t] for i, t in enumerate(texts))])
     sent = api.post(
         "models/intents/batch-predictions",
-        {"file": io.BytesIO(body.getvalue().encode()), "text_column": "message"},
+        {"file": SimpleUploadedFile("texts.csv", body.getvalue().encode()), "text_column": "message"},
         multipart=True,
     )
     assert sent.status_code == 202, sent.content
