@@ -17,6 +17,7 @@ from inference.services.datasets import (
     DatasetUploadError,
     dataset_delete,
     dataset_upload,
+    dataset_upload_preview,
     dataset_version_delete,
 )
 from inference.services.datasets.limits import upload_limit_guard
@@ -52,6 +53,19 @@ class DatasetVersionSerializer(DatasetVersionSummarySerializer):
         "appended rows never go to a given validation or test split."
     )
     report = serializers.JSONField(help_text="Validation findings and warnings.")
+
+
+class UploadPreviewSerializer(serializers.Serializer):
+    dataset = serializers.CharField()
+    version = serializers.IntegerField(help_text="The number the file would get.")
+    rows = serializers.IntegerField()
+    trainable = serializers.BooleanField()
+    report = serializers.JSONField(help_text="The version's report, as a saved version would have it.")
+    changes = serializers.JSONField(
+        allow_null=True,
+        help_text="Against the latest version: from_version, added, removed, relabelled, unchanged, and "
+        "samples of each (text, before, after). Null for a new dataset.",
+    )
 
 
 class DatasetSerializer(serializers.Serializer):
@@ -129,6 +143,12 @@ class DatasetVersionUploadApi(ApiView):
             required=False, min_value=0, max_value=2**31 - 1, help_text=HELP["split_seed"]
         )
         repair_bio = serializers.BooleanField(required=False, default=False, help_text=HELP["repair_bio"])
+        dry_run = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="true: check the file and answer 200 with what the version would be and what "
+            "changes against the latest version (rows added, removed, relabelled), saving nothing.",
+        )
         labels = _ParsedTextField(
             parse=labels_parse,
             joiner="\n",
@@ -144,7 +164,10 @@ class DatasetVersionUploadApi(ApiView):
         description="Imports a CSV, TSV, JSON Lines or CoNLL file as the dataset's next version, "
         "creating the dataset when the name is new (then `task` is required). The whole file is "
         "validated first: a file with errors imports nothing, and the answer's `details` lists every "
-        "problem by line. The version gets a content hash, a seeded train/validation/test split for "
+        "problem by line. With `dry_run=true` nothing is saved: the answer (200) says which version the "
+        "file would become, its report and its `changes` against the latest version (rows added, removed, "
+        "relabelled, with examples), so a re-upload never drops corrections unseen. Otherwise every "
+        "The version gets a content hash, a seeded train/validation/test split for "
         "rows the file does not assign, and a report of its findings. With `split`, every row goes "
         "to that split and is added to the latest version. A file larger than the platform's limit "
         "is refused with 413 payload_too_large (`details.max_bytes`) before its body is read. "
@@ -152,7 +175,7 @@ class DatasetVersionUploadApi(ApiView):
         parameters=[DATASET_NAME],
         request={"multipart/form-data": InputSerializer},
         responses=responses(
-            {201: DatasetVersionSerializer},
+            {201: DatasetVersionSerializer, 200: UploadPreviewSerializer},
             {
                 404: "not_found: a dataset name holds only letters, digits, hyphens and underscores.",
                 409: "dataset_exists or conflict: another upload created the dataset, or saved a "
@@ -171,8 +194,9 @@ class DatasetVersionUploadApi(ApiView):
             raise _payload_too_large(guard.refusal())
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        upload = dataset_upload_preview if data.get("dry_run") else dataset_upload
         try:
-            version = dataset_upload(
+            version = upload(
                 name=name,
                 file=data["file"],
                 filename=data["file"].name,
@@ -187,6 +211,8 @@ class DatasetVersionUploadApi(ApiView):
             raise ApplicationError(
                 exc.message, code="validation_failed", details={"reason": exc.code, **exc.report}
             ) from exc
+        if data.get("dry_run"):
+            return Response(version)  # the preview: nothing was saved
         return Response(DatasetVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
 

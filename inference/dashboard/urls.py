@@ -50,6 +50,7 @@ urlpatterns = [
     # Datasets
     page("datasets/", datasets.dataset_list_view, "dashboard-datasets"),
     page("datasets/upload/", datasets.dataset_upload_view, "dashboard-dataset-upload"),
+    page("datasets/upload/preview/", datasets.dataset_upload_preview_view, "dashboard-dataset-upload-preview"),
     page("datasets/<slug:name>/", datasets.dataset_detail, "dashboard-dataset"),
     page("datasets/<slug:name>/delete/", datasets.dataset_delete_view, "dashboard-dataset-delete"),
     page("datasets/<slug:name>/compare/", datasets.dataset_compare, "dashboard-dataset-compare"),

@@ -25,6 +25,7 @@ from inference.services.datasets import (
     dataset_delete,
     dataset_deletion_plan,
     dataset_upload,
+    dataset_upload_preview,
     dataset_version_delete,
     dataset_version_export,
 )
@@ -95,6 +96,47 @@ def _dataset_upload(request, guard):
         existing = dataset_get(name=name) if name else None
         form = DatasetUploadForm(initial={"name": name}, dataset=existing)
     return _upload_page(request, form, report, status=400 if report else 200)
+
+
+@csrf_exempt  # as the upload: the size guard runs before the CSRF check reads the body
+def dataset_upload_preview_view(request):
+    """htmx: what the chosen file would change in its dataset, before anything is saved."""
+    guard = upload_limit_guard(request)
+    if guard.refusal():
+        return render(
+            request, "dashboard/datasets/_preview.html", {"report": _report(guard.refusal())}, status=413
+        )
+    return csrf_protect(_dataset_upload_preview)(request, guard)
+
+
+def _dataset_upload_preview(request, guard):
+    form = DatasetUploadForm(request.POST, request.FILES)
+    context: dict = {}
+    if guard.refusal():
+        context["report"] = _report(guard.refusal())
+    elif not form.is_valid():
+        context["form_errors"] = [
+            f"{form.fields[name].label if name in form.fields else 'Form'}: {error}"
+            for name, errors in form.errors.items()
+            for error in errors
+        ]
+    else:
+        data = form.cleaned_data
+        existing = dataset_get(name=data["name"])
+        try:
+            context["preview"] = dataset_upload_preview(
+                name=data["name"],
+                file=data["file"],
+                filename=data["file"].name,
+                task=existing.task if existing else data["task"],
+                **form.upload_kwargs(),
+                actor=actor(request),
+            )
+        except DatasetUploadError as exc:
+            context["report"] = _report(exc)
+        except ApplicationError as exc:
+            context["form_errors"] = [exc.message]
+    return render(request, "dashboard/datasets/_preview.html", context)
 
 
 def _report(exc: DatasetUploadError) -> dict:

@@ -9,11 +9,11 @@ from .create import dataset_create
 from .delete import DeletionPlan, dataset_delete, dataset_deletion_plan, dataset_version_delete
 from .files import content_hash, dataset_version_export
 from .reports import DatasetError, DatasetUploadError
-from .uploads import dataset_upload
+from .uploads import dataset_upload, dataset_upload_preview
 from .versions import dataset_version_append
 
 __all__ = [
     "DatasetError", "DatasetUploadError", "DeletionPlan", "content_hash", "dataset_create", "dataset_delete",
-    "dataset_deletion_plan", "dataset_upload", "dataset_version_append", "dataset_version_delete",
+    "dataset_deletion_plan", "dataset_upload", "dataset_upload_preview", "dataset_version_append", "dataset_version_delete",
     "dataset_version_export",
 ]  # fmt: skip

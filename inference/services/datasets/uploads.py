@@ -13,11 +13,12 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 
+from inference.engine.diff import examples_diff
 from inference.engine.formats import FORMATS, ParseOptions, cap_errors, parse
 from inference.engine.types import TASKS, Example, RowError
 from inference.engine.validation import label_set_errors
 from inference.models import Dataset, DatasetUpload, DatasetVersion
-from inference.selectors.datasets import dataset_version_get
+from inference.selectors.datasets import dataset_version_get, dataset_version_to_examples
 from inference.storage import safe_filename, tenant_path
 from tenants.actors import Actor, as_actor
 from tenants.permissions import permission_check
@@ -71,6 +72,91 @@ def dataset_upload(
     already, the new version is that one plus these rows. Any row problem refuses the whole file.
     Every attempt is recorded as a DatasetUpload.
     """
+    prepared = _prepare(**_arguments(locals()), record=True)
+    try:
+        return _upload_commit(
+            prepared.attempt,
+            prepared.snapshot,
+            data=prepared.data,
+            task=prepared.task,
+            label_set=prepared.label_set,
+            meta=prepared.meta,
+            parent=prepared.parent,
+        )
+    except DatasetUploadError as exc:
+        prepared.attempt.record_failure(exc.report)
+        raise
+    except DatasetError as exc:
+        refusal = refused(exc.message, code=exc.code)
+        prepared.attempt.record_failure(refusal.report)
+        raise refusal from exc
+
+
+def dataset_upload_preview(**kwargs) -> dict[str, Any]:
+    """What ``dataset_upload`` with these arguments would make, saving nothing: the version's number,
+    its report, and its changes against the dataset's latest version (rows added, removed, relabelled).
+    A file the upload would refuse raises the same ``DatasetUploadError``."""
+    prepared = _prepare(**_arguments(kwargs), record=False)
+    dataset = prepared.attempt.dataset
+    latest = dataset_version_get(dataset=dataset) if dataset is not None else None
+    changes = None
+    if latest is not None:
+        changes = examples_diff(dataset_version_to_examples(latest), prepared.snapshot.examples).as_dict()
+        changes["from_version"] = latest.number
+    return {
+        "dataset": prepared.attempt.name,
+        "version": (latest.number + 1) if latest is not None else 1,
+        "rows": len(prepared.snapshot.examples),
+        "trainable": prepared.snapshot.trainable,
+        "report": prepared.snapshot.report(),
+        "changes": changes,
+    }
+
+
+_ARGUMENTS = (
+    "name", "file", "filename", "task", "text_column", "label_column", "format", "split_column", "split",
+    "split_ratios", "seed", "repair_bio", "label_set", "actor",
+)  # fmt: skip
+
+
+def _arguments(given: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(given) - set(_ARGUMENTS)
+    if unknown:
+        raise TypeError(f"unexpected upload option(s): {', '.join(sorted(unknown))}")
+    return {k: v for k, v in given.items() if k in _ARGUMENTS}
+
+
+@dataclass
+class _Prepared:
+    attempt: _Attempt
+    snapshot: Snapshot
+    data: bytes
+    task: str
+    label_set: Any
+    meta: dict[str, str]
+    parent: DatasetVersion | None
+
+
+def _prepare(
+    *,
+    name: str,
+    file: Any,
+    filename: str | None = None,
+    task: str | None = None,
+    text_column: str = "text",
+    label_column: str | None = None,
+    format: str | None = None,  # noqa: A002
+    split_column: str = DEFAULT_SPLIT_COLUMN,
+    split: str | None = None,
+    split_ratios: Sequence[float] | str = DEFAULT_SPLIT_RATIOS,
+    seed: int = DEFAULT_SEED,
+    repair_bio: bool = False,
+    label_set: Sequence[str] | str | None = None,
+    actor: Actor | str = "",
+    record: bool,
+) -> _Prepared:
+    """Read, parse and check the file, and build the version's rows: everything but saving them.
+    A refusal is recorded as a failed attempt when ``record``."""
     actor = as_actor(actor)
     permission_check(actor=actor, action="dataset.upload")  # before anything is read or recorded
     name = str(name or "").strip()
@@ -133,15 +219,15 @@ def dataset_upload(
                 result.examples, task=task, split_config=split_config, warnings=result.warnings, assign=True
             )
         meta = {"format": result.format, "encoding": result.encoding, "source_filename": filename[:300]}
-        return _upload_commit(
-            attempt, snapshot, data=data, task=task, label_set=label_set, meta=meta, parent=parent
-        )
+        return _Prepared(attempt, snapshot, data, task, label_set, meta, parent)
     except DatasetUploadError as exc:
-        attempt.record_failure(exc.report)
+        if record:
+            attempt.record_failure(exc.report)
         raise
     except DatasetError as exc:
         refusal = refused(exc.message, code=exc.code)
-        attempt.record_failure(refusal.report)
+        if record:
+            attempt.record_failure(refusal.report)
         raise refusal from exc
 
 

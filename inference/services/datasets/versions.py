@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from inference.engine import words
+from inference.engine.diff import examples_diff
 from inference.engine.formats import ParseOptions, parse
 from inference.engine.splits import annotation_labels, assign_splits, label_counts, split_counts
 from inference.engine.types import SPLITS, Example, Finding
@@ -114,6 +115,16 @@ def version_create(
     report["summary"] = _success_summary(dataset.name, number, snapshot, counts, labels)
     if parent is None and number > 1:
         parent = DatasetVersion.objects.filter(dataset=dataset, number=number - 1).first()
+    if parent is not None:
+        report["changes"] = changes = _changes(parent, examples)
+        if changes["removed"] or changes["relabelled"]:
+            # A re-upload of an older file drops the corrections made since: never silently.
+            report["warnings"] = [
+                *report.get("warnings", []),
+                f"Compared with v{parent.number}: {changes['removed']} row(s) removed and "
+                f"{changes['relabelled']} relabelled (and {changes['added']} added). If you meant to keep "
+                f"v{parent.number}'s corrections, upload a file that has them, or train on v{parent.number}.",
+            ]
     version = DatasetVersion.objects.create(
         dataset=dataset,
         number=number,
@@ -137,6 +148,12 @@ def version_create(
         (_row(version, i, ex, task) for i, ex in enumerate(examples)), batch_size=_BULK_BATCH
     )
     return version
+
+
+def _changes(parent: DatasetVersion, examples: Sequence[Example]) -> dict[str, Any]:
+    """Rows added, removed and relabelled since ``parent``, with a few of each."""
+    changes = examples_diff(dataset_version_to_examples(parent), list(examples), sample=10).as_dict()
+    return {"from_version": parent.number, **changes}
 
 
 def _row(version: DatasetVersion, index: int, ex: Example, task: str) -> ExampleRow:
