@@ -12,6 +12,7 @@ from .views import (
     datasets,
     feedback,
     models,
+    monitoring,
     overview,
     playground,
     team,
@@ -81,6 +82,8 @@ urlpatterns = [
     page("models/<slug:name>/", models.model_detail, "dashboard-model"),
     page("models/<slug:name>/compare/", models.version_compare, "dashboard-model-compare"),
     page("models/<slug:name>/rollback/", models.model_rollback_view, "dashboard-model-rollback"),
+    page("models/<slug:name>/monitoring/", monitoring.model_monitoring, "dashboard-model-monitoring"),
+    page("models/<slug:name>/monitoring.csv", monitoring.model_monitoring_csv, "dashboard-model-monitoring-csv"),
     page("models/<slug:name>/batch/", batch.batch_page, "dashboard-model-batch"),
     page(
         "models/<slug:name>/batch/<int:batch_id>/results.<str:fmt>",
