@@ -14,7 +14,7 @@ from django.conf import settings
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from inference.models import PredictionLog
+from inference.models import Model, PredictionLog
 from inference.services import batch
 from inference.services.batch import BATCH_PREDICT_TASK
 from inference.services.training import claim, run, sweep
@@ -57,9 +57,23 @@ def purge_prediction_logs() -> int:
     """Beat task: delete logged predictions older than each tenant's retention period."""
     deleted = 0
     for tenant in tenant_list():
-        cutoff = timezone.now() - timezone.timedelta(days=tenant.prediction_log_retention_days)
+        now = timezone.now()
         with tenant_context(tenant):
-            deleted += PredictionLog.objects.filter(created_at__lt=cutoff).delete()[0]
+            # A model that logs for the review queue keeps its own period; the rest the workspace's.
+            own = dict(
+                Model.objects.filter(prediction_logging=True).values_list(
+                    "name", "prediction_log_retention_days"
+                )
+            )
+            for name, days in own.items():
+                old = PredictionLog.objects.filter(
+                    model_name=name, created_at__lt=now - timezone.timedelta(days=days)
+                )
+                deleted += old.delete()[0]
+            cutoff = now - timezone.timedelta(days=tenant.prediction_log_retention_days)
+            deleted += (
+                PredictionLog.objects.filter(created_at__lt=cutoff).exclude(model_name__in=own).delete()[0]
+            )
     return deleted
 
 

@@ -15,6 +15,7 @@ from .views import (
     monitoring,
     overview,
     playground,
+    review,
     team,
     training,
     usage,
@@ -112,4 +113,9 @@ urlpatterns = [
     page("webhooks/<int:endpoint_id>/delete/", webhooks.webhook_delete, "dashboard-webhook-delete"),
     page("feedback/", feedback.feedback_inbox, "dashboard-feedback"),
     page("feedback/apply/", feedback.feedback_apply_view, "dashboard-feedback-apply"),
+    page("feedback/correct/", review.correct, "dashboard-correct"),
+    page("feedback/<int:feedback_id>/dismiss/", review.feedback_dismiss_view, "dashboard-feedback-dismiss"),
+    page("review/", review.review_page, "dashboard-review"),
+    page("review/<int:log_id>/", review.review_action, "dashboard-review-action"),
+    page("review/logging/<slug:name>/", review.review_logging, "dashboard-review-logging"),
 ]

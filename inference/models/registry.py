@@ -20,6 +20,9 @@ class Model(models.Model):
     # from the evaluation's, or the mean confidence fell below this, over the last 7 days.
     drift_threshold = models.FloatField(default=0.25)
     confidence_floor = models.FloatField(default=0.5)
+    # Log this model's predictions (inputs and answers) for the review queue, kept this many days.
+    prediction_logging = models.BooleanField(default=False)
+    prediction_log_retention_days = models.PositiveIntegerField(default=30)
 
     class Meta:
         ordering = ["name"]

@@ -116,7 +116,7 @@ def predict(
     metrics.prediction_observe(
         tenant=getattr(tenant, "slug", connection.schema_name), model=model.name, texts=len(inputs)
     )
-    if getattr(tenant, "prediction_logging", False):
+    if model.prediction_logging or getattr(tenant, "prediction_logging", False):
         PredictionLog.objects.bulk_create(
             PredictionLog(
                 model_name=model.name, model_version=resolved.number, input=text, output=out,
