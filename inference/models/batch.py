@@ -5,14 +5,11 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from .training import JobStatus
+
 
 class BatchPrediction(models.Model):
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
-        CANCELLED = "cancelled"
+    Status = JobStatus
 
     ACTIVE = (Status.QUEUED, Status.RUNNING)
 
