@@ -14,9 +14,12 @@ from django.conf import settings
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from inference.models import PredictionLog
+from inference.models import Model, PredictionLog
+from inference.services import batch
+from inference.services.batch import BATCH_PREDICT_TASK
 from inference.services.training import claim, run, sweep
 from inference.services.training.queue import TRAIN_MODEL_TASK
+from inference.services.webhooks import WEBHOOK_DELIVER_TASK, webhook_deliver, webhook_retry_later
 from tenants.selectors import tenant_list
 
 logger = logging.getLogger("scalpel.tasks")
@@ -54,7 +57,47 @@ def purge_prediction_logs() -> int:
     """Beat task: delete logged predictions older than each tenant's retention period."""
     deleted = 0
     for tenant in tenant_list():
-        cutoff = timezone.now() - timezone.timedelta(days=tenant.prediction_log_retention_days)
+        now = timezone.now()
         with tenant_context(tenant):
-            deleted += PredictionLog.objects.filter(created_at__lt=cutoff).delete()[0]
+            # A model that logs for the review queue keeps its own period; the rest the workspace's.
+            own = dict(
+                Model.objects.filter(prediction_logging=True).values_list(
+                    "name", "prediction_log_retention_days"
+                )
+            )
+            for name, days in own.items():
+                old = PredictionLog.objects.filter(
+                    model_name=name, created_at__lt=now - timezone.timedelta(days=days)
+                )
+                deleted += old.delete()[0]
+            cutoff = now - timezone.timedelta(days=tenant.prediction_log_retention_days)
+            deleted += (
+                PredictionLog.objects.filter(created_at__lt=cutoff).exclude(model_name__in=own).delete()[0]
+            )
     return deleted
+
+
+@shared_task(
+    name=BATCH_PREDICT_TASK,
+    acks_late=True,  # safe: the batch row is claimed with a conditional update first
+    reject_on_worker_lost=True,
+    time_limit=settings.SCALPEL_BATCH_TIME_LIMIT_SECONDS,
+    soft_time_limit=settings.SCALPEL_BATCH_TIME_LIMIT_SECONDS - 60,
+    max_retries=0,
+)
+def batch_predict(batch_id: int) -> str:
+    """Answer one batch prediction file in its tenant's schema."""
+    if not batch.batch_prediction_claim(batch_id):
+        logger.info("batch %s was already taken, cancelled or deleted; skipping", batch_id)
+        return "skipped"
+    return batch.batch_prediction_run(batch_id)
+
+
+@shared_task(name=WEBHOOK_DELIVER_TASK, time_limit=60, soft_time_limit=45, max_retries=0)
+def deliver_webhook(delivery_id: int) -> str:
+    """One attempt at a webhook delivery; a failed one schedules the next with a growing delay."""
+    retry_in = webhook_deliver(delivery_id)
+    if retry_in is None:
+        return "settled"
+    webhook_retry_later(delivery_id, retry_in)
+    return f"retry in {retry_in:.0f}s"

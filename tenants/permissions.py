@@ -39,6 +39,7 @@ PERMISSIONS: dict[str, Rule] = {
     "model.rollback": Rule(ADMIN, "admin", "roll models back and take aliases off"),
     "model.delete": Rule(ADMIN, "admin", "delete models and model versions"),
     "dataset.delete": Rule(ADMIN, "admin", "delete datasets and dataset versions"),
+    "webhook.manage": Rule(ADMIN, None, "register, test and delete webhook endpoints"),
     "api_key.manage": Rule(ADMIN, None, "revoke anyone's API keys"),
     "member.manage": Rule(ADMIN, None, "invite members, change roles and remove members"),
     "audit.read": Rule(ADMIN, None, "read the audit log"),

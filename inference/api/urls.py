@@ -3,7 +3,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import datasets, predict, registry, training
+from . import batch, datasets, predict, registry, training
 from .usage import UsageApi
 
 urlpatterns = [
@@ -41,6 +41,26 @@ urlpatterns = [
     ),
     path("models/<slug:name>/rollback", registry.ModelRollbackApi.as_view(), name="api-model-rollback"),
     path("models/<slug:name>/predict", predict.PredictApi.as_view(), name="api-model-predict"),
+    path(
+        "models/<slug:name>/batch-predictions",
+        batch.BatchPredictionListApi.as_view(),
+        name="api-batch-prediction-list",
+    ),
+    path(
+        "models/<slug:name>/batch-predictions/<int:id>",
+        batch.BatchPredictionDetailApi.as_view(),
+        name="api-batch-prediction-detail",
+    ),
+    path(
+        "models/<slug:name>/batch-predictions/<int:id>/cancel",
+        batch.BatchPredictionCancelApi.as_view(),
+        name="api-batch-prediction-cancel",
+    ),
+    path(
+        "models/<slug:name>/batch-predictions/<int:id>/results",
+        batch.BatchPredictionResultsApi.as_view(),
+        name="api-batch-prediction-results",
+    ),
     path("feedback", predict.FeedbackApi.as_view(), name="api-feedback"),
     path("usage", UsageApi.as_view(), name="api-usage"),
     path(

@@ -172,3 +172,26 @@ class FeedbackApplyForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["feedback"].queryset = pending
         self.fields["dataset"].choices = _dataset_choices()
+
+
+class BatchPredictionForm(forms.Form):
+    file = forms.FileField(
+        label="File of texts",
+        help_text="CSV or TSV with a header row, or JSON Lines; UTF-8. One text per row.",
+    )
+    text_column = forms.CharField(
+        label="Column with the texts", initial="text", max_length=200, help_text="Or the JSON field."
+    )
+
+
+class WebhookEndpointForm(forms.Form):
+    url = forms.URLField(label="Endpoint URL", max_length=500, assume_scheme="https")
+    description = forms.CharField(label="Description", max_length=200, required=False)
+    events = forms.MultipleChoiceField(
+        label="Events", required=False, widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every event.",
+    )  # fmt: skip
+
+    def __init__(self, *args, events: dict[str, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["events"].choices = [(name, f"{name} — {says}") for name, says in events.items()]

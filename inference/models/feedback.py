@@ -16,6 +16,12 @@ class Feedback(models.Model):
     correct_entities = models.JSONField(null=True, blank=True)
     api_key_prefix = models.CharField(max_length=16, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Where it came from: api, playground, evaluation (the mistakes list) or review (the queue).
+    source = models.CharField(max_length=20, default="api")
+    created_by = models.CharField(max_length=200, blank=True)
+    # Its label is not one the model knows yet, and its author confirmed adding it.
+    new_label = models.BooleanField(default=False)
+    dismissed_at = models.DateTimeField(null=True, blank=True)  # set aside; undone by clearing it
     applied_to = models.ForeignKey(
         "inference.DatasetVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="feedback"
     )
@@ -34,6 +40,7 @@ class PredictionLog(models.Model):
     output = models.JSONField()
     api_key_prefix = models.CharField(max_length=16, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)  # confirmed, fixed or skipped in the queue
 
     class Meta:
         ordering = ["-created_at"]

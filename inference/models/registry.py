@@ -16,6 +16,13 @@ class Model(models.Model):
     # alias history refers to versions by number.
     last_version_number = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
+    # Alerts on the overview: the answers' label mix moved this far (total variation distance, 0-1)
+    # from the evaluation's, or the mean confidence fell below this, over the last 7 days.
+    drift_threshold = models.FloatField(default=0.25)
+    confidence_floor = models.FloatField(default=0.5)
+    # Log this model's predictions (inputs and answers) for the review queue, kept this many days.
+    prediction_logging = models.BooleanField(default=False)
+    prediction_log_retention_days = models.PositiveIntegerField(default=30)
 
     class Meta:
         ordering = ["name"]

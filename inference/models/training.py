@@ -6,13 +6,18 @@ from django.db import models
 from django.utils import timezone
 
 
+class JobStatus(models.TextChoices):
+    """The life of work a worker does: training jobs and batch predictions."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
 class TrainingJob(models.Model):
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
-        CANCELLED = "cancelled"
+    Status = JobStatus
 
     ACTIVE = (Status.QUEUED, Status.RUNNING)
 

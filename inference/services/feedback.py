@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from core.exceptions import ApplicationError, NotFound
 from inference.engine.types import Example, Span
@@ -34,8 +35,16 @@ def feedback_create(
     correct_entities: list[dict] | None = None,
     model_version: int | None = None,
     api_key_prefix: str = "",
+    source: str = "api",
+    new_label: bool = False,
+    actor: Actor | str | None = None,
 ) -> Feedback:
-    """Store a correction of one prediction; it waits (pending) until applied to a dataset."""
+    """Store a correction of one prediction; it waits (pending) until applied to a dataset.
+
+    ``new_label``: its author confirmed that a label the model does not know yet is meant (it becomes a
+    new label of the dataset when the correction is added to it)."""
+    if actor is not None:
+        permission_check(actor=as_actor(actor), action="predict")
     model = Model.objects.filter(name=model_name).first()
     if model is None:
         raise NotFound(f"There is no model named '{model_name}' in your workspace.")
@@ -64,7 +73,8 @@ def feedback_create(
         "correct_labels": correct_labels or [],
         "correct_entities": [e["label"] for e in entities or []],
     }[expected]
-    _check_known_labels(model, model_version, expected, corrected)
+    if not new_label:
+        _check_known_labels(model, model_version, expected, corrected)
     return Feedback.objects.create(
         model_name=model.name,
         model_version=model_version,
@@ -74,7 +84,30 @@ def feedback_create(
         correct_labels=sorted(set(correct_labels)) if correct_labels is not None else None,
         correct_entities=entities,
         api_key_prefix=api_key_prefix,
+        source=source,
+        new_label=new_label,
+        created_by=str(as_actor(actor)) if actor is not None else "",
     )
+
+
+def feedback_dismiss(*, feedback: Feedback, actor: Actor | str = "") -> Feedback:
+    """Set a pending correction aside: it leaves the inbox and is never added, until restored."""
+    permission_check(actor=as_actor(actor), action="predict")
+    if feedback.applied_to_id is not None:
+        raise ApplicationError(
+            "This correction was already added to a dataset version.", code="feedback_applied"
+        )
+    feedback.dismissed_at = timezone.now()
+    feedback.save(update_fields=["dismissed_at"])
+    return feedback
+
+
+def feedback_restore(*, feedback: Feedback, actor: Actor | str = "") -> Feedback:
+    """Undo a dismissal: the correction is pending again."""
+    permission_check(actor=as_actor(actor), action="predict")
+    feedback.dismissed_at = None
+    feedback.save(update_fields=["dismissed_at"])
+    return feedback
 
 
 MAX_LABELS_IN_MESSAGE = 20
@@ -134,7 +167,11 @@ def feedback_apply(
     if dataset is None:
         raise NotFound(f"There is no dataset named '{dataset_name}' in your workspace.")
     with transaction.atomic():
-        pending = Feedback.objects.select_for_update().filter(applied_to__isnull=True).order_by("pk")
+        pending = (
+            Feedback.objects.select_for_update()
+            .filter(applied_to__isnull=True, dismissed_at__isnull=True)
+            .order_by("pk")
+        )
         if feedback_ids is not None:
             rows = list(pending.filter(pk__in=feedback_ids))
             missing = sorted(set(feedback_ids) - {row.pk for row in rows})
@@ -185,6 +222,8 @@ def _examples(rows: list[Feedback], *, dataset) -> list[Example]:
             spans = [Span(e["start"], e["end"], e["label"]) for e in row.correct_entities or []]
             example = Example(text=row.input, entities=spans, split="train")
         unknown = sorted(set(labels) - known)
+        if unknown and row.new_label and not dataset.label_set:
+            unknown = []  # confirmed by its author as a new label; the dataset declares none
         if unknown:
             problems.append(
                 {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from django.conf import settings
 from django.db import connection
@@ -15,6 +16,7 @@ from tenants import generations
 from tenants.actors import Actor, as_actor
 from tenants.permissions import permission_check
 
+from .monitoring import stats_record
 from .runtime_cache import runtime_cache
 
 logger = logging.getLogger("scalpel.serving")
@@ -71,6 +73,10 @@ def _version_for_serving(name: str, ref, registry_generation=None) -> ModelVersi
     )
 
 
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
 def predict(
     *,
     model_name: str,
@@ -98,13 +104,19 @@ def predict(
                 code="model_not_ready",
             )
         raise NotFound(f"The model '{model_name}' has no version or alias '{version}'.")
-    predictor = runtime_cache().get(schema=connection.schema_name, version=resolved)
-    predictions = predictor.predict(inputs, top_k=top_k)
+    started = time.perf_counter()
+    try:
+        predictor = runtime_cache().get(schema=connection.schema_name, version=resolved)
+        predictions = predictor.predict(inputs, top_k=top_k)
+    except Exception:
+        stats_record(model=model.name, version=resolved.number, latency_ms=_ms(started), error=True)
+        raise
+    stats_record(model=model.name, version=resolved.number, latency_ms=_ms(started), predictions=predictions)
     tenant = connection.tenant
     metrics.prediction_observe(
         tenant=getattr(tenant, "slug", connection.schema_name), model=model.name, texts=len(inputs)
     )
-    if getattr(tenant, "prediction_logging", False):
+    if model.prediction_logging or getattr(tenant, "prediction_logging", False):
         PredictionLog.objects.bulk_create(
             PredictionLog(
                 model_name=model.name, model_version=resolved.number, input=text, output=out,

@@ -48,6 +48,11 @@ ACTIONS: dict[str, str] = {
     "model.alias_removed": "took an alias off a model",
     "model.version_deleted": "deleted a model version",
     "model.deleted": "deleted a model",
+    "batch.created": "started a batch prediction",
+    "batch.cancelled": "cancelled a batch prediction",
+    "batch.deleted": "deleted a batch prediction and its files",
+    "webhook.created": "registered a webhook endpoint",
+    "webhook.deleted": "deleted a webhook endpoint",
     # keys
     "api_key.created": "created an API key",
     "api_key.revoked": "revoked an API key",

@@ -128,3 +128,9 @@ def usage_flush() -> None:
 
 def usage_buffer_stats() -> dict:
     return usage_buffer.stats()
+
+
+def usage_record_texts(*, tenant_id: int, api_key_id: int | None, prefix: str, texts: int) -> None:
+    """Count one request of ``texts`` texts now (a batch answered by a worker), unbuffered."""
+    with connection.cursor() as cursor:
+        cursor.execute(_USAGE_UPSERT, [tenant_id, api_key_id, prefix, timezone.now().date(), texts])

@@ -61,7 +61,7 @@ def test_every_operation_is_documented_for_a_generated_client(openapi):
             assert ref == "#/components/schemas/Error", where
         if "{" in path:
             assert "404" in op["responses"], where
-        if method == "post" and path not in ("/api/v1/training-jobs/{id}/cancel",):
+        if method == "post" and not path.endswith("/cancel"):
             assert "requestBody" in op, where
 
 

@@ -8,6 +8,7 @@ import json
 from collections import defaultdict
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django_tenants.utils import schema_context
 
@@ -238,3 +239,46 @@ def test_extraction_journey_on_wnut17(live_tenant, celery_worker_process, client
         },
     )
     assert feedback.status_code == 201, feedback.content
+
+
+def test_a_10000_row_batch_answers_every_row_as_predict_does(live_tenant, celery_worker_process, client, tmp_path):
+    _, raw = api_key_create(tenant=live_tenant, name="batch", scopes=["predict", "data", "train", "read", "admin"])
+    api = ApiClient(client, raw)
+    upload = tmp_path / "banking.csv"
+    upload.write_bytes(banking77_csv(labels=4, per_label=20))
+    _upload(api, upload, "banking", task="classification", label_column="category")
+    _train_and_promote(api, celery_worker_process, dataset="banking", model="intents")
+
+    with shared_dataset("banking77/test.csv").open(newline="", encoding="utf-8") as fh:
+        pool = [row["text"] for row in csv.DictReader(fh)]
+    texts = [pool[i % len(pool)] for i in range(10_000)]
+    body = io.StringIO()
+    csv.writer(body).writerows([["id", "message"], *([i, t] for i, t in enumerate(texts))])
+    sent = api.post(
+        "models/intents/batch-predictions",
+        {"file": SimpleUploadedFile("texts.csv", body.getvalue().encode()), "text_column": "message"},
+        multipart=True,
+    )
+    assert sent.status_code == 202, sent.content
+    batch = sent.json()
+    seen = {}
+
+    def finished():
+        seen.update(api.get(f"models/intents/batch-predictions/{batch['id']}").json())
+        return seen["status"] in FINAL
+
+    wait_for(finished, timeout=300, interval=1, message="the batch", process=celery_worker_process)
+    assert seen["status"] == "succeeded", seen["error"]
+    assert (seen["rows_total"], seen["rows_done"], seen["rows_failed"]) == (10_000, 10_000, 0)
+    download = api.get(seen["results_url"])
+    lines = [json.loads(line) for line in b"".join(download.streaming_content).splitlines()]
+    assert [line["row"] for line in lines] == list(range(10_000))
+    assert [line["text"] for line in lines] == texts
+    distinct = sorted(set(pool))
+    answers = dict(zip(distinct, _predict_all(api, "intents", distinct), strict=True))
+    assert [line["label"] for line in lines] == [answers[t]["label"] for t in texts]
+    assert [line["score"] for line in lines] == pytest.approx([answers[t]["score"] for t in texts], abs=1e-4)
+    assert [line["labels"] for line in lines[:50]] == [answers[t]["labels"] for t in texts[:50]] or all(
+        [a["label"] for a in line["labels"]] == [a["label"] for a in answers[t]["labels"]]
+        for line, t in zip(lines[:50], texts[:50], strict=True)
+    )

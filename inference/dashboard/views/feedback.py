@@ -18,7 +18,7 @@ from ..lookups import actor
 
 def _pending():
     # Feedback rows live in the tenant's schema, so this reads only the current workspace's.
-    return Feedback.objects.filter(applied_to__isnull=True).order_by("-created_at")
+    return Feedback.objects.filter(applied_to__isnull=True, dismissed_at__isnull=True).order_by("-created_at")
 
 
 def feedback_inbox(request, form: FeedbackApplyForm | None = None, status: int = 200):
@@ -39,10 +39,20 @@ def feedback_inbox(request, form: FeedbackApplyForm | None = None, status: int =
     else:
         selected = set(pending.values_list("pk", flat=True))
     applied = Feedback.objects.filter(applied_to__isnull=False).select_related("applied_to__dataset")[:20]
+    dismissed = Feedback.objects.filter(applied_to__isnull=True, dismissed_at__isnull=False).order_by(
+        "-dismissed_at"
+    )[:20]
     return render(
         request,
         "dashboard/feedback.html",
-        {"nav": "feedback", "form": form, "pending": pending, "applied": applied, "selected": selected},
+        {
+            "nav": "feedback",
+            "form": form,
+            "pending": pending,
+            "applied": applied,
+            "dismissed": dismissed,
+            "selected": selected,
+        },
         status=status,
     )
 

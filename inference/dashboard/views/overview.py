@@ -11,6 +11,7 @@ from django.utils import timezone
 from inference.models import TrainingJob
 from inference.selectors.registry import model_aliases, model_list
 from inference.selectors.training import training_job_list
+from inference.services.monitoring import ALERT_WINDOW_DAYS, model_health, stats_flush
 from tenants.selectors import usage_list
 
 from .. import charts
@@ -35,6 +36,7 @@ def overview(request):
             .exclude(status__in=TrainingJob.ACTIVE)
             .order_by("-created_at")[:3],
             "volume": charts.daily_columns(per_day, days=7, today=today, slot=64, height=150),
+            "alerts": _alerts(),
         },
     )
 
@@ -49,3 +51,13 @@ def _model_card(model) -> dict:
         "latest": versions.first(),
         "version_count": versions.count(),
     }
+
+
+def _alerts() -> list[dict]:
+    """Drift and low-confidence alerts of every model, for the top of the overview."""
+    stats_flush()
+    return [
+        {"model": model, "message": message}
+        for model in model_list()
+        for message in model_health(model=model, days=ALERT_WINDOW_DAYS)["alerts"]
+    ]

@@ -6,6 +6,7 @@ from django.shortcuts import render
 
 from core.exceptions import ApplicationError
 from inference import insights
+from inference.models import ModelVersion
 from inference.selectors.registry import model_aliases, model_list, model_version_list
 from inference.services.serving import predict
 
@@ -61,13 +62,15 @@ def _targets() -> list:
 
 def _present(answer: dict, text: str) -> dict:
     prediction = answer["predictions"][0]
-    out = {"model": answer["model"], "version": answer["version"], "task": answer["task"]}
+    out = {"model": answer["model"], "version": answer["version"], "task": answer["task"], "text": text}
     if answer["task"] == "classification":
         out["label"] = prediction["label"]
         out["score"] = prediction["score"]
         out["bars"] = charts.bars(
             [(x["label"], x["score"]) for x in prediction["labels"]], maximum=1.0, fmt="{:.0%}"
         )
+        version = ModelVersion.objects.filter(model__name=answer["model"], number=answer["version"]).first()
+        out["all_labels"] = list(version.labels) if version else [x["label"] for x in prediction["labels"]]
     elif answer["task"] == "multilabel":
         chosen = {x["label"] for x in prediction["labels"]}
         scores = sorted(prediction["scores"].items(), key=lambda kv: -kv[1])[:TOP_K]

@@ -95,7 +95,7 @@ def _export(*, version: DatasetVersion, fmt: str) -> tuple[bytes, str, str]:
     writer.writerow(["text", "label" if task == "classification" else "labels", "split"])
     for ex in dataset_version_to_examples(version):
         annotation = ex.label if task == "classification" else _labels_cell(ex.labels or [])
-        writer.writerow([_spreadsheet_safe(ex.text), _spreadsheet_safe(annotation or ""), ex.split])
+        writer.writerow([spreadsheet_safe(ex.text), spreadsheet_safe(annotation or ""), ex.split])
     # With the BOM, Excel reads the file as UTF-8 instead of garbling accented text; Scalpel's own
     # import strips it again. The quote that guards formula cells is kept on re-import.
     return buffer.getvalue().encode("utf-8-sig"), f"{stem}.csv", "text/csv; charset=utf-8"
@@ -109,6 +109,6 @@ def _labels_cell(labels: list[str]) -> str:
     return joined
 
 
-def _spreadsheet_safe(cell: str) -> str:
+def spreadsheet_safe(cell: str) -> str:
     # A spreadsheet runs a cell starting with = + - @ as a formula; the quote makes it plain text.
     return "'" + cell if cell.startswith(_SPREADSHEET_TRIGGERS) else cell

@@ -23,6 +23,7 @@ from inference.models import TrainingJob
 from inference.selectors.base_models import base_model_dir
 from inference.selectors.datasets import dataset_version_to_examples
 from inference.services.registry import model_version_create
+from inference.services.webhooks import webhook_emit
 from tenants.selectors import base_model_get
 
 from .claim import JobLost, owned, worker_name
@@ -106,9 +107,12 @@ def _readable_error(exc: Exception) -> str:
     return f"An internal error stopped training ({type(exc).__name__}). The platform team has the details."
 
 
+_JOB_EVENTS = {TrainingJob.Status.SUCCEEDED: "job.succeeded", TrainingJob.Status.FAILED: "job.failed"}
+
+
 def _finish(job: TrainingJob, status: str, *, error: str = "", code: str = "", **fields) -> bool:
     """End the job, only while this run still owns it; False when someone else already has."""
-    return bool(
+    ended = bool(
         owned(job).update(
             status=status,
             error=error,
@@ -118,6 +122,19 @@ def _finish(job: TrainingJob, status: str, *, error: str = "", code: str = "", *
             **fields,
         )
     )
+    if ended and status in _JOB_EVENTS:
+        version = fields.get("model_version")
+        webhook_emit(
+            _JOB_EVENTS[status],
+            {
+                "job": job.pk,
+                "model": job.model_name,
+                "version": version.number if version is not None else None,
+                "error": error,
+                "error_code": code,
+            },
+        )
+    return ended
 
 
 def _train_evaluate_register(job: TrainingJob) -> None:

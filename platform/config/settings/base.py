@@ -279,6 +279,11 @@ SCALPEL_PROMOTION_MAX_REGRESSION = env.float("SCALPEL_PROMOTION_MAX_REGRESSION",
 # Serving
 SCALPEL_PREDICT_MAX_BATCH = env.int("SCALPEL_PREDICT_MAX_BATCH", default=64)
 SCALPEL_PREDICT_MAX_TEXT_LENGTH = env.int("SCALPEL_PREDICT_MAX_TEXT_LENGTH", default=10_000)
+# Largest file a batch prediction takes (bytes); rows are streamed, so memory does not grow with it.
+SCALPEL_BATCH_MAX_BYTES = env.int("SCALPEL_BATCH_MAX_BYTES", default=500 * 1024**2)
+SCALPEL_BATCH_TIME_LIMIT_SECONDS = env.int("SCALPEL_BATCH_TIME_LIMIT_SECONDS", default=6 * 3600)
+# Webhook endpoints on loopback or private addresses: refused in production unless an operator allows them.
+SCALPEL_WEBHOOK_ALLOW_PRIVATE = env.bool("SCALPEL_WEBHOOK_ALLOW_PRIVATE", default=SCALPEL_ENV != "production")
 # Largest request body read into memory (JSON or form fields; uploaded files are not counted),
 # sized so that any predict request within the limits above fits: JSON may spell one character
 # in 12 bytes (an emoji as "\ud83d\ude00"), plus 64 KiB for the rest. Over it: 413.
@@ -313,7 +318,11 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"inference.tasks.train_model": {"queue": "training"}}
+CELERY_TASK_ROUTES = {
+    "inference.tasks.train_model": {"queue": "training"},
+    "inference.tasks.batch_predict": {"queue": "default"},
+    "inference.tasks.webhook_deliver": {"queue": "default"},
+}
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
