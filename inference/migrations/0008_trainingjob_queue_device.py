@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('inference', '0003_workspace_roles'),
+        ('inference', '0007_review_queue'),
     ]
 
     operations = [
