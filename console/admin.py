@@ -12,6 +12,7 @@ from django.urls import path
 
 from core.exceptions import ApplicationError
 from tenants import services
+from tenants.admin_sites import HostileQuerySafeSite
 from tenants.models import ApiKey, AuditEntry, BaseModel, Domain, Tenant, UsageDay
 from tenants.request_actor import request_actor
 from tenants.two_factor import tenant_security_set
@@ -22,7 +23,7 @@ from .selectors import platform_jobs_overview, queue_lengths, worker_list
 from .services import base_model_check, base_model_register
 
 
-class OperatorAdminSite(admin.AdminSite):
+class OperatorAdminSite(HostileQuerySafeSite, admin.AdminSite):
     site_header = "Scalpel operator console"
     site_title = "Scalpel operators"
     index_title = "Platform"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tenants import ratelimits
 from tenants.api_auth import ApiKeyAuth
+from tenants.api_parsers import DepthLimitedJSONParser
 from tenants.services import usage_record
 
 from .pagination import LimitOffsetPage
@@ -23,7 +23,7 @@ class ApiView(APIView):
     ``page_max`` and answers with ``page()``."""
 
     schema = ApiAutoSchema()
-    parser_classes = [JSONParser]  # bodies are JSON; the upload endpoint takes multipart instead
+    parser_classes = [DepthLimitedJSONParser]  # bodies are JSON; the upload endpoint takes multipart instead
     pagination_class = LimitOffsetPage
     page_max = 500  # the default and largest ``limit`` of a list
     required_scope = "read"
