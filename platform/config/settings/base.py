@@ -322,6 +322,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("SCALPEL_SWEEP_INTERVAL_SECONDS", default=30.0),
     },
     "purge-prediction-logs": {"task": "inference.tasks.purge_prediction_logs", "schedule": 3600.0},
+    "purge-idempotency-records": {"task": "tenants.tasks.purge_idempotency_records", "schedule": 3600.0},
 }
 
 REST_FRAMEWORK = {
