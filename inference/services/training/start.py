@@ -233,6 +233,29 @@ def training_job_cancel(*, job: TrainingJob, actor: Actor | str = "") -> Trainin
     return job
 
 
+def training_jobs_stop_all(*, reason: str, code: str) -> tuple[int, int]:
+    """Cancel every queued job and ask every running one to stop (at its next progress check), e.g.
+    when the workspace is suspended. Returns (cancelled, asked to stop)."""
+    now = timezone.now()
+    queued = list(TrainingJob.objects.filter(status=TrainingJob.Status.QUEUED))
+    cancelled = TrainingJob.objects.filter(
+        pk__in=[j.pk for j in queued], status=TrainingJob.Status.QUEUED
+    ).update(
+        status=TrainingJob.Status.CANCELLED,
+        cancel_requested=True,
+        finished_at=now,
+        error=reason,
+        error_code=code,
+    )
+    for job in queued:
+        job_event(job, reason, level="warning")
+    running = list(TrainingJob.objects.filter(status=TrainingJob.Status.RUNNING, cancel_requested=False))
+    TrainingJob.objects.filter(pk__in=[j.pk for j in running]).update(cancel_requested=True)
+    for job in running:
+        job_event(job, reason + " The worker stops at its next step.", level="warning")
+    return cancelled, len(running)
+
+
 def training_job_retry(*, job: TrainingJob, actor: Actor | str = "") -> TrainingJob:
     """Start a new job with the same request as a failed or cancelled one."""
     if job.status not in (TrainingJob.Status.FAILED, TrainingJob.Status.CANCELLED):
