@@ -175,6 +175,22 @@ class TenantAdmin(admin.ModelAdmin):
             request, f"Tenant '{tenant.slug}' is ready at http://{services.tenant_domain(tenant.slug)}/"
         )
 
+    # The confirmation lists what goes (datasets, models, files, ...); deletion goes through the
+    # service, which drops the schema and removes files and Redis keys. One tenant at a time.
+    delete_confirmation_template = "admin/tenants/tenant/delete_confirmation.html"
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def render_delete_form(self, request, context):
+        context["summary"] = services.tenant_deletion_summary(tenant=context["object"])
+        return super().render_delete_form(request, context)
+
+    def delete_model(self, request, obj):
+        services.tenant_delete(tenant=obj, actor=request_actor(request))
+
     @admin.display(description="Domain")
     def primary_domain(self, obj):
         domain = next((d for d in obj.domains.all() if d.is_primary), None)
