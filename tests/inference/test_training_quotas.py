@@ -67,7 +67,10 @@ def test_twelve_simultaneous_job_creations_never_exceed_the_concurrent_quota(liv
 
 @pytest.mark.parametrize(
     "quota, words",
-    [("max_training_jobs_per_day", "no training jobs per day"), ("max_concurrent_training_jobs", "at a time")],
+    [
+        ("max_training_jobs_per_day", "no training jobs per day"),
+        ("max_concurrent_training_jobs", "at a time"),
+    ],
 )
 def test_a_quota_of_zero_refuses_every_job_with_a_message(tenant_a, quota, words):
     _set_quotas(tenant_a, **{quota: 0})

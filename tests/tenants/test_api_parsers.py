@@ -55,7 +55,12 @@ def test_a_body_at_the_limit_and_brackets_inside_strings_pass_the_parser(client,
     objects = tenant_objects(tenant_a, "jp")
     body = {"model": objects.model, "input": "[[[[{{{{" * 50, "correct_label": "pos",
             "predicted": "PREDICTED"}  # fmt: skip
-    response = _post(client, raw_key(tenant_a), "feedback", json.dumps(body).replace('"PREDICTED"', _nested(MAX_JSON_DEPTH - 1)))
+    response = _post(
+        client,
+        raw_key(tenant_a),
+        "feedback",
+        json.dumps(body).replace('"PREDICTED"', _nested(MAX_JSON_DEPTH - 1)),
+    )
     assert response.status_code == 201, response.content
 
 
