@@ -19,6 +19,7 @@ from core.exceptions import ApplicationError
 from inference.selectors.training import training_job_get
 from inference.services.training import training_job_cancel, training_job_retry
 from tenants import services
+from tenants.admin_sites import HostileQuerySafeSite
 from tenants.models import ApiKey, AuditEntry, BaseModel, Domain, Tenant, UsageDay
 from tenants.request_actor import request_actor
 from tenants.selectors import tenant_get
@@ -37,7 +38,7 @@ from .selectors import (
 from .services import base_model_check, base_model_register
 
 
-class OperatorAdminSite(admin.AdminSite):
+class OperatorAdminSite(HostileQuerySafeSite, admin.AdminSite):
     site_header = "Scalpel operator console"
     site_title = "Scalpel operators"
     index_title = "Platform"
@@ -241,6 +242,22 @@ class TenantAdmin(admin.ModelAdmin):
         self.message_user(
             request, f"Tenant '{tenant.slug}' is ready at http://{services.tenant_domain(tenant.slug)}/"
         )
+
+    # The confirmation lists what goes (datasets, models, files, ...); deletion goes through the
+    # service, which drops the schema and removes files and Redis keys. One tenant at a time.
+    delete_confirmation_template = "admin/tenants/tenant/delete_confirmation.html"
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def render_delete_form(self, request, context):
+        context["summary"] = services.tenant_deletion_summary(tenant=context["object"])
+        return super().render_delete_form(request, context)
+
+    def delete_model(self, request, obj):
+        services.tenant_delete(tenant=obj, actor=request_actor(request))
 
     @admin.display(description="Domain")
     def primary_domain(self, obj):

@@ -25,7 +25,7 @@ SEND_KEY = "Send your API key as 'Authorization: Bearer <key>'."
 
 # Keys with their tenants, by the digest of the secret, valid while no key or tenant has changed
 # (see ``generations``). The cached rows are shared by threads: read them, never write them.
-_keys = generations.GenerationCache(ttl_seconds=60)
+_keys = generations.GenerationCache(ttl_seconds=generations.MAX_AGE_SECONDS)
 
 
 def _usable(key: ApiKey) -> bool:

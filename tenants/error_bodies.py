@@ -31,6 +31,8 @@ STATUS_BY_CODE = {
     "nothing_to_roll_back": 409,
     "no_such_alias": 409,
     "version_in_use": 409,
+    "idempotency_key_in_use": 409,
+    "idempotency_key_reused": 422,
     "model_in_use": 409,
     "dataset_in_use": 409,
     "payload_too_large": 413,

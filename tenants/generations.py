@@ -24,6 +24,11 @@ from .redis_client import request_path_redis
 
 logger = logging.getLogger("scalpel.generations")
 
+# How long a process keeps a copy whose counter did not change. Writes through the ORM bump the
+# counters and reach every process at once; a write that bypasses them (a queryset ``update()``,
+# SQL) reaches every process within this many seconds, as revocations and suspensions must.
+MAX_AGE_SECONDS = 5.0
+
 API_KEYS = "gen:apikeys"  # API keys and the tenants they belong to (status, limits)
 UNKNOWN = object()  # Redis could not be read: nothing in memory may be trusted
 

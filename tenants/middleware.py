@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from django.http import JsonResponse
+from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
 from django_tenants.middleware.main import TenantMainMiddleware
 
@@ -35,6 +35,26 @@ class RequestIdMiddleware:
         response = self.get_response(request)
         response[logcontext.REQUEST_ID_HEADER] = request_id
         return response
+
+
+class HostileUrlMiddleware:
+    """Refuse a URL whose path or query string holds a NUL character (``%00``) with a 400.
+
+    No page or filter of the platform has a use for one, and further in it fails in odd places
+    (PostgreSQL refuses NUL in text: a 500 in any list that filters on the value).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        query = request.META.get("QUERY_STRING", "")
+        if "\x00" in request.path or "%00" in query or "\x00" in query:
+            message = "The address contains a NUL character (%00): remove it and try again."
+            if request.path.startswith(API_PREFIX):
+                return error_response("malformed_request", message)
+            return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
 
 
 class ProbeMiddleware:

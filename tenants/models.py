@@ -206,3 +206,30 @@ class AuditEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AuditLogIsAppendOnly("The audit log is append-only: entries cannot be deleted.")
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to an API POST sent with an ``Idempotency-Key``, kept 24 hours so that a retry
+    gets it again instead of doing the work twice. One per tenant, API key and client key."""
+
+    class State(models.TextChoices):
+        IN_PROGRESS = "in_progress"
+        DONE = "done"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)  # SHA-256 of method, path and body
+    state = models.CharField(max_length=20, choices=State.choices, default=State.IN_PROGRESS)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    response_headers = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "api_key", "key"], name="idempotency_unique_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.api_key_id}:{self.key} ({self.state})"

@@ -20,3 +20,11 @@ def report_worker_context(token: str) -> dict:
     }
     cache.set(f"worker-context:{token}", context, timeout=300)
     return context
+
+
+@shared_task(name="tenants.tasks.purge_idempotency_records", time_limit=300, soft_time_limit=240)
+def purge_idempotency_records() -> int:
+    """Beat task: forget the answers kept for Idempotency-Keys once they are 24 hours old."""
+    from .services.idempotency import idempotency_purge
+
+    return idempotency_purge()

@@ -2,12 +2,13 @@
 
 from django.contrib import admin
 
+from tenants.admin_sites import HostileQuerySafeSite
 from tenants.selectors import user_role
 
 from .roles import RoleGate, WorkspaceLoginForm
 
 
-class TenantAdminSite(admin.AdminSite):
+class TenantAdminSite(HostileQuerySafeSite, admin.AdminSite):
     site_header = "Scalpel workspace admin"
     site_title = "Scalpel"
     index_title = "Your workspace"

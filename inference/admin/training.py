@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from core.exceptions import ApplicationError
+from core.json_limits import json_depth_message, json_too_deep
 from inference.engine.training import read_progress
 from inference.engine.training.plan import METHODS
 from inference.forms import TimeBudgetFieldMixin
@@ -53,6 +54,8 @@ class TrainingJobStartForm(TimeBudgetFieldMixin, forms.Form):
         raw = self.cleaned_data["hyperparameters"].strip()
         if not raw:
             return {}
+        if json_too_deep(raw):
+            raise forms.ValidationError(json_depth_message())
         try:
             value = json.loads(raw)
         except json.JSONDecodeError as exc:

@@ -53,7 +53,20 @@ class ApiAutoSchema(AutoSchema):
         return super().get_serializer_name(serializer, direction)
 
     def get_override_parameters(self):
-        return [RETRY_AFTER_HEADER, *super().get_override_parameters()]
+        idempotency = [IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER] if self.method == "POST" else []
+        return [RETRY_AFTER_HEADER, *idempotency, *super().get_override_parameters()]
+
+    def _get_response_bodies(self, direction="response"):
+        bodies = super()._get_response_bodies(direction)
+        if self.method == "POST":
+            # Any POST may be sent with an Idempotency-Key; an operation's own 409 text is kept.
+            for status, response in idempotency_responses().items():
+                if str(status) not in bodies:
+                    bodies[str(status)] = self._get_response_for_code(
+                        response, str(status), direction=direction
+                    )
+            bodies = dict(sorted(bodies.items()))
+        return bodies
 
     def get_paginated_name(self, serializer_name: str) -> str:
         # Named after the view (DatasetListOutput): the name generated clients know a list's answer by.
@@ -110,6 +123,39 @@ RETRY_AFTER_HEADER = OpenApiParameter(
     description="Seconds to wait before retrying (rate_limited, quota_exceeded).",
     response=[429],
 )
+
+IDEMPOTENCY_KEY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Optional: a unique value per request (a UUID). A retry with the same key within 24 hours "
+    "gets the first successful answer again, with `Idempotent-Replayed: true`, and the work is not done "
+    "twice. The same key with another method, path or body: 422 idempotency_key_reused. While the "
+    "first request still runs: 409 idempotency_key_in_use with Retry-After. An error answer is not "
+    "kept: the key can be used again. Keys are scoped to your API key.",
+)
+IDEMPOTENT_REPLAYED_HEADER = OpenApiParameter(
+    "Idempotent-Replayed",
+    str,
+    OpenApiParameter.HEADER,
+    description="`true` when this answer is the stored answer to an earlier request with the same Idempotency-Key.",
+    response=[200, 201, 202],
+)
+
+
+def idempotency_responses() -> dict:
+    return {
+        409: OpenApiResponse(
+            ErrorSerializer,
+            description="idempotency_key_in_use: a request with this Idempotency-Key is still running; "
+            "retry after the seconds in Retry-After.",
+        ),
+        422: OpenApiResponse(
+            ErrorSerializer,
+            description="idempotency_key_reused: this Idempotency-Key was used with a different request.",
+        ),
+    }
 
 
 def responses(ok: dict, errors: dict[int, str | None] | None = None) -> dict:

@@ -15,6 +15,7 @@ from .views import (
     monitoring,
     overview,
     playground,
+    quotas,
     review,
     team,
     training,
@@ -100,6 +101,7 @@ urlpatterns = [
     page("api-keys/", apikeys.api_key_page, "dashboard-api-keys"),
     page("api-keys/<int:key_id>/revoke/", apikeys.api_key_revoke_view, "dashboard-api-key-revoke"),
     page("usage/", usage.usage_page, "dashboard-usage"),
+    page("quotas/", quotas.quotas_page, "dashboard-quotas"),
     # The team and its log
     page("team/", team.team_page, "dashboard-team"),
     page("team/invite/", team.team_invite, "dashboard-team-invite"),

@@ -46,6 +46,8 @@ BATCH_PREDICT_TASK = "inference.tasks.batch_predict"
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 HEADER_BYTES = 64 * 1024  # enough of the file to read its header line or first JSON object
 PROGRESS_EVERY = 10  # chunks between progress writes
+# Texts answered at a time: what one predict request may send, so each answer is one predict would give.
+CHUNK_TEXTS = settings.SCALPEL_PREDICT_MAX_BATCH
 
 
 def _format_of(filename: str, fmt: str | None) -> str:
@@ -278,7 +280,7 @@ def batch_prediction_run(batch_id: int) -> str:
         total = sum(1 for _ in _texts(batch))
         BatchPrediction.objects.filter(pk=batch.pk).update(rows_total=total)
         predictor = runtime_cache().get(schema=connection.schema_name, version=batch.version)
-        chunk_size = settings.SCALPEL_PREDICT_MAX_BATCH
+        chunk_size = CHUNK_TEXTS
         done = failed = answered = 0
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".jsonl", delete=False) as out:
             out_path = out.name

@@ -205,6 +205,13 @@ class RuntimeCache:
             self._entries.clear()
             self._gauges()
 
+    def forget_schema(self, schema: str) -> None:
+        """Drop the loaded versions of one tenant (being deleted)."""
+        with self._lock:
+            for key in [k for k in self._entries if k[0] == schema]:
+                del self._entries[key]
+            self._gauges()
+
 
 def _settle_heap(evicted: int) -> None:
     """Keep loaded versions out of Python's full garbage collections.
@@ -240,3 +247,9 @@ def runtime_cache() -> RuntimeCache:
         if _cache is None:
             _cache = RuntimeCache(settings.SCALPEL_RUNTIME_CACHE_BYTES)
         return _cache
+
+
+def runtime_cache_forget_schema(schema: str) -> None:
+    """Drop one tenant's loaded versions from this process, if it has loaded any."""
+    if _cache is not None:
+        _cache.forget_schema(schema)

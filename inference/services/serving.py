@@ -60,7 +60,7 @@ def predict_inputs_check(*, inputs: list[str], top_k: int | None = None) -> None
 
 # Resolved versions (model joined) by tenant schema, model name and version reference, valid while
 # the tenant's registry is unchanged (see ``tenants.generations``). Shared by threads: read only.
-_resolved = generations.GenerationCache(ttl_seconds=60)
+_resolved = generations.GenerationCache(ttl_seconds=generations.MAX_AGE_SECONDS)
 
 
 def _version_for_serving(name: str, ref, registry_generation=None) -> ModelVersion | None:

@@ -8,6 +8,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
@@ -19,6 +20,11 @@ from tenants.validators import InvalidSlug, schema_name_for, validate_tenant_slu
 
 from .audit import audit_record
 from .members import user_role_set
+
+# Sent once a suspension has committed, with ``tenant``: the tenant apps stop the tenant's work
+# (training jobs). Workers also check the tenant's status themselves, so a suspension written by
+# any other path (a queryset update, SQL) stops the work too, at the next progress check.
+tenant_suspended = Signal()
 
 
 class TenantError(ApplicationError):
@@ -113,7 +119,8 @@ def tenant_admin_create(*, tenant: Tenant, email: str, password: str):
 
 
 def tenant_suspend(*, tenant: Tenant, reason: str = "", actor: Actor | str = "system") -> Tenant:
-    """Block a tenant's pages and API calls. Nothing of its data is touched."""
+    """Block a tenant's pages and API calls, cancel its queued training jobs and stop its running ones
+    (they register no version). Nothing of its data is touched."""
     tenant.status = Tenant.Status.SUSPENDED
     tenant.status_reason = reason
     tenant.status_changed_at = timezone.now()
@@ -122,6 +129,7 @@ def tenant_suspend(*, tenant: Tenant, reason: str = "", actor: Actor | str = "sy
         audit_record(
             action="tenant.suspended", actor=actor, tenant=tenant, obj=tenant, details={"reason": reason}
         )
+        transaction.on_commit(lambda: tenant_suspended.send(sender=Tenant, tenant=tenant))
     return tenant
 
 

@@ -179,9 +179,10 @@ def test_the_concurrent_jobs_quota_is_429_with_retry_after(api, objects, tenant_
 
 
 def test_the_daily_jobs_quota_is_429_with_retry_after_until_a_slot_frees(api, objects, tenant_a):
-    with schema_context(tenant_a.schema_name):  # the oldest job of the window is 23 hours old
+    with schema_context(tenant_a.schema_name):  # the oldest job of the window started 23 hours ago
+        started = timezone.now() - timezone.timedelta(hours=23)
         TrainingJob.objects.filter(pk=objects.job_id).update(
-            status="succeeded", created_at=timezone.now() - timezone.timedelta(hours=23)
+            status="succeeded", created_at=started, started_at=started
         )
     tenant_a.max_training_jobs_per_day = 1
     tenant_a.save(update_fields=["max_training_jobs_per_day"])

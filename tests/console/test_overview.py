@@ -71,4 +71,5 @@ def test_usage_per_tenant_per_month_with_a_csv_export(operator_client, tenant_a,
         "2026-03,alpha,Alpha,6,52",
         "2026-03,beta,Beta,3,9",
     ]
-    assert operator_client.get("/admin/usage-by-tenant/?month=garbage%00").status_code == 200
+    assert operator_client.get("/admin/usage-by-tenant/?month=garbage").status_code == 200  # this month
+    assert operator_client.get("/admin/usage-by-tenant/?month=2026-03%00").status_code == 400

@@ -9,10 +9,14 @@ from __future__ import annotations
 import os
 import socket
 
+from django.db import connection
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from inference.models import TrainingJob
+from tenants.models import Tenant
+
+SUSPENDED_REASON = "Stopped: the workspace was suspended. Nothing was registered."
 
 
 class JobLost(Exception):
@@ -23,9 +27,25 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def workspace_suspended() -> bool:
+    """Whether the current schema's tenant is suspended, read from its row every time: a suspension
+    written by any path (the service, a queryset update, SQL) is seen at the next check."""
+    return Tenant.objects.filter(schema_name=connection.schema_name, status=Tenant.Status.SUSPENDED).exists()
+
+
 def training_job_claim(job_id: int) -> bool:
-    """Take a queued job for this worker; False if another delivery (or a cancel) got there first."""
+    """Take a queued job for this worker; False if another delivery (or a cancel) got there first.
+    A job of a suspended workspace is cancelled instead."""
     now = timezone.now()
+    if workspace_suspended():
+        TrainingJob.objects.filter(pk=job_id, status=TrainingJob.Status.QUEUED).update(
+            status=TrainingJob.Status.CANCELLED,
+            cancel_requested=True,
+            finished_at=now,
+            error=SUSPENDED_REASON,
+            error_code="tenant_suspended",
+        )
+        return False
     return bool(
         TrainingJob.objects.filter(pk=job_id, status=TrainingJob.Status.QUEUED).update(
             status=TrainingJob.Status.RUNNING,

@@ -24,9 +24,10 @@ from inference.selectors.base_models import base_model_dir
 from inference.selectors.datasets import dataset_version_to_examples
 from inference.services.registry import model_version_create
 from inference.services.webhooks import webhook_emit
+from tenants.models import Tenant
 from tenants.selectors import base_model_get
 
-from .claim import JobLost, owned, worker_name
+from .claim import SUSPENDED_REASON, JobLost, owned, worker_name, workspace_suspended
 from .events import job_event
 from .heartbeat import Heartbeat
 
@@ -261,6 +262,10 @@ def _evaluate_save_register(job, trained, session, examples, test, deadline, tmp
         current = owned(job).select_for_update().only("cancel_requested").first()
         if current is None:
             raise JobLost(job.pk)
+        # The tenant's row too: a suspension commits before this registration or waits for it.
+        tenant = Tenant.objects.select_for_update().filter(schema_name=connection.schema_name).first()
+        if tenant is not None and tenant.is_suspended:
+            raise JobStopped(TrainingJob.Status.CANCELLED, SUSPENDED_REASON, "tenant_suspended")
         if current.cancel_requested:
             raise JobStopped(
                 TrainingJob.Status.CANCELLED, "Cancelled by a user before the model was saved.", "cancelled"
@@ -303,6 +308,8 @@ def _check_stop(job: TrainingJob, deadline: float) -> None:
     cancel = owned(job).values_list("cancel_requested", flat=True).first()
     if cancel is None:
         raise JobLost(job.pk)
+    if workspace_suspended():
+        raise JobStopped(TrainingJob.Status.CANCELLED, SUSPENDED_REASON, "tenant_suspended")
     if cancel:
         raise JobStopped(TrainingJob.Status.CANCELLED, "Cancelled by a user.", "cancelled")
     _check_deadline(job, deadline)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -22,7 +21,13 @@ from inference.engine.training.plan import (
 )
 from inference.models import Dataset, Model, TrainingJob
 from inference.selectors.base_models import base_model_dir
+from inference.selectors.quotas import (
+    training_daily_slot_frees_at,
+    training_jobs_active,
+    training_jobs_counted_today,
+)
 from tenants.actors import Actor, as_actor
+from tenants.models import Tenant
 from tenants.permissions import permission_check
 from tenants.selectors import base_model_get
 from tenants.services.audit import audit_record
@@ -103,35 +108,16 @@ def training_job_start(
         ) from exc
     _check_against_base(hyperparameters or {}, base)
 
-    tenant = connection.tenant
     budget = time_budget_seconds or settings.SCALPEL_TRAINING_TIME_BUDGET_SECONDS
     if budget <= 0 or budget > settings.SCALPEL_TRAINING_TIME_BUDGET_SECONDS:
         raise ApplicationError(
             f"The time budget must be between 1 and {settings.SCALPEL_TRAINING_TIME_BUDGET_SECONDS} seconds."
         )
-    active = TrainingJob.objects.filter(status__in=TrainingJob.ACTIVE).count()
-    if active >= tenant.max_concurrent_training_jobs:
-        raise ApplicationError(
-            f"You already have {active} training job(s) queued or running, the most your plan allows. "
-            "Wait for one to finish or cancel it.",
-            code="quota_exceeded",
-            details={"quota": "concurrent_jobs", "retry_after": CONCURRENT_QUOTA_RETRY_SECONDS},
-        )
-    now = timezone.now()
-    window = TrainingJob.objects.filter(created_at__gte=now - timedelta(days=1)).order_by("created_at", "pk")
-    today = window.count()
-    if today >= tenant.max_training_jobs_per_day:
-        # A slot frees when enough of the window's oldest jobs are 24 hours old.
-        frees_at = window.values_list("created_at", flat=True)[today - tenant.max_training_jobs_per_day]
-        wait = max(1, math.ceil((frees_at + timedelta(days=1) - now).total_seconds()))
-        raise ApplicationError(
-            f"You have started {today} training jobs in the last 24 hours, the most your plan allows. "
-            f"The next one can start in {_duration(wait)}.",
-            code="quota_exceeded",
-            details={"quota": "jobs_per_day", "retry_after": wait},
-        )
-
     with transaction.atomic():
+        # The tenant's row, locked until commit, serialises job creations of one tenant: the counts
+        # below cannot be read by two requests at once, so concurrent requests never exceed a quota.
+        tenant = Tenant.objects.select_for_update().get(pk=connection.tenant.pk)
+        _check_training_quotas(tenant)
         job = TrainingJob.objects.create(
             dataset_version=version,
             model_name=model_name,
@@ -148,6 +134,48 @@ def training_job_start(
         )  # fmt: skip
         training_job_enqueue(job=job)
     return job
+
+
+def _check_training_quotas(tenant: Tenant) -> None:
+    """Refuse a job the tenant's quotas do not allow (counted while its row is locked)."""
+    concurrent, daily = tenant.max_concurrent_training_jobs, tenant.max_training_jobs_per_day
+    for name, limit in (("concurrent_jobs", concurrent), ("jobs_per_day", daily)):
+        if limit == 0:
+            raise ApplicationError(
+                "Your plan allows no training jobs"
+                + (" at a time" if name == "concurrent_jobs" else " per day")
+                + " (the quota is 0). Ask your platform operator to raise it.",
+                code="quota_exceeded",
+                details={"quota": name, "limit": 0},
+            )
+    active = training_jobs_active().count()
+    if active >= concurrent:
+        raise ApplicationError(
+            f"You already have {active} training job(s) queued or running, the most your plan allows. "
+            "Wait for one to finish or cancel it.",
+            code="quota_exceeded",
+            details={"quota": "concurrent_jobs", "retry_after": CONCURRENT_QUOTA_RETRY_SECONDS},
+        )
+    now = timezone.now()
+    today = training_jobs_counted_today(now=now).count()
+    if today >= daily:
+        message = (
+            f"You have {today} training jobs started in the last 24 hours or waiting to start, "
+            "the most your plan allows."
+        )
+        frees_at = training_daily_slot_frees_at(limit=daily, now=now)
+        if frees_at is None:  # only queued jobs fill the window: one must start and age, or be cancelled
+            raise ApplicationError(
+                message + " Cancel a queued job, or try again once they have run.",
+                code="quota_exceeded",
+                details={"quota": "jobs_per_day", "retry_after": CONCURRENT_QUOTA_RETRY_SECONDS},
+            )
+        wait = max(1, math.ceil((frees_at - now).total_seconds()))
+        raise ApplicationError(
+            message + f" The next one can start in {_duration(wait)}.",
+            code="quota_exceeded",
+            details={"quota": "jobs_per_day", "retry_after": wait},
+        )
 
 
 def _check_against_base(hyperparameters: dict, base) -> None:
@@ -203,6 +231,29 @@ def training_job_cancel(*, job: TrainingJob, actor: Actor | str = "") -> Trainin
     job.refresh_from_db()
     audit_record(action="training.cancelled", actor=actor, obj=job, details={"was": stage})
     return job
+
+
+def training_jobs_stop_all(*, reason: str, code: str) -> tuple[int, int]:
+    """Cancel every queued job and ask every running one to stop (at its next progress check), e.g.
+    when the workspace is suspended. Returns (cancelled, asked to stop)."""
+    now = timezone.now()
+    queued = list(TrainingJob.objects.filter(status=TrainingJob.Status.QUEUED))
+    cancelled = TrainingJob.objects.filter(
+        pk__in=[j.pk for j in queued], status=TrainingJob.Status.QUEUED
+    ).update(
+        status=TrainingJob.Status.CANCELLED,
+        cancel_requested=True,
+        finished_at=now,
+        error=reason,
+        error_code=code,
+    )
+    for job in queued:
+        job_event(job, reason, level="warning")
+    running = list(TrainingJob.objects.filter(status=TrainingJob.Status.RUNNING, cancel_requested=False))
+    TrainingJob.objects.filter(pk__in=[j.pk for j in running]).update(cancel_requested=True)
+    for job in running:
+        job_event(job, reason + " The worker stops at its next step.", level="warning")
+    return cancelled, len(running)
 
 
 def training_job_retry(*, job: TrainingJob, actor: Actor | str = "") -> TrainingJob:

@@ -103,6 +103,7 @@ DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 
 MIDDLEWARE = [
     "tenants.middleware.RequestIdMiddleware",
+    "tenants.middleware.HostileUrlMiddleware",
     "console.middleware.HttpMetricsMiddleware",
     "tenants.middleware.ProbeMiddleware",
     "console.middleware.OperatorMetricsMiddleware",
@@ -338,6 +339,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("SCALPEL_SWEEP_INTERVAL_SECONDS", default=30.0),
     },
     "purge-prediction-logs": {"task": "inference.tasks.purge_prediction_logs", "schedule": 3600.0},
+    "purge-idempotency-records": {"task": "tenants.tasks.purge_idempotency_records", "schedule": 3600.0},
 }
 
 REST_FRAMEWORK = {
@@ -345,7 +347,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["tenants.api_auth.HasApiKey"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "tenants.api_parsers.DepthLimitedJSONParser",
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],

@@ -39,7 +39,7 @@ class LengthModel:
 @pytest.fixture
 def model(tenant_a, settings, tmp_path, monkeypatch):
     settings.MEDIA_ROOT = str(tmp_path)
-    settings.SCALPEL_PREDICT_MAX_BATCH = 4
+    monkeypatch.setattr(batch_service, "CHUNK_TEXTS", 4)
     connection.set_tenant(tenant_a)
     fake = LengthModel()
 
