@@ -277,6 +277,11 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 SCALPEL_TRAINING_TIME_BUDGET_SECONDS = env.int("SCALPEL_TRAINING_TIME_BUDGET_SECONDS", default=3 * 3600)
 SCALPEL_JOB_HEARTBEAT_TIMEOUT_SECONDS = env.int("SCALPEL_JOB_HEARTBEAT_TIMEOUT_SECONDS", default=120)
 SCALPEL_JOB_MAX_ATTEMPTS = env.int("SCALPEL_JOB_MAX_ATTEMPTS", default=2)
+# A running job waits this long for PostgreSQL to come back (writes retried with backoff) before it
+# is queued again without counting the attempt; keep it under the heartbeat timeout.
+SCALPEL_JOB_DATABASE_RETRY_SECONDS = env.int("SCALPEL_JOB_DATABASE_RETRY_SECONDS", default=60)
+# A job queued this long with no message in the broker (lost with it) is sent again by the sweep.
+SCALPEL_JOB_RESEND_SECONDS = env.int("SCALPEL_JOB_RESEND_SECONDS", default=300)
 SCALPEL_PROMOTION_MIN_METRIC = env.float("SCALPEL_PROMOTION_MIN_METRIC", default=0.0)
 SCALPEL_PROMOTION_MAX_REGRESSION = env.float("SCALPEL_PROMOTION_MAX_REGRESSION", default=0.02)
 
