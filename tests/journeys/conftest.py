@@ -170,11 +170,15 @@ class Server:
         self.frozen = False
 
     def start(self, timeout: float = 60) -> None:
-        self.process = Process(self.name, self.cmd, env=processes_env(), log_dir=self.log_dir)
         deadline = time.monotonic() + timeout
+        self.process = Process(self.name, self.cmd, env=processes_env(), log_dir=self.log_dir)
         while not self.answers():
-            if time.monotonic() > deadline or not self.process.alive():
+            if time.monotonic() > deadline:
                 raise AssertionError(f"{self.name} did not start:\n{self.process.log()[-3000:]}")
+            if not self.process.alive():  # after a SIGKILL the old server may linger a moment: again
+                self.process.stop()
+                time.sleep(0.5)
+                self.process = Process(self.name, self.cmd, env=processes_env(), log_dir=self.log_dir)
             time.sleep(0.2)
 
     def answers(self) -> bool:

@@ -18,6 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from core import outages
+from core.exceptions import StorageFull
 from inference.engine import artifact, evaluation
 from inference.engine.serving import runtime_choice
 from inference.engine.training import TrainingSession, ends_an_epoch
@@ -164,7 +165,7 @@ def _requeue_after_outage(job: TrainingJob) -> None:
 
 
 def _readable_error(exc: Exception) -> str:
-    if isinstance(exc, ValueError | artifact.ArtifactError):
+    if isinstance(exc, ValueError | artifact.ArtifactError | StorageFull):
         return str(exc)
     if isinstance(exc, MemoryError):
         return "The worker ran out of memory. Try a smaller batch size or max length, or the 'lora' method."
