@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q
 from django.utils import timezone
 
 from inference.models import TrainingJob
@@ -57,14 +56,13 @@ def resend_unsent_jobs() -> list[int]:
     have waited ``SCALPEL_JOB_RESEND_SECONDS`` with no message in the broker (lost with a Redis
     restart, or acknowledged by a worker that could not reach the database)."""
     schema = connection.schema_name
-    queued = TrainingJob.objects.filter(status=TrainingJob.Status.QUEUED)
-    not_sent = list(queued.filter(progress__not_sent=True))
     stale_before = timezone.now() - timezone.timedelta(seconds=settings.SCALPEL_JOB_RESEND_SECONDS)
-    waiting = list(
-        queued.exclude(progress__not_sent=True).filter(
-            Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True, created_at__lt=stale_before)
-        )
-    )
+    not_sent, waiting = [], []
+    for job in TrainingJob.objects.filter(status=TrainingJob.Status.QUEUED):
+        if (job.progress or {}).get("not_sent"):
+            not_sent.append(job)
+        elif (job.heartbeat_at or job.created_at) < stale_before:
+            waiting.append(job)
     jobs_in_broker = jobs_with_a_message() if waiting else None
     lost = [job for job in waiting if jobs_in_broker is not None and (schema, job.pk) not in jobs_in_broker]
     sent = []
