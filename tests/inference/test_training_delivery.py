@@ -3,6 +3,8 @@ note, and the sweep sends it again, as it does for a job whose message was lost.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from django.db import connection
 
 from inference.models import TrainingJob
@@ -86,3 +88,42 @@ def test_the_broker_scan_finds_waiting_and_unacknowledged_training_messages(tena
         assert (tenant_a.schema_name, 424242) in queue.jobs_with_a_message()
     finally:
         purge_broker()
+
+
+def test_a_database_outage_during_a_run_is_waited_out_and_named_in_the_job_history(tenant_a, monkeypatch):
+    from django.db import OperationalError
+
+    from inference.services.training import run
+
+    job = _queued_job(tenant_a)
+    monkeypatch.setattr(run.time, "sleep", lambda seconds: None)
+    # As in a worker: no transaction around the writes, and a broken connection is closed.
+    monkeypatch.setattr(run, "connection", SimpleNamespace(in_atomic_block=False, close=lambda: None))
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 4:
+            raise OperationalError("server closed the connection unexpectedly")
+        return "written"
+
+    assert run._retrying(job, flaky) == "written" and len(calls) == 4
+    assert "The database was unavailable" in job.events.get().message
+
+
+def test_a_database_outage_longer_than_the_limit_gives_up(tenant_a, monkeypatch, settings):
+    import pytest
+    from django.db import OperationalError
+
+    from inference.services.training import run
+
+    settings.SCALPEL_JOB_DATABASE_RETRY_SECONDS = 0
+    job = _queued_job(tenant_a)
+    monkeypatch.setattr(run.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(run, "connection", SimpleNamespace(in_atomic_block=False, close=lambda: None))
+
+    def down():
+        raise OperationalError("connection refused")
+
+    with pytest.raises(run.DatabaseUnavailable):
+        run._retrying(job, down)
