@@ -299,8 +299,9 @@ FAULT_TENANT, FAULT_HOST, FAULT_API_HOST = "acme", "acme.faults.test", "api.faul
 # Run once per session in a child process on the session's own servers: the platform as deployed
 # (migrate, platform_setup), a tenant, a key, a dataset, and one small model trained in-process.
 _FAULT_SETUP = """
-import json, sys
+import json, os, sys
 import django
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 django.setup()
 from django.core.management import call_command
 call_command("migrate", interactive=False, verbosity=0)

@@ -70,7 +70,14 @@ def test_jobs_survive_a_broker_outage_and_messages_lost_with_redis(
     )  # fmt: skip
     port = free_port()
     web = gunicorn_web(env, port, log_dir)
-    beat = celery("beat", ["beat", "-s", str(log_dir / "beat-schedule")], env, log_dir)
+    # The sweep is a beat task run by a worker of the default queue (as `manage.py dev` runs them).
+    beat = celery(
+        "beat",
+        ["worker", "-Q", "default", "-c", "1", "-n", "default@%h", "-B", "-s", str(log_dir / "beat-schedule"),
+         "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        env,
+        log_dir,
+    )  # fmt: skip
     processes = [web, beat]
     api = Api(port, fault_platform["key"])
     try:

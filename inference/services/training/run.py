@@ -115,17 +115,36 @@ def run_training_job(job_id: int) -> None:
         )
     except DatabaseUnavailable as exc:
         logger.error("training job %s: the database stayed unavailable (%s); queueing it again", job.pk, exc)
-        _requeue_after_outage(job)
+        _requeue(
+            job,
+            f"The database was unavailable for over {settings.SCALPEL_JOB_DATABASE_RETRY_SECONDS} s; "
+            "the job was queued again (this attempt is not counted).",
+        )
+    except SystemExit:
+        # SIGTERM reached this pool process (billiard turns it into SystemExit): a warm shutdown
+        # (Ctrl-C of `manage.py dev`, a deploy stopping the worker's process group). The job goes
+        # back to the queue now, this attempt not counted, instead of waiting for the sweep.
+        logger.warning("training job %s: the worker is stopping; queueing the job again", job.pk)
+        with contextlib.suppress(Exception):
+            connection.close()  # the signal may have cut a query short
+        _requeue(job, "The worker was stopped; the job was queued again (this attempt is not counted).")
+        raise
     except JobStopped as stop:
         if _finish(job, stop.status, error=stop.reason, code=stop.code):
             job_event(job, stop.reason, level="warning")
     except Exception as exc:  # noqa: BLE001 - any failure must end the job with a readable reason
-        if outages.outage_of(exc) is not None and outages.outage_name(outages.outage_of(exc)) == "database":
+        outage = outages.outage_of(exc)
+        if outage is not None and outages.outage_name(outage) == "database":
             # Met where writes are not retried (registering the version in one transaction).
             logger.warning(
                 "training job %s: the database failed mid-run (%s); queueing it again", job.pk, exc
             )
-            _requeue_after_outage(job)
+            with contextlib.suppress(Exception):
+                connection.close()
+            _requeue(
+                job,
+                "The database failed while the job ran; it was queued again (this attempt is not counted).",
+            )
             return
         logger.exception("training job %s failed", job.pk)
         reason = _readable_error(exc)
@@ -135,8 +154,8 @@ def run_training_job(job_id: int) -> None:
         heartbeat.stop()
 
 
-def _requeue_after_outage(job: TrainingJob) -> None:
-    """Queue the job again without counting this attempt: the database, not the job, failed."""
+def _requeue(job: TrainingJob, reason: str) -> None:
+    """Queue the job again without counting this attempt: the database or the worker stopped, not the job."""
     from .queue import training_job_enqueue
 
     try:
@@ -155,12 +174,7 @@ def _requeue_after_outage(job: TrainingJob) -> None:
         logger.error("training job %s could not be queued again: the database is still unavailable", job.pk)
         return
     if moved:
-        _event(
-            job,
-            f"The database was unavailable for over {settings.SCALPEL_JOB_DATABASE_RETRY_SECONDS} s; "
-            "the job was queued again (this attempt is not counted).",
-            level="warning",
-        )
+        _event(job, reason, level="warning")
         training_job_enqueue(job=job)
 
 
