@@ -4,7 +4,7 @@ redis-py retries a failed command with backoff for seconds by default; on the re
 unreachable or frozen Redis must cost milliseconds, after which callers fall back (see their own
 comments). Two guards:
 
-- short socket timeouts (``SCALPEL_REQUEST_REDIS_TIMEOUT_SECONDS``, 0.1 s by default), so the
+- short socket timeouts (``SCALPEL_REQUEST_REDIS_TIMEOUT_SECONDS``, 0.25 s by default), so the
   request that meets the outage waits that long, not a second;
 - a circuit breaker: after a connection error or timeout every command fails at once (the callers'
   fallback, without touching the network) until a background probe sees Redis answer again. A

@@ -166,7 +166,7 @@ CACHES = {
 }
 # Rate limits and change counters (tenants/redis_client.py): the predict path's Redis calls give up
 # after this long, then skip Redis until it answers again.
-SCALPEL_REQUEST_REDIS_TIMEOUT_SECONDS = env.float("SCALPEL_REQUEST_REDIS_TIMEOUT_SECONDS", default=0.1)
+SCALPEL_REQUEST_REDIS_TIMEOUT_SECONDS = env.float("SCALPEL_REQUEST_REDIS_TIMEOUT_SECONDS", default=0.25)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
