@@ -72,6 +72,10 @@ def test_outages_answer_503_quickly_and_a_frozen_redis_costs_predictions_almost_
         took, ready = api.ready()
         assert ready.status_code == 503 and took < 2.0, (took, ready.text)
         assert ready.json()["checks"]["redis"]["ok"] is False
+        print(  # the figures docs/operations.md quotes (pytest -rP shows them)
+            f"predict median {before * 1000:.1f} ms; Redis frozen: first {first * 1000:.0f} ms, "
+            f"median {during * 1000:.1f} ms, max {max(timings) * 1000:.1f} ms; /readyz {took:.2f} s"
+        )
         fault_redis.thaw()
 
         # PostgreSQL down: API calls and pages say 503 with Retry-After, never 500.
