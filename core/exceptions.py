@@ -40,3 +40,9 @@ class Conflict(ApplicationError):
     """The request is valid but the object's current state does not allow it."""
 
     code = "conflict"
+
+
+class StorageFull(ApplicationError):
+    """The disk or volume that holds files is full: nothing was stored, and the request can be retried."""
+
+    code = "storage_full"

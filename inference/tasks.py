@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import logging
 
+import psycopg
 from celery import shared_task
 from django.conf import settings
+from django.db import DatabaseError, connection
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from core import outages
 from inference.models import Model, PredictionLog
 from inference.services import batch
 from inference.services.batch import BATCH_PREDICT_TASK
@@ -24,8 +27,13 @@ from tenants.selectors import tenant_list
 
 logger = logging.getLogger("scalpel.tasks")
 
+# A delivery met by a database outage comes back this often, this many times (then the sweep's
+# rule for queued jobs without a message takes over).
+CLAIM_RETRY_SECONDS, CLAIM_RETRIES = 5, 60
+
 
 @shared_task(
+    bind=True,
     name=TRAIN_MODEL_TASK,
     acks_late=True,  # safe because the job row is claimed with a conditional update first
     reject_on_worker_lost=True,
@@ -33,9 +41,23 @@ logger = logging.getLogger("scalpel.tasks")
     soft_time_limit=settings.SCALPEL_TRAINING_TIME_BUDGET_SECONDS + 600,
     max_retries=0,
 )
-def train_model(job_id: int) -> str:
+def train_model(self, job_id: int) -> str:
     """Train one job in its tenant's schema (the schema travels in the message headers)."""
-    if not claim.training_job_claim(job_id):
+    try:
+        claimed = claim.training_job_claim(job_id)
+    except (DatabaseError, psycopg.Error) as exc:
+        if outages.outage_of(exc) is None:
+            raise
+        # Acknowledged without a retry this delivery would be lost: the job row is still queued.
+        logger.warning(
+            "training job %s: the database is unavailable (%s); delivered again in %s s",
+            job_id,
+            type(exc).__name__,
+            CLAIM_RETRY_SECONDS,
+        )
+        connection.close()
+        raise self.retry(countdown=CLAIM_RETRY_SECONDS, max_retries=CLAIM_RETRIES) from exc
+    if not claimed:
         logger.info("training job %s was already taken, cancelled or finished; skipping", job_id)
         return "skipped"
     run.run_training_job(job_id)
@@ -44,11 +66,13 @@ def train_model(job_id: int) -> str:
 
 @shared_task(name="inference.tasks.recover_stalled_jobs", time_limit=120, soft_time_limit=100)
 def recover_stalled_jobs() -> int:
-    """Beat task: in every tenant, re-queue or fail jobs whose worker stopped heart-beating."""
+    """Beat task: in every tenant, re-queue or fail jobs whose worker stopped heart-beating, and send
+    again queued jobs whose message never left or was lost."""
     count = 0
     for tenant in tenant_list():
         with tenant_context(tenant):
             count += len(sweep.recover_stalled_jobs())
+            count += len(sweep.resend_unsent_jobs())
     return count
 
 

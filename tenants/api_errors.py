@@ -7,6 +7,7 @@ to statuses; DRF's own exceptions keep theirs, with a stable code.
 from __future__ import annotations
 
 import logging
+import sys
 import uuid
 
 from django.conf import settings
@@ -18,9 +19,10 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.response import Response
 
+from core import outages
 from core.exceptions import SEE_DETAILS, ApplicationError
 
-from .error_bodies import error_body, error_response, status_of
+from .error_bodies import error_body, error_response, outage_response, status_of
 
 logger = logging.getLogger("scalpel.api")
 
@@ -86,6 +88,9 @@ def exception_handler(exc, context):
         if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
             headers["WWW-Authenticate"] = 'Bearer realm="api"'
         return Response(error_body(code, message, details), status=exc.status_code, headers=headers)
+    outage = outages.outage_of(exc)
+    if outage is not None:
+        return outage_response(context["request"], outage)
     # Unexpected: log everything, tell the client nothing but an id to quote.
     incident = uuid.uuid4().hex[:12]
     request = context.get("request")
@@ -98,6 +103,14 @@ def exception_handler(exc, context):
             f"Something went wrong on our side. Quote incident {incident} to support.", code="internal_error"
         )
     )
+
+
+def outage_or_server_error(request):
+    """handler500: an outage raised outside a view (in a middleware) is a 503 too (``sys.exc_info``)."""
+    outage = outages.outage_of(sys.exc_info()[1])
+    if outage is not None:
+        return outage_response(request, outage)
+    return json_server_error(request)
 
 
 @csrf_exempt  # API calls carry a key, not a session: a POST to a wrong URL is a 404, not a CSRF page

@@ -11,10 +11,17 @@ it without loading DRF when a process starts.
 
 from __future__ import annotations
 
-from django.http import JsonResponse
+import contextlib
+import logging
 
+from django.http import HttpResponse, JsonResponse
+from django.utils.html import escape
+
+from core import outages
 from core.exceptions import ApplicationError, Conflict, NotFound
 from core.logcontext import current_request_id
+
+logger = logging.getLogger("scalpel.outages")
 
 # A code not listed takes its kind's status (NotFound 404, Conflict 409); any other refusal is a 400.
 STATUS_BY_CODE = {
@@ -40,6 +47,8 @@ STATUS_BY_CODE = {
     "quota_exceeded": 429,
     "internal_error": 500,
     "artifact_unavailable": 503,
+    "service_unavailable": 503,  # PostgreSQL, Redis or the broker away for a moment: retry
+    "storage_full": 507,
 }
 
 
@@ -62,3 +71,38 @@ def error_body(code: str, message: str, details=None) -> dict:
 def error_response(code: str, message: str, details=None) -> JsonResponse:
     """The error body as a plain Django response, for answers given outside DRF (middleware, URLs)."""
     return JsonResponse(error_body(code, message, details), status=STATUS_BY_CODE.get(code, 400))
+
+
+def outage_response(request, exc: BaseException) -> HttpResponse:
+    """503 with ``Retry-After`` for an outage (``core.outages``): JSON under /api/, a plain page elsewhere.
+
+    The page is built without templates or context processors: they may need the database that is away.
+    Logged as a warning without a trace: the cause is known and not a bug.
+    """
+    service = outages.outage_name(exc)
+    logger.warning("%s unavailable (%s: %s); answered 503", service, type(exc).__name__, exc)
+    if service == "database":
+        _close_database_connection()
+    if request.path.startswith("/api/"):
+        response = error_response(
+            "service_unavailable",
+            outages.OUTAGE_MESSAGE,
+            {"service": service, "retry_after": outages.RETRY_AFTER_SECONDS},
+        )
+    else:
+        response = HttpResponse(
+            "<!doctype html><title>Temporarily unavailable</title><h1>Temporarily unavailable</h1>"
+            f"<p>{escape(outages.OUTAGE_MESSAGE)}</p>",
+            status=503,
+            content_type="text/html; charset=utf-8",
+        )
+    response["Retry-After"] = str(outages.RETRY_AFTER_SECONDS)
+    return response
+
+
+def _close_database_connection() -> None:
+    # A connection that failed mid-request is unusable: the next request must open a fresh one.
+    from django.db import connection
+
+    with contextlib.suppress(Exception):  # it is broken already
+        connection.close()

@@ -8,10 +8,10 @@ from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
 from django_tenants.middleware.main import TenantMainMiddleware
 
-from core import logcontext
+from core import logcontext, outages
 
 from . import probes
-from .error_bodies import error_response
+from .error_bodies import error_response, outage_response
 
 API_PREFIX = "/api/"
 
@@ -72,6 +72,24 @@ class ProbeMiddleware:
         return self.get_response(request)
 
 
+class OutageMiddleware:
+    """A view that fails because PostgreSQL, Redis or the broker is away answers 503 with Retry-After.
+
+    API views answer through DRF's exception handler (``api_errors``); this covers pages and the
+    other views. An outage inside a later middleware reaches ``handler500``, which does the same.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        outage = outages.outage_of(exception)
+        return outage_response(request, outage) if outage is not None else None
+
+
 class TenantHostMiddleware(TenantMainMiddleware):
     """django-tenants' host → schema resolution; unknown hosts are a plain 404.
 
@@ -82,7 +100,10 @@ class TenantHostMiddleware(TenantMainMiddleware):
     _public: dict[str, object] = {}
 
     def process_request(self, request):
-        response = super().process_request(request)
+        try:
+            response = super().process_request(request)
+        except outages.OUTAGE_ERRORS as exc:  # the host lookup needs the database
+            return outage_response(request, exc)
         tenant = getattr(request, "tenant", None)
         if tenant is not None and tenant.schema_name != "public":
             logcontext.context_bind(tenant=tenant.slug)

@@ -15,6 +15,8 @@ import time
 
 import redis
 from django.conf import settings
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 logger = logging.getLogger("scalpel.workers")
 
@@ -22,8 +24,14 @@ KEY_PREFIX = "scalpel:worker:"
 QUEUES = ("default", "training")
 
 
-def _client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+def _client(timeout: float = 2) -> redis.Redis:
+    # No retries: redis-py's default (three, with backoff) turns one timeout into several.
+    return redis.Redis.from_url(
+        settings.REDIS_URL,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+    )
 
 
 def heartbeat_ttl_seconds() -> int:
@@ -46,9 +54,9 @@ def worker_heartbeat_remove(*, name: str, client=None) -> None:
     (client or _client()).delete(KEY_PREFIX + name)
 
 
-def workers_alive() -> list[dict]:
+def workers_alive(*, timeout: float = 2) -> list[dict]:
     """Live workers (name, queues, pid, started_at, beat_at, age_seconds), by name. Raises RedisError."""
-    client = _client()
+    client = _client(timeout)
     try:
         keys = sorted(client.scan_iter(match=KEY_PREFIX + "*", count=500))
         values = client.mget(keys) if keys else []

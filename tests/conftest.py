@@ -70,6 +70,16 @@ def _public_schema_after_test():
     connection.set_schema_to_public()
 
 
+@pytest.fixture(autouse=True)
+def _request_redis_closed_breaker():
+    """A test that made Redis unreachable leaves the request path's breaker open: the next starts afresh."""
+    yield
+    from tenants import redis_client
+
+    redis_client.breaker.close()
+    redis_client._client = None
+
+
 @pytest.fixture
 def tenant_a(db):
     from tenants.selectors import tenant_get

@@ -94,6 +94,18 @@ def _heartbeat_start(sender=None, **kwargs) -> None:
     logger.info("worker ready", extra={"worker": sender.hostname, "queues": queues})
 
 
+@signals.worker_process_shutdown.connect
+@signals.worker_shutdown.connect
+def _usage_flush(**kwargs) -> None:
+    # Usage is counted where predictions are answered; a task that counts any writes it at shutdown.
+    from tenants.services.usage import usage_flush
+
+    try:
+        usage_flush()
+    except Exception:  # noqa: BLE001 - at shutdown with the database away: logged, not raised
+        logger.exception("usage counts could not be written at shutdown")
+
+
 @signals.worker_shutdown.connect
 def _heartbeat_stop(**kwargs) -> None:
     if _heartbeat is not None:

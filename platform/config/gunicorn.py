@@ -46,3 +46,13 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def worker_exit(server, worker):
+    # After the worker's last request (SIGTERM, SIGINT, a restart): write the usage it still buffers.
+    from tenants.services.usage import usage_flush
+
+    try:
+        usage_flush()
+    except Exception:  # noqa: BLE001 - the database is away: say what is lost
+        server.log.exception("usage counts of worker %s could not be written at exit", worker.pid)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from django.core.exceptions import ImproperlyConfigured
 
-FILESYSTEM = "django.core.files.storage.FileSystemStorage"
+# Django's, writing each file under a temporary name first (core/files.py: a full disk leaves no part).
+FILESYSTEM = "core.files.AtomicFileSystemStorage"
 S3 = "storages.backends.s3.S3Storage"
 ALIASES = {"filesystem": FILESYSTEM, "s3": S3}
 

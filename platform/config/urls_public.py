@@ -16,4 +16,4 @@ urlpatterns = [
 ]
 
 handler404 = "tenants.api_errors.json_not_found"
-handler500 = "tenants.api_errors.json_server_error"
+handler500 = "tenants.api_errors.outage_or_server_error"

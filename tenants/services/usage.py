@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import signal
 import threading
 import time
 
@@ -40,7 +41,9 @@ class UsageBuffer:
 
     A busy web node would otherwise spend a database round trip on every answered request. A daemon
     thread flushes every ``SCALPEL_USAGE_FLUSH_SECONDS``; reading usage flushes first, and so does
-    process exit. A failed flush keeps its counts for the next one.
+    process exit (SIGINT, SIGTERM: see ``usage_flush_on_sigterm``, gunicorn's ``worker_exit``, the
+    Celery worker's shutdown). A SIGKILL loses what the last interval buffered. A failed flush keeps
+    its counts for the next one.
     """
 
     def __init__(self):
@@ -134,3 +137,19 @@ def usage_record_texts(*, tenant_id: int, api_key_id: int | None, prefix: str, t
     """Count one request of ``texts`` texts now (a batch answered by a worker), unbuffered."""
     with connection.cursor() as cursor:
         cursor.execute(_USAGE_UPSERT, [tenant_id, api_key_id, prefix, timezone.now().date(), texts])
+def usage_flush_on_sigterm() -> None:
+    """Let SIGTERM stop this process the way Ctrl-C does, so that buffered usage is written at exit.
+
+    Python's default for SIGTERM ends the process at once, without ``atexit``: a web server stopped by
+    a supervisor (``manage.py dev``, systemd, Kubernetes) lost up to a flush interval of counts. Only
+    where nothing handles SIGTERM yet (``runserver``): gunicorn's workers have their own handler and
+    flush in the ``worker_exit`` hook (``config/gunicorn.py``), after their last request.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt  # runserver answers it as Ctrl-C: it exits, and atexit flushes

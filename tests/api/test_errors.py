@@ -197,3 +197,45 @@ def test_an_unreadable_request_is_400_not_500(api, monkeypatch):
 
     monkeypatch.setattr("inference.api.datasets.dataset_list", suspicious)
     error_of(api.get("datasets"), 400, "malformed_request")
+
+
+@pytest.mark.parametrize(
+    "outage",
+    [
+        pytest.param(
+            lambda: __import__("django.db").db.OperationalError("server closed the connection"),
+            id="django-db",
+        ),
+        pytest.param(lambda: __import__("psycopg").OperationalError("connection refused"), id="psycopg"),
+        pytest.param(lambda: __import__("redis").ConnectionError("Connection refused"), id="redis-down"),
+        pytest.param(lambda: __import__("redis").TimeoutError("Timeout reading"), id="redis-frozen"),
+        pytest.param(
+            lambda: __import__("kombu.exceptions").exceptions.OperationalError("refused"), id="broker"
+        ),
+    ],
+)
+def test_an_outage_is_503_service_unavailable_with_retry_after_never_500(api, monkeypatch, outage):
+    def unreachable():
+        raise outage()
+
+    monkeypatch.setattr("inference.api.datasets.dataset_list", unreachable)
+    response = api.get("datasets")
+    error = error_of(response, 503, "service_unavailable")
+    assert (
+        response["Retry-After"] == str(error["details"]["retry_after"]) and int(response["Retry-After"]) > 0
+    )
+    assert "retry" in error["message"].lower()
+
+
+def test_an_outage_met_in_a_middleware_is_503_too(client, tenant_a, monkeypatch, settings):
+    from django.db import OperationalError
+
+    settings.DEBUG = False
+
+    def database_down(*args, **kwargs):
+        raise OperationalError("could not connect to server")
+
+    monkeypatch.setattr("tenants.middleware.TenantMainMiddleware.get_tenant", database_down)
+    page = client.get("/accounts/login/", HTTP_HOST="alpha.localhost")
+    assert page.status_code == 503 and page["Retry-After"]
+    assert "Temporarily unavailable" in page.content.decode()

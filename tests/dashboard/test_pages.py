@@ -829,3 +829,15 @@ def test_the_time_limit_is_offered_and_reaches_the_job(alpha_client, tenant_a, p
     assert (
         "<dt>Time limit</dt><dd>15 min</dd>" in alpha_client.get(f"/training/jobs/{job.pk}/").content.decode()
     )
+
+
+def test_a_page_met_by_a_database_outage_is_a_plain_503_with_retry_after(alpha_client, monkeypatch):
+    from django.db import OperationalError
+
+    def database_down(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr("inference.dashboard.views.datasets.dataset_list", database_down)
+    page = alpha_client.get("/datasets/")
+    assert page.status_code == 503 and int(page["Retry-After"]) > 0
+    assert "Temporarily unavailable" in page.content.decode()

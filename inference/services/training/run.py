@@ -6,15 +6,20 @@ cancellation and the time budget, like spaCy's loop hands control to its caller.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 import time
 
+import psycopg
 import torch
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
+from core import outages
+from core.exceptions import StorageFull
 from inference.engine import artifact, evaluation
 from inference.engine.device import DeviceUnavailable, TrainingDevice, resolve_device
 from inference.engine.serving import runtime_choice
@@ -35,6 +40,51 @@ logger = logging.getLogger("scalpel.training")
 
 PROGRESS_WRITE_SECONDS = 1.0
 STOP_CHECK_SECONDS = 1.0  # how often the engine's long steps ask the database whether to stop
+
+
+class DatabaseUnavailable(Exception):
+    """PostgreSQL stayed away longer than ``SCALPEL_JOB_DATABASE_RETRY_SECONDS`` during a run."""
+
+
+def _retrying(job: TrainingJob, fn, *args, **kwargs):
+    """``fn(*args, **kwargs)``, retried with backoff while PostgreSQL is unreachable or restarting.
+
+    A restart or failover takes seconds; without this a running job died with it, could not record
+    why, and the sweep later spent an attempt on it blaming the worker. Once the database answers
+    again the job's history says what happened.
+    """
+    delay, started = 0.25, None
+    while True:
+        try:
+            result = fn(*args, **kwargs)
+        except (DatabaseError, psycopg.Error) as exc:
+            if outages.outage_of(exc) is None or connection.in_atomic_block:
+                raise
+            now = time.monotonic()
+            started = started or now
+            if now - started > settings.SCALPEL_JOB_DATABASE_RETRY_SECONDS:
+                raise DatabaseUnavailable(str(exc)) from exc
+            logger.warning(
+                "training job %s: database unavailable (%s); retrying in %.1f s", job.pk, exc, delay
+            )
+            with contextlib.suppress(Exception):
+                connection.close()  # broken: the next try opens a fresh one (the tenant stays set)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+            continue
+        if started is not None:
+            with contextlib.suppress(Exception):
+                job_event(
+                    job,
+                    f"The database was unavailable for {time.monotonic() - started:.0f} s (a restart or "
+                    "failover); training waited and went on.",
+                    level="warning",
+                )
+        return result
+
+
+def _event(job: TrainingJob, message: str, level: str = "info") -> None:
+    _retrying(job, job_event, job, message, level=level)
 
 
 class JobStopped(Exception):
@@ -67,6 +117,22 @@ def run_training_job(job_id: int) -> None:
         logger.warning(
             "training job %s was taken over while this worker ran it; its results are dropped", job.pk
         )
+    except DatabaseUnavailable as exc:
+        logger.error("training job %s: the database stayed unavailable (%s); queueing it again", job.pk, exc)
+        _requeue(
+            job,
+            f"The database was unavailable for over {settings.SCALPEL_JOB_DATABASE_RETRY_SECONDS} s; "
+            "the job was queued again (this attempt is not counted).",
+        )
+    except SystemExit:
+        # SIGTERM reached this pool process (billiard turns it into SystemExit): a warm shutdown
+        # (Ctrl-C of `manage.py dev`, a deploy stopping the worker's process group). The job goes
+        # back to the queue now, this attempt not counted, instead of waiting for the sweep.
+        logger.warning("training job %s: the worker is stopping; queueing the job again", job.pk)
+        with contextlib.suppress(Exception):
+            connection.close()  # the signal may have cut a query short
+        _requeue(job, "The worker was stopped; the job was queued again (this attempt is not counted).")
+        raise
     except JobStopped as stop:
         if _finish(job, stop.status, error=stop.reason, code=stop.code):
             job_event(job, stop.reason, level="warning")
@@ -76,6 +142,19 @@ def run_training_job(job_id: int) -> None:
         if _finish(job, TrainingJob.Status.FAILED, error=reason, code="device_unavailable"):
             job_event(job, f"Failed: {reason}", level="error")
     except Exception as exc:  # noqa: BLE001 - any failure must end the job with a readable reason
+        outage = outages.outage_of(exc)
+        if outage is not None and outages.outage_name(outage) == "database":
+            # Met where writes are not retried (registering the version in one transaction).
+            logger.warning(
+                "training job %s: the database failed mid-run (%s); queueing it again", job.pk, exc
+            )
+            with contextlib.suppress(Exception):
+                connection.close()
+            _requeue(
+                job,
+                "The database failed while the job ran; it was queued again (this attempt is not counted).",
+            )
+            return
         logger.exception("training job %s failed", job.pk)
         reason = _readable_error(exc)
         if _finish(job, TrainingJob.Status.FAILED, error=reason, code="training_failed"):
@@ -98,8 +177,32 @@ def _training_device() -> TrainingDevice:
     return resolve_device(settings.SCALPEL_TRAINING_DEVICE)
 
 
+def _requeue(job: TrainingJob, reason: str) -> None:
+    """Queue the job again without counting this attempt: the database or the worker stopped, not the job."""
+    from .queue import training_job_enqueue
+
+    try:
+        moved = _retrying(
+            job,
+            lambda: owned(job).update(
+                status=TrainingJob.Status.QUEUED,
+                worker="",
+                attempts=F("attempts") - 1,
+                progress={"phase": "queued"},
+                heartbeat_at=timezone.now(),
+            ),
+        )
+    except DatabaseUnavailable:
+        # Nothing can be written: the sweep re-queues the job once its heartbeat is stale.
+        logger.error("training job %s could not be queued again: the database is still unavailable", job.pk)
+        return
+    if moved:
+        _event(job, reason, level="warning")
+        training_job_enqueue(job=job)
+
+
 def _readable_error(exc: Exception) -> str:
-    if isinstance(exc, ValueError | artifact.ArtifactError):
+    if isinstance(exc, ValueError | artifact.ArtifactError | StorageFull):
         return str(exc)
     if isinstance(exc, MemoryError):
         return "The worker ran out of memory. Try a smaller batch size or max length, or the 'lora' method."
@@ -167,14 +270,18 @@ def _train_evaluate_register(job: TrainingJob) -> None:
         device=device,
     )
     plan = session.plan
-    if not owned(job).update(
-        resolved_method=plan.method, method_reason=plan.reason, resolved_hyperparameters=plan.hyperparameters
+    if not _retrying(
+        job,
+        owned(job).update,
+        resolved_method=plan.method,
+        method_reason=plan.reason,
+        resolved_hyperparameters=plan.hyperparameters,
     ):
         raise JobLost(job.pk)
     job.resolved_method, job.resolved_hyperparameters = plan.method, plan.hyperparameters
-    job_event(job, f"Method: {plan.method}. {plan.reason}")
-    job_event(job, f"Device: {plan.device_summary()}.")
-    job_event(job, f"Training on {len(session.train)} examples, validating on {len(session.validation)}.")
+    _event(job, f"Method: {plan.method}. {plan.reason}")
+    _event(job, f"Device: {plan.device_summary()}.")
+    _event(job, f"Training on {len(session.train)} examples, validating on {len(session.validation)}.")
 
     last_write = 0.0
     last_phase = None
@@ -183,7 +290,7 @@ def _train_evaluate_register(job: TrainingJob) -> None:
         for progress in steps:
             now = time.monotonic()
             if progress.get("message"):
-                job_event(job, progress["message"])
+                _event(job, progress["message"])
             # Throttled, except at a phase change and at the end of an epoch, whose validation
             # score and summary must reach the job even when they follow a write within a second.
             if (
@@ -201,7 +308,7 @@ def _train_evaluate_register(job: TrainingJob) -> None:
         raise ValueError("Training ended without producing a model.")
 
     _write_progress(job, {**_progress_of(job), "phase": "evaluating"})
-    job_event(job, "Evaluating on the test split and training the baseline.")
+    _event(job, "Evaluating on the test split and training the baseline.")
     test = [ex for ex in examples if ex.split == "test"]
     if not test:
         raise ValueError(
@@ -220,7 +327,7 @@ def _evaluate_save_register(job, trained, session, examples, test, deadline, tmp
     check_stop()
     # The serving runtime is chosen before evaluating, and evaluation runs on it: the version's
     # reported metrics and predictions are those of the runtime that will answer its requests.
-    job_event(job, "Choosing the serving runtime (ONNX export, int8 agreement on the validation split).")
+    _event(job, "Choosing the serving runtime (ONNX export, int8 agreement on the validation split).")
     predictor, runtime_info = runtime_choice.choose_runtime(
         trained,
         tmp,
@@ -230,7 +337,7 @@ def _evaluate_save_register(job, trained, session, examples, test, deadline, tmp
         latency_texts=[ex.text for ex in test],
         check_stop=check_stop,
     )
-    job_event(job, f"Serving runtime: {runtime_info['name']} ({runtime_info.get('reason', '')}).")
+    _event(job, f"Serving runtime: {runtime_info['name']} ({runtime_info.get('reason', '')}).")
     _check_stop(job, deadline)
     report = evaluation.evaluate(
         predictor,
@@ -286,7 +393,7 @@ def _evaluate_save_register(job, trained, session, examples, test, deadline, tmp
         )
     headline = report.get("headline", {})
     baseline = (report.get("baseline") or {}).get("headline", {})
-    job_event(
+    _event(
         job,
         f"Done: {job.model_name} v{model_version.number}, test {headline.get('name')} {headline.get('value', 0):.3f}"
         + (f" (baseline {baseline.get('value', 0):.3f})" if baseline else "")
@@ -295,17 +402,22 @@ def _evaluate_save_register(job, trained, session, examples, test, deadline, tmp
 
 
 def _progress_of(job: TrainingJob) -> dict:
-    return TrainingJob.objects.filter(pk=job.pk).values_list("progress", flat=True).first() or {}
+    return (
+        _retrying(
+            job, lambda: TrainingJob.objects.filter(pk=job.pk).values_list("progress", flat=True).first()
+        )
+        or {}
+    )
 
 
 def _write_progress(job: TrainingJob, progress: dict) -> None:
     clean = {k: v for k, v in progress.items() if k != "message" and v is not None}
-    if not owned(job).update(progress=clean, heartbeat_at=timezone.now()):
+    if not _retrying(job, lambda: owned(job).update(progress=clean, heartbeat_at=timezone.now())):
         raise JobLost(job.pk)
 
 
 def _check_stop(job: TrainingJob, deadline: float) -> None:
-    cancel = owned(job).values_list("cancel_requested", flat=True).first()
+    cancel = _retrying(job, lambda: owned(job).values_list("cancel_requested", flat=True).first())
     if cancel is None:
         raise JobLost(job.pk)
     if workspace_suspended():

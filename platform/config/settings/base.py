@@ -92,7 +92,9 @@ TENANT_APPS = [
 ]
 # The project's apps come before django.contrib.admin, so their templates (the sign-in and
 # password-reset pages under registration/) are found before the admin's of the same name.
-INSTALLED_APPS = list(dict.fromkeys(["django_tenants", "tenants", "console", "inference", *SHARED_APPS, *TENANT_APPS]))
+INSTALLED_APPS = list(
+    dict.fromkeys(["django_tenants", "tenants", "console", "inference", *SHARED_APPS, *TENANT_APPS])
+)
 
 TENANT_MODEL = "tenants.Tenant"
 TENANT_DOMAIN_MODEL = "tenants.Domain"
@@ -106,6 +108,7 @@ MIDDLEWARE = [
     "tenants.middleware.HostileUrlMiddleware",
     "console.middleware.HttpMetricsMiddleware",
     "tenants.middleware.ProbeMiddleware",
+    "tenants.middleware.OutageMiddleware",
     "console.middleware.OperatorMetricsMiddleware",
     "tenants.middleware.TenantHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -147,6 +150,10 @@ DATABASES = {"default": env.db_url_config(scalpel_env.database_url())}
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# An unreachable PostgreSQL fails a request within seconds (answered 503), not after the OS's minutes.
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int(
+    "DATABASE_CONNECT_TIMEOUT", default=5
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = scalpel_env.redis_url()
@@ -155,8 +162,13 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "scalpel",
+        # A down or frozen Redis fails a cache call within a second instead of hanging the request.
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
 }
+# Rate limits and change counters (tenants/redis_client.py): the predict path's Redis calls give up
+# after this long, then skip Redis until it answers again.
+SCALPEL_REQUEST_REDIS_TIMEOUT_SECONDS = env.float("SCALPEL_REQUEST_REDIS_TIMEOUT_SECONDS", default=0.25)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -274,6 +286,11 @@ if not re.fullmatch(r"auto|cpu|cuda(:\d{1,3})?", SCALPEL_TRAINING_DEVICE):
     raise ImproperlyConfigured(
         f"SCALPEL_TRAINING_DEVICE is {SCALPEL_TRAINING_DEVICE!r}: set it to auto, cpu, cuda or cuda:N."
     )
+# A running job waits this long for PostgreSQL to come back (writes retried with backoff) before it
+# is queued again without counting the attempt; keep it under the heartbeat timeout.
+SCALPEL_JOB_DATABASE_RETRY_SECONDS = env.int("SCALPEL_JOB_DATABASE_RETRY_SECONDS", default=60)
+# A job queued this long with no message in the broker (lost with it) is sent again by the sweep.
+SCALPEL_JOB_RESEND_SECONDS = env.int("SCALPEL_JOB_RESEND_SECONDS", default=300)
 SCALPEL_PROMOTION_MIN_METRIC = env.float("SCALPEL_PROMOTION_MIN_METRIC", default=0.0)
 SCALPEL_PROMOTION_MAX_REGRESSION = env.float("SCALPEL_PROMOTION_MAX_REGRESSION", default=0.02)
 
@@ -329,7 +346,19 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": SCALPEL_TRAINING_TIME_BUDGET_SECONDS + 600}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": SCALPEL_TRAINING_TIME_BUDGET_SECONDS + 600,
+    # A down or frozen broker fails a send within seconds; the job stays queued and the sweep
+    # sends it again (inference/services/training/queue.py).
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # `celery beat` keeps its schedule state in the data folder, not in the directory it was started from.
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
