@@ -49,10 +49,13 @@ def child_exit(server, worker):
 
 
 def worker_exit(server, worker):
-    # After the worker's last request (SIGTERM, SIGINT, a restart): write the usage it still buffers.
+    # After the worker's last request (SIGTERM, SIGINT, a restart): write the usage and the models'
+    # monitoring figures it still buffers.
+    from inference.services.monitoring import stats_flush
     from tenants.services.usage import usage_flush
 
     try:
         usage_flush()
+        stats_flush()
     except Exception:  # noqa: BLE001 - the database is away: say what is lost
         server.log.exception("usage counts of worker %s could not be written at exit", worker.pid)
