@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from core.exceptions import ApplicationError
 from inference.engine.training import read_progress
 from inference.engine.training.plan import METHODS
-from inference.forms import TimeBudgetFieldMixin
+from inference.forms import EVALUATE_ON_CHOICES, TimeBudgetFieldMixin
 from inference.models import Dataset, TrainingJob, TrainingJobEvent
 from inference.services import training as training_services
 from tenants.models import BaseModel
@@ -34,6 +34,11 @@ class TrainingJobStartForm(TimeBudgetFieldMixin, forms.Form):
         choices=[("auto", "auto (recommended)")] + [(m, m) for m in METHODS],
         initial="auto",
         help_text="auto picks full fine-tuning, or a fast head for a handful of examples per label, and says why.",
+    )
+    evaluate_on = forms.ChoiceField(
+        choices=EVALUATE_ON_CHOICES,
+        initial="auto",
+        help_text="Which rows judge the model; without test rows, part of the training rows is held out.",
     )
     hyperparameters = forms.CharField(
         required=False,
@@ -97,7 +102,7 @@ class TrainingJobAdmin(RoleGate, admin.ModelAdmin):
     actions = ["cancel_jobs", "retry_jobs"]
     readonly_fields = [
         "dataset_version", "model_name", "base_model_id", "method", "resolved_method", "method_reason",
-        "hyperparameters", "resolved_hyperparameters", "status", "progress_summary", "error", "attempts",
+        "hyperparameters", "resolved_hyperparameters", "evaluate_on", "evaluation", "status", "progress_summary", "error", "attempts",
         "worker", "heartbeat_at", "created_at", "started_at", "finished_at", "created_by", "result",
         "time_budget_seconds",
     ]  # fmt: skip
@@ -127,10 +132,11 @@ class TrainingJobAdmin(RoleGate, admin.ModelAdmin):
                     method=data["method"],
                     hyperparameters=data["hyperparameters"],
                     time_budget_seconds=form.time_budget_seconds(),
+                    evaluate_on=data["evaluate_on"],
                     actor=request_actor(request),
                 )
             except ApplicationError as exc:
-                form.add_error(None, exc.message)
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             else:
                 self.message_user(request, f"Training job {job.pk} is queued.")
                 return HttpResponseRedirect(
@@ -154,6 +160,10 @@ class TrainingJobAdmin(RoleGate, admin.ModelAdmin):
         job = self.get_object(request, object_id)
         extra_context = {**(extra_context or {}), "auto_refresh": bool(job and job.is_active)}
         return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="test set")
+    def evaluation(self, job):
+        return (job.evaluation_plan or {}).get("statement", "-")
 
     @admin.display(description="dataset")
     def dataset_label(self, job):

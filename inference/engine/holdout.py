@@ -87,7 +87,7 @@ def evaluation_split(
             )
         train = [ex for ex in rows if ex.split != "test"]
         return EvaluationSplit(
-            "test", train, test, f"Evaluated on the version's test split ({_count(len(test), unit)}).", seed
+            "test", train, test, f"Test set: the version's test split ({_count(len(test), unit)}).", seed
         )
     if evaluate_on == "validation":
         if not validation:
@@ -102,8 +102,8 @@ def evaluation_split(
             "validation",
             train,
             validation,
-            f"Evaluated on the validation split ({_count(len(validation), unit)}), as chosen. The same "
-            "examples chose when training stopped, so the figures may be slightly optimistic.",
+            f"Test set: the validation split ({_count(len(validation), unit)}), as chosen; the same "
+            "examples decide when training stops, so the figures may be slightly optimistic.",
             seed,
         )
     return _carved(rows, task=task, seed=seed, unit=unit, had_test=len(test))
@@ -132,9 +132,9 @@ def _carved(rows: list[Example], *, task: str, seed: int, unit: str, had_test: i
         else "the version has no test split"
     )
     statement = (
-        f"Evaluated on {_count(len(test), unit)} held out from the training rows ({why}): chosen at "
-        f"random with seed {seed}, in proportion to each label, with near-duplicate texts kept on one "
-        f"side. The model trained on the other {trained_on:,}."
+        f"Test set: {_count(len(test), unit)} held out from the training rows ({why}), chosen at "
+        f"random with seed {seed} in proportion to each label, near-duplicate texts kept on one "
+        f"side; the model trains on the other {trained_on:,}."
     )
     return EvaluationSplit("carved", train, test, statement, seed)
 
