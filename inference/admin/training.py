@@ -38,6 +38,7 @@ class TrainingJobStartForm(TimeBudgetFieldMixin, forms.Form):
     evaluate_on = forms.ChoiceField(
         choices=EVALUATE_ON_CHOICES,
         initial="auto",
+        required=False,  # empty: automatic
         help_text="Which rows judge the model; without test rows, part of the training rows is held out.",
     )
     hyperparameters = forms.CharField(
@@ -132,7 +133,7 @@ class TrainingJobAdmin(RoleGate, admin.ModelAdmin):
                     method=data["method"],
                     hyperparameters=data["hyperparameters"],
                     time_budget_seconds=form.time_budget_seconds(),
-                    evaluate_on=data["evaluate_on"],
+                    evaluate_on=data["evaluate_on"] or "auto",
                     actor=request_actor(request),
                 )
             except ApplicationError as exc:

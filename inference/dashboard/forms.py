@@ -74,6 +74,7 @@ class TrainingStartForm(TimeBudgetFieldMixin, forms.Form):
         label="Judge the model on",
         choices=EVALUATE_ON_CHOICES,
         initial="auto",
+        required=False,  # empty: automatic
         help_text="Without test rows, part of the training rows is held out as the test set.",
     )
 

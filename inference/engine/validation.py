@@ -14,6 +14,7 @@ from typing import Any
 
 from . import words
 from .formats import cap_errors
+from .holdout import CARVE_RATIO, MIN_CARVED_TEST
 from .label_findings import label_findings
 from .splits import annotation_labels, normalised_text
 from .types import Example, Finding, RowError
@@ -266,9 +267,11 @@ def _empty_splits(examples: Sequence[Example]) -> list[Finding]:
         out.append(
             Finding(
                 "no_test_split",
-                "warning",
-                "There are no test examples, so the model's accuracy cannot be measured on unseen text. "
-                "Add more examples, or mark some rows as test.",
+                "info",
+                "There are no test examples: each training job holds out "
+                f"{round(CARVE_RATIO * 100)}% of the training rows (at least {MIN_CARVED_TEST}, and one "
+                "per label) as its test set and trains on the rest, or is judged on the validation "
+                "split if you choose. To judge models on texts you pick, mark some rows as test.",
                 details={"split": "test"},
             )
         )
