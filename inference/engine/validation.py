@@ -16,7 +16,7 @@ from . import words
 from .formats import cap_errors
 from .holdout import CARVE_RATIO, MIN_CARVED_TEST
 from .label_findings import label_findings
-from .splits import annotation_labels, normalised_text
+from .splits import annotation_labels, near_duplicate_key, normalised_text
 from .types import Example, Finding, RowError
 
 _MAX_DETAILS = 5  # examples quoted in a finding's details
@@ -212,25 +212,41 @@ def _partial_words(examples: Sequence[Example]) -> list[Finding]:
 
 
 def _leakage(examples: Sequence[Example]) -> list[Finding]:
-    train = {_norm(ex.text) for ex in examples if ex.split == "train"}
-    leaked = [ex for ex in examples if ex.split in ("validation", "test") and _norm(ex.text) in train]
+    """Validation or test texts that a training text repeats, or nearly: the same words once case,
+    spacing and punctuation are ignored ("Where's my card?" and "where s my card")."""
+    train: dict[str, Example] = {}
+    for ex in examples:
+        if ex.split == "train":
+            train.setdefault(near_duplicate_key(ex.text), ex)
+    leaked = [
+        (ex, train[key])
+        for ex in examples
+        if ex.split in ("validation", "test") and (key := near_duplicate_key(ex.text)) in train
+    ]
     if not leaked:
         return []
-    per_split = Counter(ex.split for ex in leaked)
+    per_split = Counter(ex.split for ex, _ in leaked)
     return [
         Finding(
             "train_test_leakage",
             "warning",
             f"{_plural(len(leaked), 'text')} in the test or validation set also "
-            f"{'appears' if len(leaked) == 1 else 'appear'} in the training "
-            "set, so the measured accuracy will look better than it really is. Remove them from one of the sets.",
+            f"{'appears' if len(leaked) == 1 else 'appear'} in the training set, the same or nearly "
+            "(ignoring case, spacing and punctuation), so the measured accuracy will look better than "
+            "it really is. Remove them from one of the sets.",
             count=len(leaked),
             details={
                 "test": per_split.get("test", 0),
                 "validation": per_split.get("validation", 0),
                 "examples": [
-                    {"text": _short(ex.text, 200), "split": ex.split, "line": ex.line}
-                    for ex in leaked[:_MAX_DETAILS]
+                    {
+                        "text": _short(ex.text, 200),
+                        "split": ex.split,
+                        "line": ex.line,
+                        "training_text": _short(match.text, 200),
+                        "training_line": match.line,
+                    }
+                    for ex, match in leaked[:_MAX_DETAILS]
                 ],
             },
         )
