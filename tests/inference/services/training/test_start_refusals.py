@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django_tenants.utils import tenant_context
 
-from inference.models import TrainingJob
+from inference.models import Model, ModelVersion, TrainingJob
 from inference.services.datasets import dataset_upload
 from tenants.models import BaseModel
 from tests.api.factories import raw_key
@@ -185,3 +185,36 @@ def test_the_tenant_admin_shows_the_refusal(workspace_user, tenant_a):
     assert response.status_code == 200
     assert "no validation examples to evaluate on" in response.content.decode()
     assert _jobs(tenant_a) == 0
+
+
+def test_a_method_the_data_cannot_take_is_refused(post_job, tenant_a, monkeypatch):
+    def refuse(method, train, task, labels):
+        raise ValueError("it needs two examples per label")
+
+    monkeypatch.setattr("inference.services.training.start.choose_method", refuse)
+    _upload(tenant_a, "train-only", {"a": 40, "b": 40})
+    error = _refused(post_job({"dataset": "train-only", "method": "head"}), 400, "method_not_applicable")
+    assert "needs two examples per label" in error["message"]
+    assert _jobs(tenant_a) == 0
+
+
+def test_the_pages_say_which_rows_judge_the_model(post_job, signed_in, tenant_a):
+    from tests.api.factories import model_version
+
+    version = _upload(tenant_a, "train-only", {"a": 40, "b": 40})
+    job = post_job({"dataset": "train-only"}).json()
+    client = signed_in("viewer")
+    page = client.get(f"/training/jobs/{job['id']}/").content.decode()
+    assert job["evaluation"]["statement"] in page
+
+    with tenant_context(tenant_a):
+        mv = model_version(Model.objects.create(name="router", task="classification"), 1, version)
+        ModelVersion.objects.filter(pk=mv.pk).update(
+            metrics={
+                **mv.metrics,
+                "test_size": 12,
+                "test_source": "carved",
+                "test_statement": "Test set: held out.",
+            }
+        )
+    assert "Test set: held out." in client.get("/models/router/v1/").content.decode()
