@@ -14,7 +14,7 @@ from typing import Any
 
 from . import words
 from .formats import cap_errors
-from .holdout import CARVE_RATIO, MIN_CARVED_TEST
+from .holdout import CARVE_RATIO, MIN_CARVED_TEST, EvaluationSplitError, evaluation_split
 from .label_findings import label_findings
 from .splits import annotation_labels, near_duplicate_key, normalised_text
 from .types import Example, Finding, RowError
@@ -136,7 +136,7 @@ def findings(
         out += _partial_words(unique)
     out += label_findings(unique, task, min_warn, min_error)
     out += _leakage(unique)
-    out += _empty_splits(unique)
+    out += _empty_splits(unique, task)
     return out
 
 
@@ -253,7 +253,7 @@ def _leakage(examples: Sequence[Example]) -> list[Finding]:
     ]
 
 
-def _empty_splits(examples: Sequence[Example]) -> list[Finding]:
+def _empty_splits(examples: Sequence[Example], task: str) -> list[Finding]:
     # Only meaningful once every row has a split.
     if any(ex.split is None for ex in examples):
         return []
@@ -280,6 +280,19 @@ def _empty_splits(examples: Sequence[Example]) -> list[Finding]:
             )
         )
     if not present.get("test"):
+        try:
+            evaluation_split(examples, task=task, evaluate_on="carved")
+        except EvaluationSplitError as exc:
+            # Said now, at upload, rather than when someone tries to train.
+            out.append(
+                Finding(
+                    "no_test_split",
+                    "warning",
+                    f"{exc.message} Until then a training job can only be judged on the validation split.",
+                    details={"split": "test", **exc.details},
+                )
+            )
+            return out
         out.append(
             Finding(
                 "no_test_split",

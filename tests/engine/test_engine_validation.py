@@ -201,3 +201,14 @@ def test_whole_word_entities_and_pre_tokenised_rows_are_not_warned_about():
         Example(text="Berlin - based", tokens=["Berlin", "-", "based"], entities=[Span(0, 6, "LOC")]),
     ]
     assert by_code(findings(rows, "extraction"), "partial_word_entities") == []
+
+
+def test_no_test_rows_and_too_few_to_hold_out_is_a_warning_with_the_numbers_needed():
+    rows = [
+        ex(f"{label}{i}", label, split)
+        for label in "ab"
+        for i, split in enumerate(["train"] * 5 + ["validation"])
+    ]
+    (no_test,) = by_code(findings(rows, "classification"), "no_test_split")
+    assert no_test.severity == "warning"
+    assert "at least 14 distinct examples" in no_test.message and no_test.details["needed"]["total"] == 14
