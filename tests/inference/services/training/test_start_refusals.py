@@ -186,6 +186,15 @@ def test_the_tenant_admin_shows_the_refusal(workspace_user, tenant_a):
     assert "no validation examples to evaluate on" in response.content.decode()
     assert _jobs(tenant_a) == 0
 
+    started = client.post(
+        "/admin/inference/trainingjob/start/",
+        {"dataset": "train-only", "model_name": "m", "base_model": "minilm-l6", "method": "auto",
+         "evaluate_on": "auto"},
+    )  # fmt: skip
+    assert started.status_code == 302
+    job_page = client.get(started["Location"]).content.decode()
+    assert "12 examples held out from the training rows" in job_page
+
 
 def test_a_method_the_data_cannot_take_is_refused(post_job, tenant_a, monkeypatch):
     def refuse(method, train, task, labels):
