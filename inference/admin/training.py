@@ -16,7 +16,7 @@ from core.exceptions import ApplicationError
 from core.json_limits import json_depth_message, json_too_deep
 from inference.engine.training import read_progress
 from inference.engine.training.plan import METHODS
-from inference.forms import TimeBudgetFieldMixin
+from inference.forms import EVALUATE_ON_CHOICES, TimeBudgetFieldMixin
 from inference.models import Dataset, TrainingJob, TrainingJobEvent
 from inference.services import training as training_services
 from tenants.models import BaseModel
@@ -35,6 +35,12 @@ class TrainingJobStartForm(TimeBudgetFieldMixin, forms.Form):
         choices=[("auto", "auto (recommended)")] + [(m, m) for m in METHODS],
         initial="auto",
         help_text="auto picks full fine-tuning, or a fast head for a handful of examples per label, and says why.",
+    )
+    evaluate_on = forms.ChoiceField(
+        choices=EVALUATE_ON_CHOICES,
+        initial="auto",
+        required=False,  # empty: automatic
+        help_text="Which rows judge the model; without test rows, part of the training rows is held out.",
     )
     hyperparameters = forms.CharField(
         required=False,
@@ -100,9 +106,9 @@ class TrainingJobAdmin(RoleGate, admin.ModelAdmin):
     actions = ["cancel_jobs", "retry_jobs"]
     readonly_fields = [
         "dataset_version", "model_name", "base_model_id", "method", "resolved_method", "method_reason",
-        "hyperparameters", "resolved_hyperparameters", "status", "progress_summary", "error", "attempts",
-        "worker", "queue", "device", "heartbeat_at", "created_at", "started_at", "finished_at", "created_by",
-        "result", "time_budget_seconds",
+        "hyperparameters", "resolved_hyperparameters", "evaluate_on", "evaluation", "status", "progress_summary",
+        "error", "attempts", "worker", "queue", "device", "heartbeat_at", "created_at", "started_at",
+        "finished_at", "created_by", "result", "time_budget_seconds",
     ]  # fmt: skip
     fields = readonly_fields
 
@@ -130,10 +136,11 @@ class TrainingJobAdmin(RoleGate, admin.ModelAdmin):
                     method=data["method"],
                     hyperparameters=data["hyperparameters"],
                     time_budget_seconds=form.time_budget_seconds(),
+                    evaluate_on=data["evaluate_on"] or "auto",
                     actor=request_actor(request),
                 )
             except ApplicationError as exc:
-                form.add_error(None, exc.message)
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             else:
                 self.message_user(request, f"Training job {job.pk} is queued.")
                 return HttpResponseRedirect(
@@ -157,6 +164,10 @@ class TrainingJobAdmin(RoleGate, admin.ModelAdmin):
         job = self.get_object(request, object_id)
         extra_context = {**(extra_context or {}), "auto_refresh": bool(job and job.is_active)}
         return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="test set")
+    def evaluation(self, job):
+        return (job.evaluation_plan or {}).get("statement", "-")
 
     @admin.display(description="dataset")
     def dataset_label(self, job):

@@ -45,7 +45,8 @@ class ModelVersionSummarySerializer(serializers.Serializer):
 class ModelVersionSerializer(ModelVersionSummarySerializer):
     labels = serializers.ListField(child=serializers.CharField())
     metrics = serializers.JSONField(
-        help_text="The full evaluation: headline, per-label figures, confusion matrix, baseline, test predictions."
+        help_text="The full evaluation: headline, per-label figures, confusion matrix, baseline, test predictions; "
+        "`test_source` (test, carved or validation) and `test_statement` say which rows it was measured on."
     )
     hyperparameters = serializers.JSONField()
     dataset_hash = serializers.CharField()

@@ -7,6 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from core.exceptions import NotFound
+from inference.engine.holdout import CARVE_RATIO, EVALUATE_ON, MIN_CARVED_TEST, MIN_TRAIN_PER_LABEL
 from inference.engine.training.plan import METHODS
 from inference.selectors.training import training_job_events, training_job_get, training_job_list
 from inference.services.training import training_job_cancel, training_job_start
@@ -15,6 +16,7 @@ from .base import ApiView
 from .fields import RejectUnknownFieldsMixin, StorableObjectField
 from .schema import BODY_ERRORS, JOB_ID, responses
 
+CARVE_PERCENT = round(CARVE_RATIO * 100)
 JOB_NOT_FOUND = "not_found: there is no training job with this id in your workspace."
 
 
@@ -29,6 +31,13 @@ class TrainingJobSerializer(serializers.Serializer):
     resolved_method = serializers.CharField(allow_blank=True, help_text="The method the worker chose.")
     method_reason = serializers.CharField(allow_blank=True)
     hyperparameters = serializers.JSONField(help_text="As requested.")
+    evaluate_on = serializers.CharField(help_text="As requested: auto, test, carved or validation.")
+    evaluation = serializers.JSONField(
+        source="evaluation_plan",
+        help_text="The test set the job is judged on, fixed when it was created: `test_source` "
+        "(test, carved or validation), `test_size`, `train_size`, `validation_size`, `seed` and "
+        "`statement`, a sentence saying so.",
+    )
     resolved_hyperparameters = serializers.JSONField(help_text="Every hyperparameter the run uses.")
     progress = serializers.JSONField(help_text="phase, epoch, step, loss, ... as the worker last reported.")
     cancel_requested = serializers.BooleanField()
@@ -89,6 +98,16 @@ class TrainingJobListApi(ApiView):
         time_budget_seconds = serializers.IntegerField(
             required=False, allow_null=True, min_value=1, max_value=2**31 - 1
         )
+        evaluate_on = serializers.ChoiceField(
+            choices=list(EVALUATE_ON),
+            default="auto",
+            help_text="Which rows judge the model. `auto` (default): the version's test split, or, when "
+            "it has none, `carved`. `test`: the version's test split. `carved`: a test set held out "
+            f"from the training rows ({CARVE_PERCENT}%, at least {MIN_CARVED_TEST} examples and one per "
+            "label; seeded by the version's split seed, stratified by label, near-duplicate texts on "
+            "one side), which the model does not train on. `validation`: the validation split, which "
+            "also decides when training stops, so its figures may be slightly optimistic.",
+        )
 
     def initial(self, request, *args, **kwargs):
         # One URL, two operations: reading jobs needs `read`, starting one needs `train`.
@@ -110,14 +129,22 @@ class TrainingJobListApi(ApiView):
         summary="Start a training job",
         description="Fine-tunes a base model on a version of one of your datasets (the latest unless "
         "you name one) and adds the result to `model` as its next version. Every check (the dataset "
-        "can be trained on, the method and hyperparameters, the time budget, your plan's quotas) runs "
-        "now, before the job is queued; then poll the job until its status is `succeeded`, `failed` "
-        "or `cancelled`. Scope: train.",
+        "can be trained on, the method and hyperparameters, the base model, the time budget, your "
+        "plan's quotas, enough rows to evaluate on) runs now, before the job is queued; then poll the "
+        "job until its status is `succeeded`, `failed` or `cancelled`.\n\n"
+        "The model is judged on the rows `evaluate_on` names. A version without test rows is normal: "
+        "by default a seeded, stratified test set is then held out from its training rows "
+        f"({CARVE_PERCENT}% of them, at least {MIN_CARVED_TEST} examples, or sentences for "
+        f"extraction, and at least one per label, each label keeping {MIN_TRAIN_PER_LABEL} to learn "
+        "from); the job's `evaluation` and the version's evaluation (`test_source`, "
+        "`test_statement`) say which rows were used. Too few rows to hold one out is refused with "
+        "400 `not_enough_examples_to_evaluate`, whose `details.needed` gives the numbers. Scope: train.",
         request=InputSerializer,
         responses=responses(
             {201: TrainingJobDetailSerializer},
             {
                 404: "not_found: there is no dataset, or no dataset version, of that name or number.",
+                409: "base_model_unavailable: the base model's files cannot be loaded right now.",
                 429: "rate_limited, or quota_exceeded: your plan's concurrent or daily training jobs are "
                 "used up (`details.quota`). Retry after the seconds in the Retry-After header.",
                 **BODY_ERRORS,
@@ -136,6 +163,7 @@ class TrainingJobListApi(ApiView):
             method=data["method"],
             hyperparameters=data["hyperparameters"],
             time_budget_seconds=data.get("time_budget_seconds"),
+            evaluate_on=data["evaluate_on"],
             actor=request.user.actor,
         )
         return Response(_detail(_job_or_404(job.pk)), status=status.HTTP_201_CREATED)

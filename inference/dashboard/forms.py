@@ -6,7 +6,7 @@ from django import forms
 
 from core.exceptions import ApplicationError
 from inference.engine.training.plan import METHODS
-from inference.forms import DatasetUploadOptionsForm, TimeBudgetFieldMixin
+from inference.forms import EVALUATE_ON_CHOICES, DatasetUploadOptionsForm, TimeBudgetFieldMixin
 from inference.models.datasets import TASK_CHOICES
 from inference.services.training import MODEL_NAME_HELP
 from tenants.models import ApiKey, BaseModel
@@ -70,6 +70,13 @@ class TrainingStartForm(TimeBudgetFieldMixin, forms.Form):
     batch_size = forms.IntegerField(label="Batch size", required=False, min_value=1, max_value=1024)
     max_length = forms.IntegerField(label="Max length (tokens)", required=False, min_value=8, max_value=512)
     base_model = forms.ChoiceField(label="Base model", choices=())
+    evaluate_on = forms.ChoiceField(
+        label="Judge the model on",
+        choices=EVALUATE_ON_CHOICES,
+        initial="auto",
+        required=False,  # empty: automatic
+        help_text="Without test rows, part of the training rows is held out as the test set.",
+    )
 
     HYPERPARAMETERS = ("epochs", "learning_rate", "batch_size", "max_length")
 
@@ -106,6 +113,8 @@ def _service_error_field(exc: ApplicationError) -> str | None:
     by_code = {"dataset_not_trainable": "dataset", "not_found": "dataset", "unknown_base_model": "base_model"}
     if exc.code in by_code:
         return by_code[exc.code]
+    if exc.field in ("evaluate_on", "method", "base_model"):
+        return exc.field
     message = exc.message
     if MODEL_NAME_HELP in message or "choose another model name" in message:
         return "model_name"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import replace
@@ -182,4 +183,98 @@ def _quotas(
             for s in open_strata[:left]:
                 quotas[s][split] += 1
             left -= min(left, len(open_strata))
+    return quotas
+
+
+# -- Holding out a test set from training rows ---------------------------------------------------
+
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def near_duplicate_key(text: str) -> str:
+    """Texts equal once lowercased with punctuation and spacing collapsed ("Where's my card?" and
+    "where s my card") count as one text when a test set is held out or leakage is looked for."""
+    key = _NOT_WORD.sub(" ", text.casefold()).strip()
+    return key or normalised_text(text)  # a text of punctuation only is its own key
+
+
+def carve_test_split(
+    examples: Sequence[Example],
+    *,
+    task: str,
+    seed: int,
+    ratio: float,
+    minimum: int,
+    maximum: int,
+    keep_per_stratum: int,
+) -> list[Example]:
+    """Copies of ``examples`` where part of the training rows (split ``train`` or none) become
+    ``test``; every other row is returned as it is.
+
+    The held-out count is ``round(n * ratio)`` within [``minimum``, ``maximum``], and never fewer
+    than one row per stratum (label; multilabel: rarest label; extraction: most frequent entity
+    type). It is handed out to the strata in proportion, by largest remainder, leaving each at
+    least ``keep_per_stratum`` training rows. Rows with the same ``near_duplicate_key`` go to the
+    same side. Which groups go is decided by a seeded hash of their text, so the same rows and seed
+    give the same test set whatever their order.
+    """
+    out = [replace(ex) for ex in examples]
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, ex in enumerate(examples):
+        if (ex.split or "train") == "train":
+            groups[near_duplicate_key(ex.text)].append(i)
+    if not groups:
+        return out
+    frequency: Counter[str] = Counter()
+    for members in groups.values():
+        for i in members:
+            frequency.update(annotation_labels(examples[i], task))
+    strata: dict[str, list[tuple[str, list[int]]]] = defaultdict(list)
+    for key, members in groups.items():
+        strata[_stratum(examples[members[0]], task, frequency)].append((key, members))
+    sizes = {stratum: sum(len(m) for _, m in members) for stratum, members in strata.items()}
+    total = sum(sizes.values())
+    labelled = [s for s in sizes if s != _NONE]
+    target = min(max(_round(total * ratio), minimum, len(labelled)), max(maximum, len(labelled)))
+    quotas = _carve_quotas(sizes, {s: len(m) for s, m in strata.items()}, target, keep_per_stratum, seed)
+    for stratum, members in strata.items():
+        members.sort(key=lambda group: (_digest(seed, group[0]), group[1][0]))
+        left, kept = quotas[stratum], 0
+        for position, (_, rows) in enumerate(members):
+            undecided = len(members) - position - 1
+            # A group too big for what the stratum still holds out stays in train, and so do
+            # enough groups that the stratum keeps ``keep_per_stratum`` distinct training texts.
+            if len(rows) <= left and kept + undecided >= keep_per_stratum:
+                left -= len(rows)
+                for i in rows:
+                    out[i] = replace(examples[i], split="test")
+            else:
+                kept += 1
+    return out
+
+
+def _carve_quotas(
+    sizes: dict[str, int], group_counts: dict[str, int], target: int, keep: int, seed: int
+) -> dict[str, int]:
+    """Held-out rows per stratum: at least one where the stratum can spare it, then the floor of
+    its share of ``target``, then the largest remainders."""
+    total = sum(sizes.values())
+    rate = target / total
+
+    def spare(s: str) -> int:  # rows a stratum can give while keeping ``keep`` groups in train
+        return sizes[s] - keep if group_counts[s] > keep else 0
+
+    quotas = {s: min(_floor(n * rate), spare(s)) for s, n in sizes.items()}
+    for s in sizes:
+        if s != _NONE and quotas[s] < 1 <= spare(s):
+            quotas[s] = 1
+    left = target - sum(quotas.values())
+    while left > 0:
+        open_strata = [s for s in sizes if quotas[s] < spare(s)]
+        if not open_strata:
+            break
+        open_strata.sort(key=lambda s: (quotas[s] - sizes[s] * rate, _digest(seed, s)))
+        for s in open_strata[:left]:
+            quotas[s] += 1
+        left -= min(left, len(open_strata))
     return quotas

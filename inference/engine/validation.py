@@ -14,8 +14,9 @@ from typing import Any
 
 from . import words
 from .formats import cap_errors
+from .holdout import CARVE_RATIO, MIN_CARVED_TEST, EvaluationSplitError, evaluation_split
 from .label_findings import label_findings
-from .splits import annotation_labels, normalised_text
+from .splits import annotation_labels, near_duplicate_key, normalised_text
 from .types import Example, Finding, RowError
 
 _MAX_DETAILS = 5  # examples quoted in a finding's details
@@ -135,7 +136,7 @@ def findings(
         out += _partial_words(unique)
     out += label_findings(unique, task, min_warn, min_error)
     out += _leakage(unique)
-    out += _empty_splits(unique)
+    out += _empty_splits(unique, task)
     return out
 
 
@@ -211,32 +212,48 @@ def _partial_words(examples: Sequence[Example]) -> list[Finding]:
 
 
 def _leakage(examples: Sequence[Example]) -> list[Finding]:
-    train = {_norm(ex.text) for ex in examples if ex.split == "train"}
-    leaked = [ex for ex in examples if ex.split in ("validation", "test") and _norm(ex.text) in train]
+    """Validation or test texts that a training text repeats, or nearly: the same words once case,
+    spacing and punctuation are ignored ("Where's my card?" and "where s my card")."""
+    train: dict[str, Example] = {}
+    for ex in examples:
+        if ex.split == "train":
+            train.setdefault(near_duplicate_key(ex.text), ex)
+    leaked = [
+        (ex, train[key])
+        for ex in examples
+        if ex.split in ("validation", "test") and (key := near_duplicate_key(ex.text)) in train
+    ]
     if not leaked:
         return []
-    per_split = Counter(ex.split for ex in leaked)
+    per_split = Counter(ex.split for ex, _ in leaked)
     return [
         Finding(
             "train_test_leakage",
             "warning",
             f"{_plural(len(leaked), 'text')} in the test or validation set also "
-            f"{'appears' if len(leaked) == 1 else 'appear'} in the training "
-            "set, so the measured accuracy will look better than it really is. Remove them from one of the sets.",
+            f"{'appears' if len(leaked) == 1 else 'appear'} in the training set, the same or nearly "
+            "(ignoring case, spacing and punctuation), so the measured accuracy will look better than "
+            "it really is. Remove them from one of the sets.",
             count=len(leaked),
             details={
                 "test": per_split.get("test", 0),
                 "validation": per_split.get("validation", 0),
                 "examples": [
-                    {"text": _short(ex.text, 200), "split": ex.split, "line": ex.line}
-                    for ex in leaked[:_MAX_DETAILS]
+                    {
+                        "text": _short(ex.text, 200),
+                        "split": ex.split,
+                        "line": ex.line,
+                        "training_text": _short(match.text, 200),
+                        "training_line": match.line,
+                    }
+                    for ex, match in leaked[:_MAX_DETAILS]
                 ],
             },
         )
     ]
 
 
-def _empty_splits(examples: Sequence[Example]) -> list[Finding]:
+def _empty_splits(examples: Sequence[Example], task: str) -> list[Finding]:
     # Only meaningful once every row has a split.
     if any(ex.split is None for ex in examples):
         return []
@@ -263,12 +280,27 @@ def _empty_splits(examples: Sequence[Example]) -> list[Finding]:
             )
         )
     if not present.get("test"):
+        try:
+            evaluation_split(examples, task=task, evaluate_on="carved")
+        except EvaluationSplitError as exc:
+            # Said now, at upload, rather than when someone tries to train.
+            out.append(
+                Finding(
+                    "no_test_split",
+                    "warning",
+                    f"{exc.message} Until then a training job can only be judged on the validation split.",
+                    details={"split": "test", **exc.details},
+                )
+            )
+            return out
         out.append(
             Finding(
                 "no_test_split",
-                "warning",
-                "There are no test examples, so the model's accuracy cannot be measured on unseen text. "
-                "Add more examples, or mark some rows as test.",
+                "info",
+                "There are no test examples: each training job holds out "
+                f"{round(CARVE_RATIO * 100)}% of the training rows (at least {MIN_CARVED_TEST}, and one "
+                "per label) as its test set and trains on the rest, or is judged on the validation "
+                "split if you choose. To judge models on texts you pick, mark some rows as test.",
                 details={"split": "test"},
             )
         )

@@ -5,6 +5,14 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
+# The rows a job is judged on (the training service's ``evaluate_on``), as both forms offer them.
+EVALUATE_ON_CHOICES = [
+    ("auto", "Automatic: the test split, or a held-out part of the training rows"),
+    ("test", "The dataset's test split"),
+    ("carved", "A test set held out from the training rows"),
+    ("validation", "The validation split (may look slightly better than it is)"),
+]
+
 
 class TimeBudgetFieldMixin:
     """The per-job time limit, in minutes, as the dashboard and the tenant admin offer it."""

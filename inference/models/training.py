@@ -30,6 +30,11 @@ class TrainingJob(models.Model):
     resolved_method = models.CharField(max_length=10, blank=True)
     method_reason = models.TextField(blank=True)
     hyperparameters = models.JSONField(default=dict, blank=True)  # as requested
+    evaluate_on = models.CharField(
+        max_length=10, default="auto"
+    )  # as requested: auto | test | carved | validation
+    # The test set resolved when the job was created: test_source, sizes, seed and a sentence saying so.
+    evaluation_plan = models.JSONField(default=dict, blank=True)
     resolved_hyperparameters = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
     cancel_requested = models.BooleanField(default=False)

@@ -46,7 +46,7 @@ UNKNOWN_KEY_CASES = [
         "training-jobs",
         {"dataset": "{dataset}", "model": "m", "hyperparameter": {"epochs": 1}},
         "hyperparameter",
-        "dataset, dataset_version, model, base_model, method, hyperparameters, time_budget_seconds",
+        "dataset, dataset_version, model, base_model, method, hyperparameters, time_budget_seconds, evaluate_on",
     ),
     (
         "models/{model}/versions/1/promote",

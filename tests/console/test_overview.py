@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime
+import io
 
+from django.test import TestCase
 from django.utils import timezone
-from django_tenants.utils import schema_context
+from django_tenants.utils import schema_context, tenant_context
 
 from inference.models import TrainingJob
+from inference.services.datasets import dataset_upload
 from tenants.models import UsageDay
 
 
@@ -24,18 +27,36 @@ def test_the_front_page_sums_up_tenants_jobs_queues_workers_and_traffic(operator
 
 
 def test_an_operator_cancels_a_queued_job_and_retries_it_from_the_jobs_page(
-    operator_client, make_job, tenant_a
+    operator_client, tenant_a, settings, tmp_path
 ):
-    job = make_job("queued")
+    settings.MEDIA_ROOT = str(tmp_path)
+    rows = "".join(f"nice thing {i},pos\nawful thing {i},neg\n" for i in range(20))
+    with tenant_context(tenant_a):
+        version = dataset_upload(
+            name="ops-retry",
+            file=io.BytesIO(f"text,label\n{rows}".encode()),
+            filename="r.csv",
+            task="classification",
+        )
+        job = TrainingJob.objects.create(dataset_version=version, model_name="ops", base_model_id="minilm-l6")
     page = operator_client.get("/admin/operations/").content.decode()
     assert f"/admin/operations/jobs/{tenant_a.slug}/{job.pk}/cancel/" in page
     operator_client.post(f"/admin/operations/jobs/{tenant_a.slug}/{job.pk}/cancel/")
     with schema_context(tenant_a.schema_name):
         assert TrainingJob.objects.get(pk=job.pk).status == "cancelled"
-    done = operator_client.post(f"/admin/operations/jobs/{tenant_a.slug}/{job.pk}/retry/", follow=True)
+    with TestCase.captureOnCommitCallbacks(execute=False):
+        done = operator_client.post(f"/admin/operations/jobs/{tenant_a.slug}/{job.pk}/retry/", follow=True)
     assert "retried as job" in done.content.decode()
     with schema_context(tenant_a.schema_name):
         assert TrainingJob.objects.filter(status="queued").exclude(pk=job.pk).count() == 1
+
+
+def test_a_refused_retry_says_why(operator_client, make_job, tenant_a):
+    job = make_job("running")  # only a failed or cancelled job can be retried
+    done = operator_client.post(f"/admin/operations/jobs/{tenant_a.slug}/{job.pk}/retry/", follow=True)
+    assert f"job {job.pk}: Only failed or cancelled jobs can be retried" in done.content.decode()
+    with schema_context(tenant_a.schema_name):
+        assert TrainingJob.objects.count() == 1
 
 
 def test_a_job_action_on_an_unknown_tenant_or_action_is_a_404(operator_client, make_job, tenant_a):

@@ -93,7 +93,9 @@ def test_empty_splits():
     rows = [ex(f"{label}{i}", label) for label in "ab" for i in range(10)]
     found = findings(rows, "classification")
     assert [f.details["split"] for f in by_code(found, "empty_split")] == ["validation"]
-    assert by_code(found, "no_test_split")[0].severity == "warning"
+    # No test rows is normal: training holds out a test set from the training rows.
+    (no_test,) = by_code(found, "no_test_split")
+    assert no_test.severity == "info" and "holds out 15% of the training rows" in no_test.message
     only_test = findings(
         [ex(f"{label}{i}", label, "test") for label in "ab" for i in range(3)], "classification"
     )
@@ -199,3 +201,14 @@ def test_whole_word_entities_and_pre_tokenised_rows_are_not_warned_about():
         Example(text="Berlin - based", tokens=["Berlin", "-", "based"], entities=[Span(0, 6, "LOC")]),
     ]
     assert by_code(findings(rows, "extraction"), "partial_word_entities") == []
+
+
+def test_no_test_rows_and_too_few_to_hold_out_is_a_warning_with_the_numbers_needed():
+    rows = [
+        ex(f"{label}{i}", label, split)
+        for label in "ab"
+        for i, split in enumerate(["train"] * 5 + ["validation"])
+    ]
+    (no_test,) = by_code(findings(rows, "classification"), "no_test_split")
+    assert no_test.severity == "warning"
+    assert "at least 14 distinct examples" in no_test.message and no_test.details["needed"]["total"] == 14

@@ -10,6 +10,7 @@ import pytest
 import torch
 from django.db import connection
 
+from inference.engine.holdout import EvaluationSplit
 from inference.engine.training.plan import TrainingPlan
 from inference.models import TrainingJob
 from inference.services.training import claim, queue, run
@@ -45,6 +46,8 @@ def claimed_job(tenant_a, monkeypatch):
     monkeypatch.setattr(
         run, "dataset_version_to_examples", lambda version: job.data_reads.append(version) or []
     )
+    held_out = EvaluationSplit(source="test", examples=[], test=[], statement="Judged on a stand-in.", seed=0)
+    monkeypatch.setattr(run, "evaluation_split", lambda *args, **kwargs: held_out)
     return job
 
 
@@ -69,7 +72,9 @@ def test_a_cuda_worker_on_a_machine_without_cuda_fails_the_job_at_start_with_wha
     assert events[-1] == ("error", f"Failed: {job.error}")
 
 
-def test_a_job_records_the_device_precision_batch_and_learning_rate_it_trains_with(claimed_job, settings):
+def test_a_job_records_the_device_precision_batch_and_learning_rate_it_trains_with(
+    claimed_job, settings, monkeypatch
+):
     settings.SCALPEL_TRAINING_DEVICE = "auto"  # this machine has no GPU: the CPU
     run.run_training_job(claimed_job.pk)
 

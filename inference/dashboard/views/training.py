@@ -53,6 +53,7 @@ def training_start(request):
             method=data["method"],
             hyperparameters=form.hyperparameters(),
             time_budget_seconds=form.time_budget_seconds(),
+            evaluate_on=data["evaluate_on"] or "auto",
             actor=actor(request),
         )
     except ApplicationError as exc:

@@ -22,6 +22,7 @@ from core import outages
 from core.exceptions import StorageFull
 from inference.engine import artifact, evaluation
 from inference.engine.device import DeviceUnavailable, TrainingDevice, resolve_device
+from inference.engine.holdout import evaluation_split
 from inference.engine.serving import runtime_choice
 from inference.engine.training import TrainingSession, ends_an_epoch
 from inference.models import TrainingJob
@@ -252,7 +253,14 @@ def _train_evaluate_register(job: TrainingJob) -> None:
     base = base_model_get(model_id=job.base_model_id)
     if base is None:
         raise ValueError(f"The base model '{job.base_model_id}' is no longer available.")
-    examples = dataset_version_to_examples(version)
+    # The test set resolved when the job was created: same rows, same seed, so the same split.
+    split = evaluation_split(
+        dataset_version_to_examples(version),
+        task=dataset.task,
+        evaluate_on=job.evaluate_on,
+        seed=int((job.evaluation_plan or {}).get("seed", (version.split_config or {}).get("seed", 13))),
+    )
+    examples = split.examples
     deadline = (
         job.started_at.timestamp() + job.time_budget_seconds
         if job.started_at
@@ -282,6 +290,7 @@ def _train_evaluate_register(job: TrainingJob) -> None:
     _event(job, f"Method: {plan.method}. {plan.reason}")
     _event(job, f"Device: {plan.device_summary()}.")
     _event(job, f"Training on {len(session.train)} examples, validating on {len(session.validation)}.")
+    _event(job, split.statement)
 
     last_write = 0.0
     last_phase = None
@@ -308,17 +317,18 @@ def _train_evaluate_register(job: TrainingJob) -> None:
         raise ValueError("Training ended without producing a model.")
 
     _write_progress(job, {**_progress_of(job), "phase": "evaluating"})
-    _event(job, "Evaluating on the test split and training the baseline.")
-    test = [ex for ex in examples if ex.split == "test"]
-    if not test:
-        raise ValueError(
-            "The dataset version has no test examples, so the model cannot be evaluated honestly."
-        )
+    where = {
+        "test": "the test split",
+        "carved": "the held-out test set",
+        "validation": "the validation split",
+    }
+    _event(job, f"Evaluating on {where[split.source]} and training the baseline.")
     with tempfile.TemporaryDirectory(prefix="scalpel-artifact-") as tmp:
-        _evaluate_save_register(job, trained, session, examples, test, deadline, tmp)
+        _evaluate_save_register(job, trained, session, split, deadline, tmp)
 
 
-def _evaluate_save_register(job, trained, session, examples, test, deadline, tmp) -> None:
+def _evaluate_save_register(job, trained, session, split, deadline, tmp) -> None:
+    test = split.test
     version = job.dataset_version
     dataset = version.dataset
     # Export, agreement checks and evaluation run for minutes on a big split: the engine calls
@@ -349,6 +359,8 @@ def _evaluate_save_register(job, trained, session, examples, test, deadline, tmp
         check_stop=check_stop,
     )
     report["train_info"] = getattr(trained, "train_info", {})
+    # Which rows the figures come from, and a sentence the pages show beside them.
+    report["test_source"], report["test_statement"] = split.source, split.statement
     _check_stop(job, deadline)
 
     _write_progress(job, {**_progress_of(job), "phase": "saving"})

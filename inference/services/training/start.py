@@ -4,28 +4,33 @@ from __future__ import annotations
 
 import logging
 import math
+from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from core.exceptions import ApplicationError, Conflict, NotFound
+from inference.engine.holdout import EVALUATE_ON, EvaluationSplitError, evaluation_split
 from inference.engine.training.plan import (
     METHODS,
     HyperparameterError,
     base_layer_count,
     base_layer_names,
+    choose_method,
     freeze_layers_problem,
     lora_target_problem,
     validate_hyperparameters,
 )
 from inference.models import Dataset, Model, TrainingJob
 from inference.selectors.base_models import base_model_dir
+from inference.selectors.datasets import dataset_version_to_examples
 from inference.selectors.quotas import (
     training_daily_slot_frees_at,
     training_jobs_active,
     training_jobs_counted_today,
 )
+from inference.services.datasets.rules import DEFAULT_SEED
 from tenants.actors import Actor, as_actor
 from tenants.models import Tenant
 from tenants.permissions import permission_check
@@ -58,9 +63,14 @@ def training_job_start(
     method: str = "auto",
     hyperparameters: dict | None = None,
     time_budget_seconds: int | None = None,
+    evaluate_on: str = "auto",
     actor: Actor | str = "",
 ) -> TrainingJob:
-    """Validate a training request, create the job `queued` and enqueue it after commit."""
+    """Validate a training request, create the job `queued` and enqueue it after commit.
+
+    Every refusal the worker could otherwise meet after training (no rows to evaluate on, a method
+    the data cannot take, a base model whose files are gone) is made here, before anything is queued.
+    """
     actor = as_actor(actor)
     permission_check(actor=actor, action="training.start")
     if isinstance(dataset, str):
@@ -107,12 +117,19 @@ def training_job_start(
             f"Invalid hyperparameters: {exc}", details={"hyperparameters": exc.as_details()}
         ) from exc
     _check_against_base(hyperparameters or {}, base)
+    _check_base_files(base)
 
     budget = time_budget_seconds or settings.SCALPEL_TRAINING_TIME_BUDGET_SECONDS
     if budget <= 0 or budget > settings.SCALPEL_TRAINING_TIME_BUDGET_SECONDS:
         raise ApplicationError(
             f"The time budget must be between 1 and {settings.SCALPEL_TRAINING_TIME_BUDGET_SECONDS} seconds."
         )
+    # The quotas first, unlocked (a refusal spares the reading below); they are checked again, and
+    # taken, under the tenant's row lock when the job is created.
+    _check_training_quotas(connection.tenant)
+    # Last: it reads every row of the version, which the cheaper refusals above can spare.
+    plan = _evaluation_plan(version, method=method, evaluate_on=evaluate_on)
+
     with transaction.atomic():
         # The tenant's row, locked until commit, serialises job creations of one tenant: the counts
         # below cannot be read by two requests at once, so concurrent requests never exceed a quota.
@@ -124,10 +141,13 @@ def training_job_start(
             base_model_id=base.id,
             method=method,
             hyperparameters=hyperparameters or {},
+            evaluate_on=evaluate_on,
+            evaluation_plan=plan,
             time_budget_seconds=budget,
             created_by=str(actor),
         )
         job_event(job, f"Queued by {actor}: {dataset_obj.name} v{version.number} → model '{model_name}'.")
+        job_event(job, plan["statement"])
         audit_record(
             action="training.started", actor=actor, obj=job,
             details={"dataset": dataset_obj.name, "dataset_version": version.number, "model": model_name},
@@ -175,6 +195,50 @@ def _check_training_quotas(tenant: Tenant) -> None:
             message + f" The next one can start in {_duration(wait)}.",
             code="quota_exceeded",
             details={"quota": "jobs_per_day", "retry_after": wait},
+        )
+
+
+def _evaluation_plan(version, *, method: str, evaluate_on: str) -> dict:
+    """The test set the job will be judged on (the worker resolves the same one: the version's rows
+    never change and the hold-out is seeded by the version's split seed), refused when there is none."""
+    if evaluate_on not in EVALUATE_ON:
+        raise ApplicationError(
+            f"Unknown evaluate_on '{evaluate_on}': choose {', '.join(EVALUATE_ON)}.",
+            details={"evaluate_on": list(EVALUATE_ON)},
+            field="evaluate_on",
+        )
+    task = version.dataset.task
+    seed = int((version.split_config or {}).get("seed", DEFAULT_SEED))
+    try:
+        split = evaluation_split(
+            dataset_version_to_examples(version), task=task, evaluate_on=evaluate_on, seed=seed
+        )
+    except EvaluationSplitError as exc:
+        raise ApplicationError(exc.message, code=exc.code, details=exc.details, field="evaluate_on") from exc
+    train = [ex for ex in split.examples if (ex.split or "train") == "train"]
+    try:
+        choose_method(method, train, task, list(version.labels))
+    except ValueError as exc:
+        raise ApplicationError(
+            f"The method '{method}' cannot train this {task} dataset: {exc}",
+            code="method_not_applicable",
+            field="method",
+        ) from exc
+    return split.summary()
+
+
+def _check_base_files(base) -> None:
+    """A registered base model whose files are missing would fail the job once it starts."""
+    try:
+        directory = Path(base_model_dir(base))
+    except (OSError, ValueError, ImportError):
+        directory = None
+    if directory is None or not (directory / "config.json").is_file():
+        raise ApplicationError(
+            f"The base model '{base.id}' cannot be loaded on this platform right now (its files are "
+            "missing). Ask your operator, or use another base model.",
+            code="base_model_unavailable",
+            field="base_model",
         )
 
 
@@ -268,5 +332,6 @@ def training_job_retry(*, job: TrainingJob, actor: Actor | str = "") -> Training
         method=job.method,
         hyperparameters=job.hyperparameters,
         time_budget_seconds=job.time_budget_seconds,
+        evaluate_on=job.evaluate_on,
         actor=actor,
     )
