@@ -27,7 +27,7 @@ STATUS_BY_CODE = {
     "conflict": 409,
     "dataset_exists": 409,
     "model_not_ready": 409,
-    "promotion_gate_failed": 409,
+    "quality_gate_failed": 409,
     "nothing_to_roll_back": 409,
     "no_such_alias": 409,
     "version_in_use": 409,

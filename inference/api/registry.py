@@ -8,7 +8,15 @@ from rest_framework.response import Response
 
 from core.exceptions import NotFound
 from inference.models import ModelAlias
-from inference.selectors.registry import model_get, model_list, model_version_get, model_version_list
+from inference.selectors.registry import (
+    alias_history,
+    model_get,
+    model_list,
+    model_version_get,
+    model_version_interval,
+    model_version_list,
+    model_version_warnings,
+)
 from inference.services.registry import model_rollback, model_version_promote
 
 from .base import ApiView
@@ -28,8 +36,16 @@ class ModelVersionSummarySerializer(serializers.Serializer):
         help_text="accuracy (classification), micro_f1 (multilabel) or f1 (extraction: entity-level, strict).",
     )
     headline_value = serializers.FloatField(allow_null=True, help_text="On the dataset version's test split.")
+    confidence_interval = serializers.SerializerMethodField(
+        help_text="[low, high]: the 95% bootstrap confidence interval of `headline_value` over the test "
+        "rows (seeded, 1,000 resamples); null for versions evaluated before intervals were computed."
+    )
     baseline_value = serializers.FloatField(
         allow_null=True, help_text="The simple baseline on the same split."
+    )
+    warnings = serializers.SerializerMethodField(
+        help_text="How to read the score, e.g. a small test set (fewer than 100 test texts, or 50 "
+        "sentences for extraction) whose score can move by several points."
     )
     method = serializers.CharField()
     base_model = serializers.CharField(source="base_model_id")
@@ -40,6 +56,16 @@ class ModelVersionSummarySerializer(serializers.Serializer):
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_aliases(self, version) -> list[str]:
         return sorted(a.alias for a in version.aliases.all())
+
+    @extend_schema_field(
+        serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2, allow_null=True)
+    )
+    def get_confidence_interval(self, version) -> list[float] | None:
+        return model_version_interval(version=version)
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_warnings(self, version) -> list[str]:
+        return model_version_warnings(version=version)
 
 
 class ModelVersionSerializer(ModelVersionSummarySerializer):
@@ -65,6 +91,18 @@ class ModelSerializer(serializers.Serializer):
     @extend_schema_field(serializers.DictField(child=serializers.IntegerField()))
     def get_aliases(self, model) -> dict[str, int]:
         return {a.alias: a.version.number for a in model.aliases.all()}
+
+
+class AliasChangeSerializer(serializers.Serializer):
+    alias = serializers.CharField()
+    action = serializers.CharField(help_text="promote, rollback or remove.")
+    from_version = serializers.IntegerField(allow_null=True)
+    to_version = serializers.IntegerField(allow_null=True)
+    actor = serializers.CharField()
+    forced = serializers.BooleanField(help_text="Promoted to production although the quality gate refused.")
+    override_reason = serializers.CharField(help_text="Why the gate was overridden (empty otherwise).")
+    note = serializers.CharField()
+    created_at = serializers.DateTimeField()
 
 
 class AliasSerializer(serializers.Serializer):
@@ -113,19 +151,24 @@ class ModelDetailApi(ApiView):
 
     class OutputSerializer(ModelSerializer):
         versions = ModelVersionSummarySerializer(many=True, source="version_summaries")
+        alias_history = AliasChangeSerializer(
+            many=True, source="history", help_text="Every promotion, rollback and removal, newest first."
+        )
 
     @extend_schema(
         operation_id="model_retrieve",
         summary="Read a model",
         description="The model, its aliases and a summary of every version, newest first: its test "
-        "score beside the baseline's, how and on what it was trained, the runtime that serves it. "
-        "Scope: read.",
+        "score (with its confidence interval) beside the baseline's, how and on what it was trained, "
+        "the runtime that serves it; and the alias history, with the reason for each override of the "
+        "quality gate. Scope: read.",
         parameters=[MODEL_NAME],
         responses=responses({200: OutputSerializer}, {404: MODEL_404}),
     )
     def get(self, request, name: str):
         model = _model_or_404(name)
         model.version_summaries = _versions(model)
+        model.history = alias_history(model=model)
         return Response(self.OutputSerializer(model).data)
 
 
@@ -166,7 +209,14 @@ class ModelVersionPromoteApi(ApiView):
 
     class InputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         alias = serializers.ChoiceField(choices=ModelAlias.ALIASES, default="production")
-        force = serializers.BooleanField(default=False, help_text="Skip the evaluation gates of production.")
+        override_reason = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            max_length=2000,
+            default="",
+            help_text="Promote to production although the quality gate refuses, and say why: kept in the "
+            "alias history and the audit log.",
+        )
         note = serializers.CharField(required=False, allow_blank=True, max_length=1000, default="")
 
     @extend_schema(
@@ -174,17 +224,21 @@ class ModelVersionPromoteApi(ApiView):
         summary="Promote a model version",
         description="Points an alias (`production` by default, or `staging`) at this version; "
         "predictions that name no version are served by production from the next request on. A "
-        "production promotion must pass the evaluation gates (a minimum score, and no worse than "
-        "the current production version by more than the platform allows) unless `force` is true. "
-        "Every move is recorded with who made it. Scope: admin.",
+        "production promotion must pass the quality gate: the version beats its own baseline on its "
+        "test split by at least the platform's minimum lift, reaches the minimum score, and is no "
+        "worse than the current production version by more than the allowed margin. An admin may "
+        "override a refusal by giving `override_reason`. `staging` is not gated. Every move is "
+        "recorded with who made it. Scope: admin.",
         parameters=[MODEL_NAME, VERSION_NUMBER],
         request=InputSerializer,
         responses=responses(
             {200: AliasSerializer},
             {
                 404: VERSION_404,
-                409: "promotion_gate_failed: the version fails the evaluation gates (`details.problems` "
-                "says which); promote it with `force` if you are sure.",
+                409: "quality_gate_failed: the version fails the production quality gate; `details` "
+                "holds the figures (`metric`, `value`, `baseline`, `lift`, `min_lift`, `min_value`, "
+                "`production_version`, `production_value`, `margin`) and `problems` in words. Send "
+                "`override_reason` to promote it anyway.",
                 **BODY_ERRORS,
             },
         ),
@@ -196,7 +250,7 @@ class ModelVersionPromoteApi(ApiView):
         alias = model_version_promote(
             version=_version_or_404(name, n),
             alias=data["alias"],
-            force=data["force"],
+            override_reason=data["override_reason"],
             note=data["note"],
             actor=request.user.actor,
         )

@@ -7,7 +7,14 @@ from django.shortcuts import redirect, render
 
 from core.exceptions import ApplicationError
 from inference import insights
-from inference.selectors.registry import alias_history, model_aliases, model_list, model_version_list
+from inference.selectors.registry import (
+    alias_history,
+    model_aliases,
+    model_list,
+    model_version_interval,
+    model_version_list,
+    model_version_warnings,
+)
 from inference.services.registry import (
     model_rollback,
     model_rollback_plan,
@@ -101,6 +108,8 @@ def version_detail(request, name: str, number: int):
             "label_filter": label_filter,
             "entity_examples": insights.extraction_examples(version) if model.task == "extraction" else [],
             "headline_bars": _headline_bars(version),
+            "interval": model_version_interval(version=version),
+            "score_warnings": model_version_warnings(version=version),
         },
     )
 
@@ -147,7 +156,8 @@ def version_compare(request, name: str):
 
 
 def version_promote(request, name: str, number: int):
-    """Confirm what changes, then promote; a refusal by the quality gate is shown with a force option."""
+    """Confirm what changes, then promote; a refusal by the quality gate is shown with its figures
+    and a field for the reason to override it."""
     model = model_or_404(name)
     version = model_version_or_404(model, number)
     current_number = model_aliases(model=model).get("production")
@@ -160,14 +170,14 @@ def version_promote(request, name: str, number: int):
                 model_version_promote(
                     version=version,
                     actor=actor(request),
-                    force=form.cleaned_data["force"],
+                    override_reason=form.cleaned_data["override_reason"],
                     note=form.cleaned_data["note"],
                 )
             except ApplicationError as exc:
-                if exc.code != "promotion_gate_failed":
+                if exc.code != "quality_gate_failed":
                     messages.error(request, exc.message)
                     return redirect("dashboard-model-version", model.name, version.number)
-                gate = {"message": exc.message, "problems": (exc.details or {}).get("problems", [])}
+                gate = {"message": exc.message, **(exc.details or {})}
             else:
                 messages.success(request, f"“{model.name}” v{version.number} is now in production.")
                 return redirect("dashboard-model", model.name)

@@ -5,7 +5,7 @@ A package by topic; every public name is importable from here.
 
 from .artifacts import artifact_delete, artifact_store, local_artifact_dir, manifest_checksum
 from .comparison import model_versions_compare
-from .promotion import model_version_promote, promotion_problems
+from .promotion import model_version_promote, promotion_figures, promotion_problems
 from .rollback import RollbackPlan, model_alias_remove, model_rollback, model_rollback_plan
 from .versions import (
     model_delete,
@@ -33,5 +33,6 @@ __all__ = [
     "model_version_number_next",
     "model_version_promote",
     "model_versions_compare",
+    "promotion_figures",
     "promotion_problems",
 ]

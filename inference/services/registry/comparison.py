@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.exceptions import ApplicationError
+from inference.engine.confidence import paired_difference
 from inference.models import ModelVersion
 
 
@@ -38,4 +39,48 @@ def model_versions_compare(*, a: ModelVersion, b: ModelVersion) -> dict:
         if a.headline_value is not None and b.headline_value is not None
         else None,
         "per_label": rows,
+        "noise": _noise(a, b),
+    }
+
+
+def _noise(a: ModelVersion, b: ModelVersion) -> dict:
+    """Whether the headline difference is within noise: a paired bootstrap when both versions were
+    scored on the same test rows, else whether their confidence intervals overlap."""
+    ma, mb = a.metrics or {}, b.metrics or {}
+    metric = a.headline_metric
+    if a.headline_value is None or b.headline_value is None or metric != b.headline_metric:
+        return {"method": None, "within_noise": None, "interval": None, "says": ""}
+    oa, ob = ma.get("outcomes"), mb.get("outcomes")
+    names = f"v{a.number} and v{b.number}"
+    if oa and ob and oa.get("rows") and oa.get("rows") == ob.get("rows"):
+        paired = paired_difference(oa, ob, metric)
+        low, high = paired["interval"]
+        span = f"the 95% interval of the difference is [{low:+.3f}, {high:+.3f}]"
+        says = (
+            f"Within noise: {names} were scored on the same test rows and {span}, which includes 0."
+            if paired["within_noise"]
+            else f"Beyond noise: {names} were scored on the same test rows and {span}, which excludes 0."
+        )
+        return {
+            "method": "paired_bootstrap",
+            "within_noise": paired["within_noise"],
+            "interval": [low, high],
+            "says": says,
+        }
+    ia, ib = ma.get("confidence_interval"), mb.get("confidence_interval")
+    if ia and ib:
+        overlap = ia[0] <= ib[1] and ib[0] <= ia[1]
+        says = f"{names} were scored on different test rows, so they cannot be compared row by row; " + (
+            "their 95% intervals overlap, so the difference may be noise."
+            if overlap
+            else "their 95% intervals do not overlap, so the difference is beyond noise."
+        )
+        return {"method": "interval_overlap", "within_noise": overlap, "interval": None, "says": says}
+    older = " and ".join(f"v{v.number}" for v, m in ((a, ma), (b, mb)) if not m.get("confidence_interval"))
+    return {
+        "method": None,
+        "within_noise": None,
+        "interval": None,
+        "says": f"{older} {'was' if ' and ' not in older else 'were'} evaluated before confidence "
+        "intervals were recorded, so whether the difference is noise cannot be said.",
     }

@@ -266,6 +266,9 @@ SCALPEL_TRAINING_TIME_BUDGET_SECONDS = env.int("SCALPEL_TRAINING_TIME_BUDGET_SEC
 SCALPEL_JOB_HEARTBEAT_TIMEOUT_SECONDS = env.int("SCALPEL_JOB_HEARTBEAT_TIMEOUT_SECONDS", default=120)
 SCALPEL_JOB_MAX_ATTEMPTS = env.int("SCALPEL_JOB_MAX_ATTEMPTS", default=2)
 SCALPEL_PROMOTION_MIN_METRIC = env.float("SCALPEL_PROMOTION_MIN_METRIC", default=0.0)
+# Production needs a version to beat its own baseline on its test split by this much (absolute,
+# headline metric): a model no better than TF-IDF + logistic regression is not worth serving.
+SCALPEL_PROMOTION_MIN_LIFT = env.float("SCALPEL_PROMOTION_MIN_LIFT", default=0.01)
 SCALPEL_PROMOTION_MAX_REGRESSION = env.float("SCALPEL_PROMOTION_MAX_REGRESSION", default=0.02)
 
 # Serving
