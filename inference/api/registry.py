@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -17,7 +17,7 @@ from inference.selectors.registry import (
     model_version_list,
     model_version_warnings,
 )
-from inference.services.registry import model_rollback, model_version_promote
+from inference.services.registry import model_rollback, model_version_promote, model_versions_compare
 
 from .base import ApiView
 from .fields import RejectUnknownFieldsMixin
@@ -255,6 +255,86 @@ class ModelVersionPromoteApi(ApiView):
             actor=request.user.actor,
         )
         return Response(AliasSerializer(alias).data)
+
+
+class ComparisonSideSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    headline = serializers.JSONField(allow_null=True, help_text='{"name": "accuracy", "value": 0.91}')
+    confidence_interval = serializers.ListField(
+        child=serializers.FloatField(), allow_null=True, help_text="[low, high], or null for older versions."
+    )
+    method = serializers.CharField()
+    dataset_hash = serializers.CharField()
+
+
+class ComparisonRowSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    a = serializers.FloatField(allow_null=True)
+    b = serializers.FloatField(allow_null=True)
+    delta = serializers.FloatField(allow_null=True)
+
+
+class ComparisonNoiseSerializer(serializers.Serializer):
+    method = serializers.CharField(
+        allow_null=True,
+        help_text="paired_bootstrap (both scored on the same test rows), interval_overlap (different "
+        "rows: their 95% intervals compared) or null (an interval is missing).",
+    )
+    within_noise = serializers.BooleanField(allow_null=True)
+    interval = serializers.ListField(
+        child=serializers.FloatField(),
+        allow_null=True,
+        help_text="The paired bootstrap's 95% interval of b minus a; null otherwise.",
+    )
+    says = serializers.CharField(allow_blank=True, help_text="The verdict in words.")
+
+
+def _version_number_parameter(name: str, description: str) -> OpenApiParameter:
+    return OpenApiParameter(
+        name,
+        {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+        OpenApiParameter.QUERY,
+        required=True,
+        description=description,
+    )
+
+
+class ModelVersionCompareApi(ApiView):
+    required_scope = "read"
+
+    class QuerySerializer(serializers.Serializer):
+        a = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+        b = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+
+    class OutputSerializer(serializers.Serializer):
+        a = ComparisonSideSerializer()
+        b = ComparisonSideSerializer()
+        headline_delta = serializers.FloatField(allow_null=True, help_text="b's headline minus a's.")
+        per_label = ComparisonRowSerializer(many=True, help_text="F1 per label (or entity type).")
+        noise = ComparisonNoiseSerializer(
+            help_text="Whether headline_delta is within noise, and how it is known."
+        )
+
+    @extend_schema(
+        operation_id="model_version_compare",
+        summary="Compare two versions",
+        description="Versions `a` and `b` of one model side by side: headline scores with their 95% "
+        "confidence intervals, the difference, F1 per label, and whether the difference is within "
+        "noise (a paired bootstrap over the same test rows when both were scored on them, otherwise "
+        "whether their intervals overlap). Scope: read.",
+        parameters=[
+            MODEL_NAME,
+            _version_number_parameter("a", "The version compared against (e.g. production)."),
+            _version_number_parameter("b", "The version compared (e.g. a new one)."),
+        ],
+        responses=responses({200: OutputSerializer}, {404: VERSION_404}),
+    )
+    def get(self, request, name: str):
+        query = self.QuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        a = _version_or_404(name, query.validated_data["a"])
+        b = _version_or_404(name, query.validated_data["b"])
+        return Response(self.OutputSerializer(model_versions_compare(a=a, b=b)).data)
 
 
 class ModelRollbackApi(ApiView):

@@ -39,6 +39,7 @@ ENDPOINTS = [
     ("model_version_list", "GET", "models/{model}/versions", "read", None, "object"),
     ("model_version_retrieve", "GET", "models/{model}/versions/1", "read", None, "object"),
     ("model_version_promote", "POST", "models/{model}/versions/1/promote", "admin", lambda o: {"override_reason": "tried"}, "object"),
+    ("model_version_compare", "GET", "models/{model}/compare?a=1&b=2", "read", None, "object"),
     ("model_rollback", "POST", "models/{model}/rollback", "admin", lambda o: {}, "object"),
     ("model_predict", "POST", "models/{model}/predict", "predict", lambda o: {"inputs": ["hello"]}, "object"),
     ("feedback_list", "GET", "feedback", "read", None, "list"),

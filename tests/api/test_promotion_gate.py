@@ -91,3 +91,16 @@ def test_versions_show_their_interval_and_a_small_test_warning(api, weak, tenant
     assert listed[3]["confidence_interval"] == [0.47, 0.72]
     # Versions evaluated before intervals existed show none, and no error.
     assert listed[1]["confidence_interval"] is None and listed[1]["warnings"] == []
+
+
+def test_compare_says_whether_a_difference_is_within_noise(api, weak, tenant_a):
+    compared = api.get(f"models/{weak.model}/compare?a=2&b=3")
+    assert compared.status_code == 200, compared.content
+    body = compared.json()
+    assert body["headline_delta"] == pytest.approx(-0.3)
+    assert (body["a"]["number"], body["b"]["number"]) == (2, 3)
+    # Factory versions carry no interval: the answer says noise cannot be judged, and why.
+    assert body["noise"]["within_noise"] is None and "before confidence intervals" in body["noise"]["says"]
+    assert api.get(f"models/{weak.model}/compare?a=2&b=99").status_code == 404
+    bad = api.get(f"models/{weak.model}/compare?a=two&b=3")
+    assert bad.status_code == 400 and "a" in bad.json()["error"]["details"]

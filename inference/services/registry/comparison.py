@@ -26,12 +26,14 @@ def model_versions_compare(*, a: ModelVersion, b: ModelVersion) -> dict:
         "a": {
             "number": a.number,
             "headline": a.metrics.get("headline"),
+            "confidence_interval": (a.metrics or {}).get("confidence_interval"),
             "method": a.method,
             "dataset_hash": a.dataset_hash,
         },
         "b": {
             "number": b.number,
             "headline": b.metrics.get("headline"),
+            "confidence_interval": (b.metrics or {}).get("confidence_interval"),
             "method": b.method,
             "dataset_hash": b.dataset_hash,
         },
