@@ -394,13 +394,8 @@ class OverrideForm(forms.Form):
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
         help_text="Kept in the promotion history and the audit log.",
+        error_messages={"required": "Say why this version should be served despite the quality check."},
     )
-
-    def clean_override_reason(self) -> str:
-        reason = self.cleaned_data["override_reason"].strip()
-        if not reason:
-            raise forms.ValidationError("Say why this version should be served despite the quality check.")
-        return reason
 
 
 def _compare_url(*ids: int) -> str:
