@@ -71,7 +71,9 @@ class ModelVersionSummarySerializer(serializers.Serializer):
 class ModelVersionSerializer(ModelVersionSummarySerializer):
     labels = serializers.ListField(child=serializers.CharField())
     metrics = serializers.JSONField(
-        help_text="The full evaluation: headline, per-label figures, confusion matrix, baseline, test predictions."
+        help_text="The full evaluation: headline and its confidence interval (`confidence`: level, "
+        "resamples, seed), per-label figures, confusion matrix, baseline, test predictions, and each test "
+        "row's outcome (`outcomes`, with a fingerprint of the rows) for paired comparisons."
     )
     hyperparameters = serializers.JSONField()
     dataset_hash = serializers.CharField()

@@ -51,3 +51,10 @@ def test_compare_says_a_one_example_difference_is_within_noise(alpha_client, ver
     assert "Within noise: v1 and v2 were scored on the same test rows" in html
     against_old = alpha_client.get(f"/models/support/compare/?a={old.number}&b={v2.number}").content.decode()
     assert "evaluated before confidence intervals were recorded" in against_old
+
+
+def test_the_model_page_lists_each_versions_interval(alpha_client, versions):
+    v1, _, _ = versions
+    low, high = v1.metrics["confidence_interval"]
+    html = alpha_client.get("/models/support/").content.decode()
+    assert f'title="95% confidence interval">{low:.3f} – {high:.3f}</span>' in html
