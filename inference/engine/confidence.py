@@ -32,12 +32,16 @@ def rows_fingerprint(rows: list) -> str:
 
 
 def classification_outcomes(gold: list[str], pred: list[str], labels: list[str]) -> dict:
-    """Each test row's gold and predicted label as indices into ``labels`` (-1: not a known label)."""
+    """Each test row's gold and predicted label as indices into ``labels``; a label outside them gets
+    an index after them (so two different unknown labels never count as agreeing)."""
     index = {lab: i for i, lab in enumerate(labels)}
+    for lab in [*gold, *pred]:
+        index.setdefault(lab, len(index))
     return {
         "kind": "labels",
-        "gold": [index.get(g, -1) for g in gold],
-        "pred": [index.get(p, -1) for p in pred],
+        "labels": len(labels),
+        "gold": [index[g] for g in gold],
+        "pred": [index[p] for p in pred],
     }
 
 
@@ -79,15 +83,16 @@ def _statistic(outcomes: dict, metric: str) -> Callable[[np.ndarray], np.ndarray
         correct = (gold == pred).astype(float)
         return lambda idx: correct[idx].mean(axis=1)
     if metric == "macro_f1":
-        n_labels = int(max(gold.max(initial=-1), pred.max(initial=-1))) + 2  # +1 for unknown (-1)
+        size = int(max(gold.max(initial=0), pred.max(initial=0))) + 1
+        known = int(outcomes.get("labels", size))  # macro-F1 averages over the model's labels only
 
         def macro(idx: np.ndarray) -> np.ndarray:
             out = np.empty(len(idx))
             for r, rows in enumerate(idx):
-                g, p = gold[rows] + 1, pred[rows] + 1
-                tp = np.bincount(g[g == p], minlength=n_labels)[1:]
-                in_gold = np.bincount(g, minlength=n_labels)[1:]
-                in_pred = np.bincount(p, minlength=n_labels)[1:]
+                g, p = gold[rows], pred[rows]
+                tp = np.bincount(g[g == p], minlength=size)[:known]
+                in_gold = np.bincount(g, minlength=size)[:known]
+                in_pred = np.bincount(p, minlength=size)[:known]
                 present = (in_gold + in_pred) > 0  # as classification_metrics: labels seen in gold or pred
                 denom = in_gold + in_pred
                 f1 = np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)

@@ -115,3 +115,13 @@ def test_extraction_evaluation_has_an_interval_over_sentences():
     assert report["outcomes"]["counts"] == [[1, 0, 1]]
     assert report["confidence_interval"] == [pytest.approx(report["f1"]), pytest.approx(report["f1"])]
     assert "1 test sentences" in report["small_test_warning"]
+
+
+def test_labels_outside_the_models_labels_never_agree_and_stay_out_of_macro_f1():
+    gold, pred, labels = ["a", "b", "x"], ["a", "y", "b"], ["a", "b"]
+    outcomes = classification_outcomes(gold, pred, labels)
+    assert outcomes["gold"][2] != outcomes["pred"][1]
+    report = classification_metrics(gold, pred, labels)
+    assert bootstrap_interval(outcomes, "accuracy", resamples=10)[0] <= report["accuracy"]
+    low, high = bootstrap_interval(outcomes, "macro_f1", resamples=50)
+    assert low <= report["macro_f1"] <= high
