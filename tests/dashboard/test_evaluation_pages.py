@@ -58,3 +58,14 @@ def test_the_model_page_lists_each_versions_interval(alpha_client, versions):
     low, high = v1.metrics["confidence_interval"]
     html = alpha_client.get("/models/support/").content.decode()
     assert f'title="95% confidence interval">{low:.3f} – {high:.3f}</span>' in html
+
+
+def test_the_promote_page_says_before_the_click_why_the_gate_would_refuse(alpha_client, tenant_a):
+    dataset = factories.make_dataset(tenant_a)
+    weak = factories.make_model_version(tenant_a, dataset, accuracy=0.5)  # its baseline scores 0.5 too
+    html = alpha_client.get(f"/models/support/v{weak.number}/promote/").content.decode()
+    assert "The quality check would refuse this promotion" in html
+    assert "less than the required 0.010" in html and 'name="override_reason"' in html
+    good = factories.make_model_version(tenant_a, dataset, accuracy=0.9)
+    html = alpha_client.get(f"/models/support/v{good.number}/promote/").content.decode()
+    assert "quality check" not in html and 'name="override_reason"' not in html

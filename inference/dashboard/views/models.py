@@ -20,6 +20,8 @@ from inference.services.registry import (
     model_rollback_plan,
     model_version_promote,
     model_versions_compare,
+    promotion_figures,
+    promotion_problems,
 )
 
 from .. import charts
@@ -183,11 +185,16 @@ def version_promote(request, name: str, number: int):
                 return redirect("dashboard-model", model.name)
     else:
         form = PromoteForm()
+        # Said before the click: the reason field is offered at once when the gate would refuse.
+        figures = promotion_figures(version=version)
+        problems = promotion_problems(version=version, figures=figures)
+        if problems:
+            gate = {"message": "", "problems": problems, **figures}
     return render(
         request,
         "dashboard/models/promote.html",
         {"nav": "models", "model": model, "version": version, "current": current, "form": form, "gate": gate},
-        status=409 if gate else 200,
+        status=409 if gate and request.method == "POST" else 200,
     )
 
 
