@@ -35,7 +35,7 @@ STATUS_BY_CODE = {
     "dataset_exists": 409,
     "model_not_ready": 409,
     "base_model_unavailable": 409,
-    "promotion_gate_failed": 409,
+    "quality_gate_failed": 409,
     "nothing_to_roll_back": 409,
     "no_such_alias": 409,
     "version_in_use": 409,

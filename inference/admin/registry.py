@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected as django_delete_selected
 from django.contrib.admin.utils import model_ngettext, unquote
@@ -17,7 +18,7 @@ from django.utils.safestring import mark_safe
 from core.exceptions import ApplicationError
 from inference.insights import confusion_focus
 from inference.models import AliasChange, Model, ModelVersion
-from inference.selectors.registry import model_aliases
+from inference.selectors.registry import model_aliases, model_version_interval, model_version_warnings
 from inference.services import registry as registry_services
 from tenants.request_actor import request_actor
 
@@ -104,7 +105,9 @@ class AliasChangeInline(RoleGate, admin.TabularInline):
     model = AliasChange
     extra = 0
     can_delete = False
-    fields = ["created_at", "alias", "action", "from_version", "to_version", "actor", "forced", "note"]
+    fields = [
+        "created_at", "alias", "action", "from_version", "to_version", "actor", "forced", "override_reason", "note",
+    ]  # fmt: skip
     readonly_fields = fields
     verbose_name_plural = "promotion and rollback history"
 
@@ -229,7 +232,7 @@ class ModelVersionAdmin(RoleGate, DeleteThroughServiceMixin, admin.ModelAdmin):
     actions = [
         "promote_production",
         "promote_staging",
-        "force_promote_production",
+        "override_promote_production",
         "compare_selected",
         "delete_selected",
     ]
@@ -280,6 +283,8 @@ class ModelVersionAdmin(RoleGate, DeleteThroughServiceMixin, admin.ModelAdmin):
             "per_label": m.get("per_label") or m.get("per_type"),
             "per_label_kind": "label" if m.get("per_label") else "entity type",
             "confusion": confusion_focus(m, max_labels=CONFUSION_MAX_LABELS),
+            "interval": model_version_interval(version=v),
+            "score_warnings": model_version_warnings(version=v),
         }
         return mark_safe(render_to_string("admin/inference/evaluation.html", context))  # noqa: S308
 
@@ -290,11 +295,14 @@ class ModelVersionAdmin(RoleGate, DeleteThroughServiceMixin, admin.ModelAdmin):
         )
         return links or "no other version of this model yet"
 
-    def _promote(self, request, queryset, alias, force=False):
+    def _promote(self, request, queryset, alias, override_reason=""):
         for version in queryset:
             with _reported(self, request, level=messages.ERROR):
                 registry_services.model_version_promote(
-                    version=version, alias=alias, actor=request_actor(request), force=force
+                    version=version,
+                    alias=alias,
+                    actor=request_actor(request),
+                    override_reason=override_reason,
                 )
                 self.message_user(request, f"{version} is now {alias}.")
 
@@ -310,10 +318,32 @@ class ModelVersionAdmin(RoleGate, DeleteThroughServiceMixin, admin.ModelAdmin):
         self._promote(request, queryset, "staging")
 
     @admin.action(
-        permissions=["promote"], description="Promote to production even if it fails the evaluation gates"
+        permissions=["promote"], description="Promote to production over the quality check (asks why)"
     )
-    def force_promote_production(self, request, queryset):
-        self._promote(request, queryset, "production", force=True)
+    def override_promote_production(self, request, queryset):
+        """A page that shows why the gate refuses and asks for the reason to override it."""
+        if queryset.count() != 1:
+            self.message_user(
+                request, "Select exactly one version to promote over the quality check.", messages.WARNING
+            )
+            return None
+        version = queryset.select_related("model").get()
+        form = OverrideForm(request.POST if "override_reason" in request.POST else None)
+        if form.is_valid():
+            self._promote(
+                request, queryset, "production", override_reason=form.cleaned_data["override_reason"]
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Promote {version} to production over the quality check",
+            "opts": self.model._meta,
+            "version": version,
+            "form": form,
+            "problems": registry_services.promotion_problems(version=version),
+            "action": "override_promote_production",
+        }
+        return TemplateResponse(request, "admin/inference/modelversion/override.html", context)
 
     def deletion_refusal(self, obj) -> str:
         return registry_services.model_version_deletion_refusal(version=obj)
@@ -356,6 +386,16 @@ class ModelVersionAdmin(RoleGate, DeleteThroughServiceMixin, admin.ModelAdmin):
             return HttpResponseRedirect(reverse("tenant_admin:inference_modelversion_changelist"))
         context["a"], context["b"] = a, b
         return TemplateResponse(request, "admin/inference/compare.html", context)
+
+
+class OverrideForm(forms.Form):
+    override_reason = forms.CharField(
+        label="Why promote it anyway?",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text="Kept in the promotion history and the audit log.",
+        error_messages={"required": "Say why this version should be served despite the quality check."},
+    )
 
 
 def _compare_url(*ids: int) -> str:

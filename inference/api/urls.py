@@ -39,6 +39,11 @@ urlpatterns = [
         registry.ModelVersionPromoteApi.as_view(),
         name="api-model-version-promote",
     ),
+    path(
+        "models/<slug:name>/compare",
+        registry.ModelVersionCompareApi.as_view(),
+        name="api-model-version-compare",
+    ),
     path("models/<slug:name>/rollback", registry.ModelRollbackApi.as_view(), name="api-model-rollback"),
     path("models/<slug:name>/predict", predict.PredictApi.as_view(), name="api-model-predict"),
     path(

@@ -124,7 +124,13 @@ def _service_error_field(exc: ApplicationError) -> str | None:
 
 
 class PromoteForm(forms.Form):
-    force = forms.BooleanField(required=False, label="Promote anyway, overriding the quality checks")
+    override_reason = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Why promote it anyway?",
+        help_text="Needed to override the quality check; kept in the promotion history and the audit log.",
+    )
     note = forms.CharField(required=False, max_length=500, label="Note for the history")
 
 

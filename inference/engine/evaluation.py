@@ -17,6 +17,18 @@ import numpy as np
 
 from .baseline import NAMES as BASELINE_NAMES
 from .baseline import train_baseline
+from .confidence import (
+    LEVEL,
+    RESAMPLES,
+    SEED,
+    UNIT,
+    bootstrap_interval,
+    classification_outcomes,
+    entity_set,
+    rows_fingerprint,
+    set_outcomes,
+    small_test_warning,
+)
 from .metrics import (
     best_threshold,
     classification_metrics,
@@ -158,11 +170,13 @@ def evaluate(
         gold = [gold_tags(ex) for ex in test]
         result.update(extraction_metrics(gold, pred_tags))
         result.update(_missed_spurious(test, gold, pred_tags))
+        outcomes = set_outcomes([entity_set(g) for g in gold], [entity_set(p) for p in pred_tags])
     elif task == "classification":
         answers = predict_in_chunks(predictor, texts, stop, top_k=1)
         predictions = [{"label": a["label"], "score": a["score"]} for a in answers]
         gold = [ex.label for ex in test]
         result.update(_sequence_section(task, gold, [p["label"] for p in predictions], labels))
+        outcomes = classification_outcomes(gold, [p["label"] for p in predictions], labels)
         result["misclassified"] = [
             {"text": ex.text, "label": ex.label, "predicted": p["label"], "score": p["score"]}
             for ex, p in zip(test, predictions, strict=True)
@@ -174,10 +188,15 @@ def evaluate(
         gold = [ex.labels or [] for ex in test]
         result.update(_sequence_section(task, gold, [p["labels"] for p in predictions], labels))
         result["threshold"] = predictor.threshold
+        known = set(labels)  # as multilabel_metrics, which counts only the model's labels
+        outcomes = set_outcomes(
+            [set(g) & known for g in gold], [set(p["labels"]) & known for p in predictions]
+        )
     else:
         raise ValueError(f"unknown task {task!r}")
     name = HEADLINE[task]
     result["headline"] = {"name": name, "value": result[name]}
+    result.update(_uncertainty(task, name, outcomes, test, gold))
     stop()
     baseline = _stoppable(
         lambda: _baseline(task, labels, list(train_examples or []), list(validation_examples or []), test),
@@ -189,6 +208,29 @@ def evaluate(
     result["latency_ms_p50"] = _latency_ms(predictor, test, task)
     result["predictions"] = predictions
     return _jsonable(result)
+
+
+def _uncertainty(task: str, name: str, outcomes: dict, test: list[Example], gold: list) -> dict:
+    """The headline's bootstrap interval (macro-F1's too for classification), the per-row outcomes
+    that a paired comparison of two versions needs, and the small-test-set warning."""
+    intervals = {name: bootstrap_interval(outcomes, name)}
+    if task == "classification":
+        intervals["macro_f1"] = bootstrap_interval(outcomes, "macro_f1")
+    return {
+        "confidence_interval": intervals[name],
+        "confidence": {
+            "level": LEVEL,
+            "method": f"percentile bootstrap over test {UNIT[task]}",
+            "resamples": RESAMPLES,
+            "seed": SEED,
+            "intervals": intervals,
+        },
+        # The fingerprint of the rows (text and gold answer, in order) tells whether two versions
+        # were scored on the same rows, and so may be compared row by row.
+        "outcomes": outcomes
+        | {"rows": rows_fingerprint([[ex.text, g] for ex, g in zip(test, gold, strict=True)])},
+        "small_test_warning": small_test_warning(task, len(test)),
+    }
 
 
 def _missed_spurious(test: list[Example], gold: list[list[str]], pred: list[list[str]]) -> dict:

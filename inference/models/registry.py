@@ -92,7 +92,8 @@ class AliasChange(models.Model):
     to_version = models.PositiveIntegerField(null=True, blank=True)
     action = models.CharField(max_length=20)  # promote | rollback
     actor = models.CharField(max_length=200, blank=True)
-    forced = models.BooleanField(default=False)
+    forced = models.BooleanField(default=False)  # promoted although the quality gate refused
+    override_reason = models.TextField(blank=True)  # why an admin overrode the gate
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 

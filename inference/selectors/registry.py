@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Exists, OuterRef, QuerySet
 
+from inference.engine.confidence import small_test_warning
 from inference.models import AliasChange, Model, ModelAlias, ModelVersion
 
 
@@ -21,6 +22,20 @@ def model_version_list(*, model: Model) -> QuerySet[ModelVersion]:
 
 def model_version_get(*, model: Model, number: int) -> ModelVersion | None:
     return model.versions.filter(number=number).first()
+
+
+def model_version_interval(*, version: ModelVersion) -> list[float] | None:
+    """The headline's 95% confidence interval [low, high]; None for versions evaluated before
+    intervals were computed."""
+    interval = (version.metrics or {}).get("confidence_interval")
+    return list(interval) if interval else None
+
+
+def model_version_warnings(*, version: ModelVersion) -> list[str]:
+    """What to read the version's score with: for now, a test set too small to trust it alone."""
+    metrics = version.metrics or {}
+    warning = small_test_warning(metrics.get("task") or version.model.task, metrics.get("test_size"))
+    return [warning] if warning else []
 
 
 def model_aliases(*, model: Model) -> dict[str, int]:

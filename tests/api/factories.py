@@ -67,7 +67,11 @@ def dataset_with_version(name: str, *, rows=ROWS, task: str = "classification") 
 
 
 def model_version(
-    model: Model, number: int, dataset_version: DatasetVersion, value: float = 0.9
+    model: Model,
+    number: int,
+    dataset_version: DatasetVersion,
+    value: float = 0.9,
+    baseline: float | None = 0.5,
 ) -> ModelVersion:
     return ModelVersion.objects.create(
         model=model,
@@ -78,6 +82,7 @@ def model_version(
         metrics={"headline": {"name": "accuracy", "value": value}, "per_label": {}},
         headline_metric="accuracy",
         headline_value=value,
+        baseline_value=baseline,
         dataset_version=dataset_version,
         dataset_hash=dataset_version.content_hash,
         base_model_id="minilm-l6",

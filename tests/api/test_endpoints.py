@@ -139,7 +139,7 @@ def test_models_versions_and_the_full_metrics(api, objects):
 
 
 def test_promote_and_roll_back(api, objects, tenant_a):
-    promoted = api.post(f"models/{objects.model}/versions/1/promote", {"alias": "production", "force": False})
+    promoted = api.post(f"models/{objects.model}/versions/1/promote", {"alias": "production", "note": ""})
     assert promoted.status_code == 200, promoted.content
     assert promoted.json()["version"] == 1
     staged = api.post(f"models/{objects.model}/versions/2/promote", {"alias": "staging"})
@@ -154,12 +154,13 @@ def test_promote_and_roll_back(api, objects, tenant_a):
     assert bad.status_code == 400 and "alias" in bad.json()["error"]["details"]
 
 
-def test_promotion_gates_refuse_a_regression_unless_forced(api, objects, tenant_a, settings):
+def test_promotion_gates_refuse_a_low_score_unless_overridden(api, objects, tenant_a, settings):
     settings.SCALPEL_PROMOTION_MIN_METRIC = 0.95
     refused = api.post(f"models/{objects.model}/versions/1/promote", {})
     assert refused.status_code == 409
-    assert refused.json()["error"]["code"] == "promotion_gate_failed"
-    assert api.post(f"models/{objects.model}/versions/1/promote", {"force": True}).status_code == 200
+    assert refused.json()["error"]["code"] == "quality_gate_failed"
+    overridden = api.post(f"models/{objects.model}/versions/1/promote", {"override_reason": "pilot only"})
+    assert overridden.status_code == 200
 
 
 # --- predict and usage ----------------------------------------------------------------------

@@ -50,7 +50,7 @@ def test_a_promotion_changes_the_served_version_on_the_next_request(tenant_a):
         assert serving._version_for_serving(objects.model, None).number == 2  # production
         assert serving._version_for_serving(objects.model, "production").number == 2
         model = Model.objects.get(name=objects.model)
-        model_version_promote(version=model.versions.get(number=1), alias="production", force=True)
+        model_version_promote(version=model.versions.get(number=1), alias="production")
         assert serving._version_for_serving(objects.model, None).number == 1
         assert serving._version_for_serving(objects.model, "production").number == 1
         assert serving._version_for_serving(objects.model, 2).number == 2
@@ -61,7 +61,7 @@ def test_resolved_versions_are_kept_per_tenant(tenant_a, tenant_b):
     assert a.model == b.model
     with schema_context(tenant_b.schema_name):
         model = Model.objects.get(name=b.model)
-        model_version_promote(version=model.versions.get(number=1), alias="production", force=True)
+        model_version_promote(version=model.versions.get(number=1), alias="production")
     for _ in range(2):  # the second round answers from memory
         with schema_context(tenant_a.schema_name):
             mine = serving._version_for_serving(a.model, "production")

@@ -50,7 +50,8 @@ def test_a_retried_job_start_and_promotion_do_their_work_once(api, tenant_a):
     assert len({r.json()["id"] for r in jobs}) == 1
     assert _count(tenant_a, TrainingJob) == 2  # the factory's job and this one
     path = f"models/{objects.model}/versions/1/promote"
-    promoted = [api.post(path, {"force": True}, HTTP_IDEMPOTENCY_KEY="promote-1") for _ in range(2)]
+    body = {"override_reason": "a test fixture"}
+    promoted = [api.post(path, body, HTTP_IDEMPOTENCY_KEY="promote-1") for _ in range(2)]
     assert promoted[0].status_code == promoted[1].status_code == 200, promoted[0].content
     assert promoted[1]["Idempotent-Replayed"] == "true"
     with schema_context(tenant_a.schema_name):

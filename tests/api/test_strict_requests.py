@@ -52,7 +52,7 @@ UNKNOWN_KEY_CASES = [
         "models/{model}/versions/1/promote",
         {"alias": "staging", "forced": True},
         "forced",
-        "alias, force, note",
+        "alias, override_reason, note",
     ),
     ("models/{model}/rollback", {"alais": "staging"}, "alais", "alias"),
     (

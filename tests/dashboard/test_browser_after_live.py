@@ -61,7 +61,7 @@ def live_model(live_tenant, celery_worker_process):
     wait_for(done, timeout=300, interval=1, message="training", process=celery_worker_process)
     job = TrainingJob.objects.select_related("model_version").get(pk=job.pk)
     assert job.status == "succeeded", job.error
-    model_version_promote(version=job.model_version, force=True, note="browser test")
+    model_version_promote(version=job.model_version, override_reason="browser test: a quick head model")
     connection.set_schema_to_public()
     return live_tenant
 

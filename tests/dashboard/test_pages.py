@@ -321,19 +321,25 @@ def test_promotion_confirmation_shows_what_changes(alpha_client, populated):
     assert "production" in alpha_client.get("/models/support/").content.decode()
 
 
-def test_refused_promotion_shows_the_gate_message_and_a_force_option(alpha_client, tenant_a, populated):
+def test_refused_promotion_shows_why_and_asks_for_a_reason_to_override(alpha_client, tenant_a, populated):
     worse = factories.make_model_version(tenant_a, populated["version"], accuracy=0.5)
     response = alpha_client.post(f"/models/support/v{worse.number}/promote/", {})
     assert response.status_code == 409
     html = response.content.decode()
     assert "quality check refused" in html and "worse than production v1" in html
-    assert 'name="force"' in html
-    forced = alpha_client.post(f"/models/support/v{worse.number}/promote/", {"force": "on"})
+    # Accuracy 0.5 against its baseline's 0.5: no lift, and the figures say so.
+    assert "less than the required 0.010" in html and 'id="gate-figures"' in html
+    assert 'name="override_reason"' in html
+    again = alpha_client.post(f"/models/support/v{worse.number}/promote/", {"override_reason": ""})
+    assert again.status_code == 409
+    forced = alpha_client.post(f"/models/support/v{worse.number}/promote/", {"override_reason": "demo only"})
     assert forced.status_code == 302
     with tenant_context(tenant_a):
         from inference.selectors.registry import model_aliases
 
         assert model_aliases(model=worse.model)["production"] == worse.number
+    history = alpha_client.get("/models/support/").content.decode()
+    assert "demo only" in history
 
 
 def test_rollback_confirms_then_moves_production_back(alpha_client, tenant_a, populated):

@@ -14,14 +14,16 @@ from inference.services import registry
 from tenants.error_bodies import status_of
 
 
-def make_version(model: Model, number: int, value: float, *, prefix: str | None = None) -> ModelVersion:
+def make_version(
+    model: Model, number: int, value: float, *, prefix: str | None = None, baseline: float | None = 0.5
+) -> ModelVersion:
     dataset, _ = Dataset.objects.get_or_create(name="d", defaults={"task": model.task})
     dv, _ = DatasetVersion.objects.get_or_create(dataset=dataset, number=1, defaults={"content_hash": "h"})
     tenant_prefix = f"tenants/{connection.tenant.pk}/models/{model.name}/v{number}"
     return ModelVersion.objects.create(
         model=model, number=number, artifact_path=prefix or tenant_prefix, artifact_checksum=f"c{number}",
         metrics={"headline": {"name": "accuracy", "value": value}}, headline_metric="accuracy",
-        headline_value=value, dataset_version=dv, dataset_hash="h", base_model_id="minilm-l6", method="full",
+        headline_value=value, baseline_value=baseline, dataset_version=dv, dataset_hash="h", base_model_id="minilm-l6", method="full",
     )  # fmt: skip
 
 
@@ -37,12 +39,13 @@ def test_a_worse_version_cannot_be_promoted_by_accident(model, settings):
     registry.model_version_promote(version=v1, actor="ana")
     with pytest.raises(ApplicationError) as refused:
         registry.model_version_promote(version=v2, actor="ana")
-    assert refused.value.code == "promotion_gate_failed"
+    assert refused.value.code == "quality_gate_failed"
     assert "worse than production v1's 0.920" in refused.value.message
     assert model.aliases.get(alias="production").version == v1
-    registry.model_version_promote(version=v2, actor="ana", force=True, note="known regression, accepted")
+    registry.model_version_promote(version=v2, actor="ana", override_reason="known regression, accepted")
     change = AliasChange.objects.filter(model=model).first()
     assert (change.from_version, change.to_version, change.forced) == (1, 2, True)
+    assert change.override_reason == "known regression, accepted"
 
 
 def test_a_version_below_the_minimum_metric_is_refused(model, settings):

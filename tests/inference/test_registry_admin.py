@@ -292,3 +292,60 @@ def test_the_start_form_sets_the_jobs_time_budget(alpha_admin):
 
     assert response.status_code == 302
     assert TrainingJob.objects.get(model_name="support").time_budget_seconds == 300
+
+
+# ---- the quality gate and honest figures ---------------------------------------------------------
+
+
+def test_the_version_page_shows_the_interval_and_the_small_test_warning(alpha_admin):
+    model = Model.objects.create(name="router", task="classification")
+    metrics = classification_metrics(LABELS) | {
+        "task": "classification", "test_size": 15, "confidence_interval": [0.71, 0.98],
+    }  # fmt: skip
+    version = version_with_files(model, 1, metrics=metrics)
+
+    html = page(alpha_admin.get(f"/admin/inference/modelversion/{version.pk}/change/", HTTP_HOST=ALPHA))
+
+    assert "95% confidence interval of accuracy: 0.710 – 0.980" in html
+    assert "Small test set: this score rests on 15 test texts (fewer than 100)" in html
+
+
+def test_promotion_refused_by_the_gate_says_why_and_the_override_asks_for_a_reason(alpha_admin):
+    model = Model.objects.create(name="router", task="classification")
+    weak = make_version(model, 1, 0.55, baseline=0.6)
+    selected = {"_selected_action": [weak.pk]}
+
+    refused = alpha_admin.post(
+        "/admin/inference/modelversion/",
+        {"action": "promote_production", **selected},
+        HTTP_HOST=ALPHA,
+        follow=True,
+    )
+    assert "beats its baseline&#x27;s 0.600 by -0.050, less than the required 0.010" in page(refused)
+    assert not model.aliases.exists()
+
+    override = {"action": "override_promote_production", **selected}
+    asked = page(alpha_admin.post("/admin/inference/modelversion/", override, HTTP_HOST=ALPHA))
+    assert 'id="gate-problems"' in asked and 'name="override_reason"' in asked
+    blank = page(
+        alpha_admin.post(
+            "/admin/inference/modelversion/", {**override, "override_reason": " "}, HTTP_HOST=ALPHA
+        )
+    )
+    assert "Say why this version should be served" in blank and not model.aliases.exists()
+
+    done = alpha_admin.post(
+        "/admin/inference/modelversion/",
+        {**override, "override_reason": "a pilot with two users"},
+        HTTP_HOST=ALPHA,
+        follow=True,
+    )
+    assert "outer v1 is now production." in page(done)  # the admin capitalises
+    change = model.alias_changes.get()
+    assert (change.forced, change.override_reason, change.actor) == (
+        True,
+        "a pilot with two users",
+        "admin@alpha.example",
+    )
+    history = page(alpha_admin.get(f"/admin/inference/model/{model.pk}/change/", HTTP_HOST=ALPHA))
+    assert "a pilot with two users" in history

@@ -36,7 +36,9 @@ def test_a_workspaces_changes_are_each_recorded_once_with_who_where_and_what(ten
         model = Model.objects.create(name="triage", task="classification")
         v1, v2 = model_version(model, 1, version, value=0.97), model_version(model, 2, version, value=0.5)
         registry.model_version_promote(version=v1, actor=ADMIN)
-        registry.model_version_promote(version=v2, actor=ADMIN, force=True)  # under the 0.95 minimum
+        registry.model_version_promote(
+            version=v2, actor=ADMIN, override_reason="pilot"
+        )  # under the 0.95 minimum
         registry.model_rollback(model=model, actor=ADMIN)
         registry.model_alias_remove(model=model, alias="production", actor=ADMIN)
         registry.model_version_delete(version=ModelVersion.objects.get(pk=v2.pk), actor=ADMIN)
@@ -64,7 +66,7 @@ def test_a_workspaces_changes_are_each_recorded_once_with_who_where_and_what(ten
         ), entry.action
     assert by_action["dataset.uploaded"].object_repr == "tickets v1"
     assert by_action["training.started"].object_id == str(job.pk)
-    assert by_action["model.promoted_over_gate"].details["forced"] is True
+    assert by_action["model.promoted_over_gate"].details["override_reason"] == "pilot"
     assert by_action["tenant.quotas_changed"].details == {"max_training_jobs_per_day": [50, 7]}
     assert by_action["tenant.suspended"].actor == "operator:ops"
     assert by_action["base_model.registered"].tenant is None

@@ -7,12 +7,21 @@ from django.shortcuts import redirect, render
 
 from core.exceptions import ApplicationError
 from inference import insights
-from inference.selectors.registry import alias_history, model_aliases, model_list, model_version_list
+from inference.selectors.registry import (
+    alias_history,
+    model_aliases,
+    model_list,
+    model_version_interval,
+    model_version_list,
+    model_version_warnings,
+)
 from inference.services.registry import (
     model_rollback,
     model_rollback_plan,
     model_version_promote,
     model_versions_compare,
+    promotion_figures,
+    promotion_problems,
 )
 
 from .. import charts
@@ -101,6 +110,8 @@ def version_detail(request, name: str, number: int):
             "label_filter": label_filter,
             "entity_examples": insights.extraction_examples(version) if model.task == "extraction" else [],
             "headline_bars": _headline_bars(version),
+            "interval": model_version_interval(version=version),
+            "score_warnings": model_version_warnings(version=version),
         },
     )
 
@@ -147,7 +158,8 @@ def version_compare(request, name: str):
 
 
 def version_promote(request, name: str, number: int):
-    """Confirm what changes, then promote; a refusal by the quality gate is shown with a force option."""
+    """Confirm what changes, then promote; a refusal by the quality gate is shown with its figures
+    and a field for the reason to override it."""
     model = model_or_404(name)
     version = model_version_or_404(model, number)
     current_number = model_aliases(model=model).get("production")
@@ -160,24 +172,29 @@ def version_promote(request, name: str, number: int):
                 model_version_promote(
                     version=version,
                     actor=actor(request),
-                    force=form.cleaned_data["force"],
+                    override_reason=form.cleaned_data["override_reason"],
                     note=form.cleaned_data["note"],
                 )
             except ApplicationError as exc:
-                if exc.code != "promotion_gate_failed":
+                if exc.code != "quality_gate_failed":
                     messages.error(request, exc.message)
                     return redirect("dashboard-model-version", model.name, version.number)
-                gate = {"message": exc.message, "problems": (exc.details or {}).get("problems", [])}
+                gate = {"message": exc.message, **(exc.details or {})}
             else:
                 messages.success(request, f"“{model.name}” v{version.number} is now in production.")
                 return redirect("dashboard-model", model.name)
     else:
         form = PromoteForm()
+        # Said before the click: the reason field is offered at once when the gate would refuse.
+        figures = promotion_figures(version=version)
+        problems = promotion_problems(version=version, figures=figures)
+        if problems:
+            gate = {"message": "", "problems": problems, **figures}
     return render(
         request,
         "dashboard/models/promote.html",
         {"nav": "models", "model": model, "version": version, "current": current, "form": form, "gate": gate},
-        status=409 if gate else 200,
+        status=409 if gate and request.method == "POST" else 200,
     )
 
 

@@ -292,6 +292,9 @@ SCALPEL_JOB_DATABASE_RETRY_SECONDS = env.int("SCALPEL_JOB_DATABASE_RETRY_SECONDS
 # A job queued this long with no message in the broker (lost with it) is sent again by the sweep.
 SCALPEL_JOB_RESEND_SECONDS = env.int("SCALPEL_JOB_RESEND_SECONDS", default=300)
 SCALPEL_PROMOTION_MIN_METRIC = env.float("SCALPEL_PROMOTION_MIN_METRIC", default=0.0)
+# Production needs a version to beat its own baseline on its test split by this much (absolute,
+# headline metric): a model no better than TF-IDF + logistic regression is not worth serving.
+SCALPEL_PROMOTION_MIN_LIFT = env.float("SCALPEL_PROMOTION_MIN_LIFT", default=0.01)
 SCALPEL_PROMOTION_MAX_REGRESSION = env.float("SCALPEL_PROMOTION_MAX_REGRESSION", default=0.02)
 
 # Serving

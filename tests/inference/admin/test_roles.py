@@ -44,7 +44,7 @@ def test_a_viewer_signs_in_looks_around_and_changes_nothing(workspace_user, tena
     listing = client.get("/admin/inference/modelversion/").content.decode()
     assert "promote_production" not in listing and "delete_selected" not in listing
     for path, action, pk in (
-        ("/admin/inference/modelversion/", "force_promote_production", v1.pk),
+        ("/admin/inference/modelversion/", "override_promote_production", v1.pk),
         ("/admin/inference/model/", "rollback_production", version.model.pk),
         ("/admin/inference/trainingjob/", "cancel_jobs", objects.job_id),
         ("/admin/auth/user/", "make_owner", 1),
@@ -88,7 +88,8 @@ def test_an_admin_promotes_and_changes_roles_but_makes_no_owner(workspace_user, 
         )
         colleague = get_user_model().objects.get(username=member)
     client.post(
-        "/admin/inference/modelversion/", {"action": "force_promote_production", "_selected_action": [v1.pk]}
+        "/admin/inference/modelversion/",
+        {"action": "promote_production", "_selected_action": [v1.pk]},
     )
     with tenant_context(tenant_a):
         assert ModelAlias.objects.get(model__name=objects.model, alias="production").version_id == v1.pk

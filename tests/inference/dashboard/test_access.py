@@ -32,7 +32,7 @@ def _writes(objects, key_id: int, user_id: int):
                                        "text_column": "text", "label_column": "label", "format": "auto"}),
         ("post", "/training/start/", {"dataset": d, "model_name": "fresh-model", "method": "auto", "base_model": "minilm-l6"}),
         ("post", f"/training/jobs/{objects.job_id}/cancel/", {}),
-        ("post", f"/models/{m}/v1/promote/", {"force": "on"}),
+        ("post", f"/models/{m}/v1/promote/", {"override_reason": "tried"}),
         ("post", f"/models/{m}/rollback/", {}),
         ("post", "/playground/", {"target": f"{m}@", "text": "hello"}),
         ("post", "/api-keys/", {"name": "mine", "scopes": ["read"]}),
@@ -131,7 +131,7 @@ def test_a_member_revokes_their_own_key_but_not_anothers(signed_in, tenant_a):
 def test_promotion_needs_the_admin_role(signed_in, tenant_a, role):
     objects = tenant_objects(tenant_a, f"promo-{role}")
     client = signed_in(role)
-    client.post(f"/models/{objects.model}/v1/promote/", {"force": "on"})
+    client.post(f"/models/{objects.model}/v1/promote/", {"override_reason": "tried"})
     with tenant_context(tenant_a):
         production = ModelAlias.objects.get(model__name=objects.model, alias="production").version.number
     assert production == (1 if role == "admin" else 2)

@@ -81,7 +81,7 @@ def test_deleting_a_version_takes_the_models_trained_on_it_and_their_files(alpha
 def test_data_a_live_model_was_trained_on_cannot_be_deleted_and_says_which_model(alpha):
     v1 = upload("reviews")
     mv = trained_on(v1, "sentiment", 1)
-    registry.model_version_promote(version=mv)
+    registry.model_version_promote(version=mv, override_reason="a test fixture without an evaluation")
     with pytest.raises(ApplicationError, match="'sentiment' v1 is its production version") as refused:
         dataset_delete(dataset=v1.dataset)
     assert refused.value.code == "dataset_in_use"
@@ -126,7 +126,7 @@ def test_the_api_deletes_with_an_admin_key_and_refuses_other_keys(alpha, client)
     refused = client.delete("/api/v1/datasets/reviews", HTTP_AUTHORIZATION=f"Bearer {data_key}")
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "insufficient_scope"
     mv = trained_on(v1, "sentiment", 1)
-    registry.model_version_promote(version=mv)
+    registry.model_version_promote(version=mv, override_reason="a test fixture without an evaluation")
     in_use = client.delete("/api/v1/datasets/reviews/versions/1", HTTP_AUTHORIZATION=f"Bearer {admin_key}")
     assert in_use.status_code == 409 and in_use.json()["error"]["code"] == "dataset_in_use"
     assert in_use.json()["error"]["details"]["model_versions"] == ["sentiment v1"]
