@@ -78,6 +78,7 @@ RECIPES = {
     "cls-full": ("classification", "full", {"epochs": 1, "max_length": 32}),
     "cls-lora": ("classification", "lora", {"epochs": 1, "max_length": 32}),
     "cls-head": ("classification", "head", {"max_length": 32}),
+    "cls-fewshot": ("classification", "fewshot", {"max_length": 32, "pairs_per_example": 4}),
     "ner-full": ("extraction", "full", {"epochs": 2, "max_length": 64, "learning_rate": 3e-4}),
 }
 
@@ -145,7 +146,7 @@ def run_all(session: TrainingSession) -> list[dict]:
     return events
 
 
-@pytest.mark.parametrize("method", ["full", "lora", "head"])
+@pytest.mark.parametrize("method", ["full", "lora", "head", "fewshot"])
 def test_each_method_trains_and_reports(bank, method):
     _, labels = bank
     session, events = _trained(f"cls-{method}")
@@ -258,8 +259,11 @@ def test_early_stopping_says_why_and_which_epoch_it_keeps(bank):
 def test_auto_plan_explains_choice(bank):
     examples, labels = bank
     few = classifier_session(examples, labels)
-    assert few.plan.method == "head" and "8 labels" in few.plan.reason
-    many = [Example(text=f"{e.text} #{k}", label=e.label, split="train") for e in examples for k in range(2)]
+    assert few.plan.method == "fewshot" and "8 labels with 8 training examples each" in few.plan.reason
+    assert "fine-tuned on pairs of texts" in few.plan.reason and "up to 16 per label" in few.plan.reason
+    assert few.plan.hyperparameters["pairs_per_example"] == 20
+    # Over 16 examples per label, full fine-tuning.
+    many = [Example(text=f"{e.text} #{k}", label=e.label, split="train") for e in examples for k in range(3)]
     plan = classifier_session(many, labels).plan
     assert plan.method == "full" and "full fine-tuning" in plan.reason
     hp = plan.hyperparameters
@@ -278,6 +282,29 @@ def test_auto_plan_explains_choice(bank):
         assert key in hp
     assert hp["max_length"] % 8 == 0 and 16 <= hp["max_length"] <= 256
     assert hp["freeze_embeddings"] is True and hp["class_weighting"] is False
+
+
+def test_fewshot_pairs_each_example_with_its_own_label_and_others():
+    from inference.engine.training.fewshot import contrastive_pairs
+
+    labels = ["a"] * 3 + ["b"] * 3 + ["c"]  # "c" has no partner of its own label
+    pairs = contrastive_pairs(labels, 4, seed=1)
+    assert len(pairs) == 4 * len(labels) and pairs == contrastive_pairs(labels, 4, seed=1)
+    for i, j, target in pairs:
+        assert i != j and (labels[i] == labels[j]) == (target == 1.0)
+    assert sum(t for i, _, t in pairs if labels[i] == "a") == 2 * 3  # half of each example's pairs
+    assert all(t == 0.0 for i, _, t in pairs if labels[i] == "c")
+
+
+def test_fewshot_is_for_classification_only(ner):
+    with pytest.raises(ValueError, match="method fewshot trains classification only, not extraction"):
+        TrainingSession(
+            ner,
+            task="extraction",
+            labels=WNUT_TYPES,
+            base_model_dir=default_base_model_dir(),
+            method="fewshot",
+        )
 
 
 def test_class_weighting_turns_on_for_imbalance(bank):
@@ -375,20 +402,25 @@ def test_knobs_the_requested_method_does_not_use_are_refused_field_by_field(bank
         )
     assert refused.value.as_details() == {
         "lora_r": "applies to method lora only, not head",
-        "freeze_layers": "applies to method full only, not head",
+        "freeze_layers": "applies to method full or fewshot only, not head",
     }
     assert "lora_r=64 applies to method lora only, not head" in str(refused.value)
-    with pytest.raises(HyperparameterError, match="freeze_embeddings=False applies to method full only"):
+    with pytest.raises(
+        HyperparameterError, match="freeze_embeddings=False applies to method full or fewshot only"
+    ):
         validate_hyperparameters({"freeze_embeddings": False}, method="lora")
     assert validate_hyperparameters({"lora_r": 4}, method="lora") == {"lora_r": 4}
     # Under auto the method is not known yet: the plan decides (see the next test).
     assert validate_hyperparameters({"lora_r": 4}, method="auto") == {"lora_r": 4}
 
 
-def test_auto_leaves_out_knobs_its_method_does_not_use_and_says_so(bank):
-    examples, labels = bank
-    plan = classifier_session(
-        examples, labels, hyperparameters={"lora_r": 64, "freeze_layers": 2, "warmup_ratio": 0.2}
+def test_auto_leaves_out_knobs_its_method_does_not_use_and_says_so(ner):
+    plan = TrainingSession(
+        ner,
+        task="extraction",
+        labels=WNUT_TYPES,
+        base_model_dir=default_base_model_dir(),
+        hyperparameters={"lora_r": 64, "freeze_layers": 2, "warmup_ratio": 0.2},
     ).plan
     assert plan.method == "head"
     hp = plan.hyperparameters
@@ -396,10 +428,10 @@ def test_auto_leaves_out_knobs_its_method_does_not_use_and_says_so(bank):
     assert hp["warmup_ratio"] == 0.2
     assert plan.ignored == {
         "lora_r": "applies to method lora only",
-        "freeze_layers": "applies to method full only",
+        "freeze_layers": "applies to method full or fewshot only",
     }
     assert "; ignored lora_r: applies to method lora only" in plan.reason
-    assert "; ignored freeze_layers: applies to method full only" in plan.reason
+    assert "; ignored freeze_layers: applies to method full or fewshot only" in plan.reason
     assert plan.as_dict()["ignored"] == plan.ignored
 
 

@@ -9,12 +9,20 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ..types import Example
+from ..types import WHOLE_MODEL_METHODS, Example
 
-METHODS = ("full", "lora", "head")
+METHODS = ("full", "lora", "head", "fewshot")
 # auto picks "head" below these: with a handful of examples per label, fine-tuning 22M weights overfits.
 HEAD_MAX_AVG_PER_LABEL = 8
 HEAD_MAX_TRAIN_SIZE = 100
+# For classification, auto picks "fewshot" up to this many examples per label on average (or below
+# HEAD_MAX_TRAIN_SIZE examples in all): on banking77 with 8 per label it beats a linear head on the
+# frozen base by a wide margin (docs/benchmarks.md), and with more data plain fine-tuning catches up.
+FEWSHOT_MAX_AVG_PER_LABEL = 16
+# Sentence pairs per training example, at most: 20 (as SetFit's 20 iterations, halved), fewer on
+# larger sets so that the contrastive pass stays near this many pairs (a few minutes on 2 cores).
+FEWSHOT_PAIRS_PER_EXAMPLE = 20
+FEWSHOT_PAIR_BUDGET = 12800
 MAX_LENGTH_CAP = 256
 
 
@@ -79,18 +87,20 @@ HYPERPARAMETERS = {
     "lora_dropout": _num(0.0, 0.9),
     "lora_target_modules": _modules,
     "num_threads": _num(1, 512, integer=True),
+    "pairs_per_example": _num(2, 200, integer=True),
 }
 
 
 # Knobs only some methods have; every other hyperparameter applies to all three. LoRA and head
 # train no encoder weight, so there is nothing for the freezing knobs to freeze.
 METHOD_ONLY = {
-    "freeze_embeddings": ("full",),
-    "freeze_layers": ("full",),
+    "freeze_embeddings": WHOLE_MODEL_METHODS,
+    "freeze_layers": WHOLE_MODEL_METHODS,
     "lora_r": ("lora",),
     "lora_alpha": ("lora",),
     "lora_dropout": ("lora",),
     "lora_target_modules": ("lora",),
+    "pairs_per_example": ("fewshot",),
 }
 
 
@@ -244,8 +254,21 @@ def choose_method(method: str, train: list[Example], task: str, labels: list[str
         return "lora", f"{facts}: LoRA adapters on a frozen base, as requested"
     if method == "head":
         return "head", f"{facts}: a linear head on the frozen base model, as requested"
+    if method == "fewshot":
+        if task != "classification":
+            raise ValueError(
+                f"method fewshot trains classification only, not {task}: choose auto, head or full"
+            )
+        return "fewshot", f"{facts}: contrastive few-shot fine-tuning, then a fitted head, as requested"
     if method != "auto":
-        raise ValueError(f"unknown method {method!r}: choose auto, full, lora or head")
+        raise ValueError(f"unknown method {method!r}: choose auto, {', '.join(METHODS)}")
+    if task == "classification" and (avg <= FEWSHOT_MAX_AVG_PER_LABEL or len(train) < HEAD_MAX_TRAIN_SIZE):
+        return "fewshot", (
+            f"{facts}: few examples, so the encoder is fine-tuned on pairs of texts (same label or not) "
+            "and a logistic-regression head is then fitted on its embeddings, which learns more from a "
+            "few examples than a head on the frozen base or plain fine-tuning (auto picks this up to "
+            f"{FEWSHOT_MAX_AVG_PER_LABEL} per label or below {HEAD_MAX_TRAIN_SIZE} examples)"
+        )
     if avg < HEAD_MAX_AVG_PER_LABEL or len(train) < HEAD_MAX_TRAIN_SIZE:
         return "head", (
             f"{facts}: too few to fine-tune the whole model without overfitting, so a linear head is "
@@ -288,6 +311,20 @@ def default_hyperparameters(
             head_learning_rate=1e-3,
             epochs=min(max(math.ceil(600 / steps_per_epoch), 3), 10),
             freeze_embeddings=True,
+        )
+    elif method == "fewshot":
+        # SetFit's settings (body learning rate 2e-5, batch 16, one pass over the pairs); the word
+        # embeddings stay frozen as for full (4x cheaper AdamW steps). No early stopping: one pass.
+        hp.update(
+            learning_rate=2e-5,
+            batch_size=16,
+            epochs=1,
+            pairs_per_example=max(
+                min(FEWSHOT_PAIRS_PER_EXAMPLE, FEWSHOT_PAIR_BUDGET // max(train_size, 1)) // 2 * 2, 4
+            ),
+            freeze_embeddings=True,
+            early_stopping_patience=0,
+            dropout=0.0,
         )
     elif method == "lora":
         hp.update(

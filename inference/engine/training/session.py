@@ -14,9 +14,10 @@ from ..basemodels import TaskModel
 from ..encoding import tag_names
 from ..metrics import best_threshold, extraction_metrics, gold_tags
 from ..serving.torch_predictor import TorchPredictor
-from ..types import TASKS, Example, TrainedModel
+from ..types import TASKS, WHOLE_MODEL_METHODS, Example, TrainedModel
 from ..words import spans_to_tags, tags_to_spans
 from .data import IGNORE, class_weights, encode_examples, token_lengths
+from .fewshot import FewShotTraining
 from .gradient import VAL_METRIC, GradientTraining
 from .head import HeadTraining
 from .plan import (
@@ -72,7 +73,7 @@ def freeze_lowest_layers(encoder: nn.Module, count: int) -> int:
     return count
 
 
-class TrainingSession(GradientTraining, HeadTraining):
+class TrainingSession(GradientTraining, HeadTraining, FewShotTraining):
     """Resolve a plan at construction; ``run()`` trains, yielding progress dicts, and sets ``trained``."""
 
     def __init__(
@@ -178,6 +179,8 @@ class TrainingSession(GradientTraining, HeadTraining):
             yield self._progress("loading", message=f"{len(self.train)} training examples encoded")
             if self.plan.method == "head":
                 info = yield from self._train_head(model, rows)
+            elif self.plan.method == "fewshot":
+                info = yield from self._train_fewshot(model, rows)
             else:
                 info = yield from self._train_gradient(model, rows)
             model.eval()
@@ -218,7 +221,7 @@ class TrainingSession(GradientTraining, HeadTraining):
         encoder = basemodels.load_encoder(self.base_model_dir)
         outputs = len(tag_names(self.labels)) if self.task == "extraction" else len(self.labels)
         model = TaskModel(encoder, outputs, token_level=self.task == "extraction", dropout=hp["dropout"])
-        if method == "full":
+        if method in WHOLE_MODEL_METHODS:
             if hp["freeze_embeddings"]:
                 # The 11.7M-weight word-embedding matrix is half the model; freezing it makes AdamW 4x cheaper.
                 encoder.get_input_embeddings().weight.requires_grad_(False)

@@ -1,0 +1,187 @@
+"""The ``fewshot`` method, in the style of SetFit (Tunstall et al. 2022): contrastive sentence-pair
+fine-tuning of the encoder, then a logistic-regression head fitted on the tuned embeddings.
+
+1. Pairs: every training example is paired ``pairs_per_example`` times, half with a random example
+   of its own label (target cosine similarity 1) and half with one of another label (target 0).
+2. The encoder learns to put same-label texts close together: mean-pooled embeddings of both sides,
+   loss = squared difference between their cosine similarity and the target (one pass by default).
+3. A multinomial logistic regression is fitted on the tuned embeddings of the training examples and
+   its weights become the linear head of an ordinary task model. The result is a whole fine-tuned
+   encoder plus a head, saved and served exactly like a ``full`` version (ONNX int8 included).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+
+import torch
+from torch.nn import functional as F
+
+from ..basemodels import TaskModel
+from ..encoding import encode_texts, length_chunks, pad
+from .gradient import VAL_METRIC, adamw
+
+EMBED_CHUNK = 64
+
+
+def contrastive_pairs(labels: list[str], per_example: int, seed: int) -> list[tuple[int, int, float]]:
+    """(i, j, target) index pairs: ``per_example`` per example, alternating same label (1.0) and
+    another label (0.0). A label with one example gets only pairs with other labels."""
+    rng = random.Random(seed)
+    by_label: dict[str, list[int]] = {}
+    for i, lab in enumerate(labels):
+        by_label.setdefault(lab, []).append(i)
+    pairs: list[tuple[int, int, float]] = []
+    for i, lab in enumerate(labels):
+        same = [j for j in by_label[lab] if j != i]
+        for k in range(per_example):
+            if k % 2 == 0 and same:
+                pairs.append((i, rng.choice(same), 1.0))
+            else:
+                j = rng.randrange(len(labels))
+                while labels[j] == lab:
+                    j = rng.randrange(len(labels))
+                pairs.append((i, j, 0.0))
+    rng.shuffle(pairs)
+    return pairs
+
+
+class FewShotTraining:
+    """Mixin of TrainingSession: the contrastive loop and the head fit, for classification."""
+
+    def _embed(self, model: TaskModel, segments: list) -> torch.Tensor:
+        pad_id = self.tokenizer.pad_token_id or 0
+        out = torch.zeros((len(segments), model.head.in_features))
+        with torch.inference_mode():
+            for chunk in length_chunks([len(s.input_ids) for s in segments], EMBED_CHUNK):
+                ids, mask = pad([segments[i].input_ids for i in chunk], pad_id)
+                out[chunk] = model.features(ids, mask)
+        return out
+
+    def _train_fewshot(self, model: TaskModel, rows: list):
+        hp = self.plan.hyperparameters
+        labels = [ex.label for ex in self.train]
+        pairs = contrastive_pairs(labels, hp["pairs_per_example"], hp["seed"])
+        bs, epochs = hp["batch_size"], hp["epochs"]
+        steps_per_epoch = max(math.ceil(len(pairs) / bs), 1)
+        total = steps_per_epoch * epochs
+        trainable = [(n, p) for n, p in model.encoder.named_parameters() if p.requires_grad]
+        groups = [
+            {"params": [p for _, p in trainable if p.ndim >= 2], "weight_decay": hp["weight_decay"]},
+            {"params": [p for _, p in trainable if p.ndim < 2], "weight_decay": 0.0},
+        ]
+        optimizer = adamw([g for g in groups if g["params"]], hp["learning_rate"])
+        warmup = int(total * hp["warmup_ratio"])
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer,
+            lambda s: (s + 1) / max(warmup, 1) if s < warmup else max(total - s, 0) / max(total - warmup, 1),
+        )
+        ids_of = [r[0] for r in rows]
+        pad_id = self.tokenizer.pad_token_id or 0
+        rng = random.Random(hp["seed"])
+        step = seen = 0
+        train_seconds = 0.0
+        history = []
+        yield self._progress(
+            "loading",
+            message=f"{len(pairs)} sentence pairs ({hp['pairs_per_example']} per training example) "
+            "for contrastive fine-tuning",
+        )
+        model.train()
+        for epoch in range(1, epochs + 1):
+            if epoch > 1:
+                rng.shuffle(pairs)
+            running, count = 0.0, 0
+            for k in range(0, len(pairs), bs):
+                t0 = time.monotonic()
+                batch = pairs[k : k + bs]
+                # Both sides of every pair in one forward pass.
+                ids, mask = pad([ids_of[i] for i, _, _ in batch] + [ids_of[j] for _, j, _ in batch], pad_id)
+                emb = model.features(ids, mask)
+                left, right = emb[: len(batch)], emb[len(batch) :]
+                target = torch.tensor([t for _, _, t in batch], dtype=emb.dtype)
+                loss = F.mse_loss(F.cosine_similarity(left, right), target)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if hp["max_grad_norm"]:
+                    torch.nn.utils.clip_grad_norm_([p for _, p in trainable], hp["max_grad_norm"])
+                optimizer.step()
+                scheduler.step()
+                train_seconds += time.monotonic() - t0
+                step, seen = step + 1, seen + len(batch)
+                running, count = running + loss.item(), count + 1
+                self._state = {
+                    "epoch": epoch,
+                    "step": step,
+                    "total_steps": total,
+                    "examples_per_second": round(2 * seen / train_seconds, 1),
+                    "eta_seconds": round(train_seconds / step * (total - step), 1),
+                }
+                yield self._progress("training", loss=running / count)
+            history.append({"epoch": epoch, "loss": running / max(count, 1), "val_metric": None})
+            yield self._progress(
+                "training",
+                loss=history[-1]["loss"],
+                message=f"epoch {epoch} of {epochs}: contrastive loss {history[-1]['loss']:.4f}",
+            )
+        model.eval()
+        yield self._progress(
+            "training",
+            loss=history[-1]["loss"],
+            message="fitting the classifier head on the tuned embeddings",
+        )
+        t0 = time.monotonic()
+        x = self._embed(model, encode_texts(self.tokenizer, [ex.text for ex in self.train], hp["max_length"]))
+        self._fit_head(model, x, [r[1] for r in rows])
+        head_seconds = time.monotonic() - t0
+        info = {
+            "epochs_run": epochs,
+            "best_epoch": epochs,
+            "best_val_metric": None,
+            "val_metric_name": VAL_METRIC[self.task],
+            "stopped_early": False,
+            "examples_per_second": round(2 * seen / train_seconds, 1) if train_seconds else None,
+            "training_seconds": round(train_seconds + head_seconds, 2),
+            "validation_seconds": 0.0,
+            "pairs": len(pairs),
+            "history": history,
+        }
+        if self.validation:
+            t0 = time.monotonic()
+            metric, _ = yield from self._validate(model, {"loss": history[-1]["loss"]})
+            model.eval()
+            info["validation_seconds"] = round(time.monotonic() - t0, 2)
+            info["best_val_metric"] = history[-1]["val_metric"] = metric
+            yield self._progress(
+                "validating",
+                val_metric=metric,
+                message=f"classifier head fitted: validation accuracy {metric:.3f}",
+            )
+        return info
+
+    def _fit_head(self, model: TaskModel, x: torch.Tensor, targets: list[int]) -> None:
+        """Multinomial logistic regression (L2, C=1, as SetFit) on ``x``, copied into the linear head so
+        that softmax(head(x)) equals its predicted probabilities."""
+        from sklearn.linear_model import LogisticRegression
+
+        hp = self.plan.hyperparameters
+        clf = LogisticRegression(
+            max_iter=1000,
+            class_weight="balanced" if hp["class_weighting"] else None,
+            random_state=hp["seed"],
+        )
+        clf.fit(x.numpy(), targets)
+        coef = torch.as_tensor(clf.coef_, dtype=torch.float32)
+        intercept = torch.as_tensor(clf.intercept_, dtype=torch.float32)
+        if coef.shape[0] == 1:  # two classes: sklearn keeps one logit, for its second class
+            coef = torch.cat([torch.zeros_like(coef), coef])
+            intercept = torch.cat([torch.zeros_like(intercept), intercept])
+        weight = torch.zeros_like(model.head.weight)
+        bias = torch.full_like(model.head.bias, -1e4)  # a label absent from training is never predicted
+        for row, cls in enumerate(clf.classes_.tolist()):
+            weight[cls], bias[cls] = coef[row], intercept[row]
+        with torch.no_grad():
+            model.head.weight.copy_(weight)
+            model.head.bias.copy_(bias)
