@@ -189,6 +189,45 @@ def test_extraction_trains(ner, method):
     assert session.trained.model.head.out_features == 1 + 2 * len(WNUT_TYPES)
 
 
+def test_extraction_defaults_scale_with_the_number_of_sentences():
+    from inference.engine.training.plan import default_hyperparameters
+
+    def plan(sentences):
+        return default_hyperparameters("full", "extraction", sentences, [20] * sentences, 1.0)
+
+    small, medium, large = plan(300), plan(1000), plan(3000)
+    assert (small["batch_size"], small["learning_rate"], small["early_stopping_patience"]) == (8, 3e-4, 3)
+    assert (medium["batch_size"], medium["learning_rate"]) == (16, 2e-4)
+    assert (large["batch_size"], large["learning_rate"], large["epochs"]) == (32, 1e-4, 7)
+    # About 600 optimiser steps: more epochs on fewer sentences, warm-up over the first tenth.
+    assert small["epochs"] == 16 and medium["epochs"] == 10 and plan(100)["epochs"] == 20
+    assert small["warmup_ratio"] == 0.1 and small["freeze_embeddings"] is True
+    # Classification keeps its defaults whatever its size.
+    assert default_hyperparameters("full", "classification", 300, [20] * 300, 1.0)["batch_size"] == 32
+
+
+def test_extraction_epochs_that_find_no_entity_never_end_the_run_early(ner, monkeypatch):
+    session = TrainingSession(
+        ner,
+        task="extraction",
+        labels=WNUT_TYPES,
+        base_model_dir=default_base_model_dir(),
+        method="full",
+        hyperparameters={"epochs": 5, "batch_size": 64, "max_length": 32, "early_stopping_patience": 1},
+    )
+    scores = iter([0.0, 0.0, 0.0, 0.3, 0.2])
+
+    def validate(model, epoch_state):
+        yield from ()
+        return next(scores), None
+
+    monkeypatch.setattr(session, "_validate", validate)
+    list(session.run())
+    info = session.trained.train_info
+    # Three epochs without an entity used none of the patience of 1: epoch 4 found some and is kept.
+    assert info["best_epoch"] == 4 and info["epochs_run"] == 5 and info["best_val_metric"] == 0.3
+
+
 def test_extraction_accepts_bio_tag_labels(ner):
     tags = ["O"] + [f"{p}-{t}" for t in WNUT_TYPES for p in "BI"]
     session = TrainingSession(ner, task="extraction", labels=tags, base_model_dir=default_base_model_dir())

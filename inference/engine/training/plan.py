@@ -278,6 +278,31 @@ def choose_method(method: str, train: list[Example], task: str, labels: list[str
     return "full", f"{facts}: enough data for full fine-tuning (all layers except the word embeddings)"
 
 
+# Extraction below this many sentences gets smaller batches, a higher learning rate and more epochs.
+EXTRACTION_SMALL = 2000
+
+
+def extraction_small_data(train_size: int) -> dict:
+    """Full fine-tuning defaults for extraction on 100 to 2,000 sentences, scaled to the data.
+
+    With batch 32 and rate 1e-4, a few hundred sentences make 10 optimiser steps an epoch: the model
+    still tags everything O when early stopping gives up (entity F1 0.000 on a few hundred CoNLL
+    sentences; rate 3e-4, batch 8 reached 0.571). So: batch 8 below 500 sentences (16 below 2,000),
+    rate 3e-4 (2e-4), about 600 steps in all (at most 20 epochs), warm-up over the first tenth, and
+    patience 3."""
+    batch_size, learning_rate = (8, 3e-4) if train_size < 500 else (16, 2e-4)
+    steps_per_epoch = max(math.ceil(train_size / batch_size), 1)
+    return {
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "head_learning_rate": 1e-3,
+        "epochs": min(max(math.ceil(600 / steps_per_epoch), 5), 20),
+        "warmup_ratio": 0.1,
+        "early_stopping_patience": 3,
+        "freeze_embeddings": True,
+    }
+
+
 def default_hyperparameters(
     method: str,
     task: str,
@@ -302,7 +327,9 @@ def default_hyperparameters(
         "max_grad_norm": 1.0,
         "num_threads": cpu_count(),
     }
-    if method == "full":
+    if method == "full" and task == "extraction" and train_size < EXTRACTION_SMALL:
+        hp.update(extraction_small_data(train_size))
+    elif method == "full":
         # ~600 optimiser steps is enough on this encoder; big data sets converge in 3 epochs.
         # The randomly initialised head learns 10x faster than the pre-trained body: +5 points of
         # accuracy after 3 epochs on 30 examples x 77 banking intents (measured, 84% vs 80%).
