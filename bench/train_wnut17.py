@@ -4,8 +4,9 @@ Usage: .venv/bin/python bench/train_wnut17.py [--method auto] [--epochs N] [--js
        [--train-sentences 300] [--before]
 Entity-level F1 (seqeval, strict IOB2). Published: best shared-task system 41.86, bert-large 47.44.
 
-``--train-sentences N`` trains on the first N training sentences only (validation and test stay
-whole). ``--before`` sets the hyperparameters the defaults had before they were scaled to the data
+``--train-sentences N`` trains on the first N training sentences only, ``--dev-sentences N``
+validates on the first N dev sentences (the test file stays whole); ``--no-trials`` keeps auto from
+trying other learning rates. ``--before`` sets the hyperparameters the defaults had before they were scaled to the data
 size (batch 32, learning rate 1e-4, patience 2, epochs for ~600 steps within 3 to 10); the
 early-stopping rule of this checkout still applies (an epoch that finds no entity uses no patience).
 """
@@ -67,11 +68,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--json")
     parser.add_argument("--train-sentences", type=int)
+    parser.add_argument("--dev-sentences", type=int, help="validate on the first N dev sentences only")
+    parser.add_argument("--no-trials", action="store_true", help="auto tries no other learning rates")
     parser.add_argument("--before", action="store_true", help="the defaults before they scaled with size")
     args = parser.parse_args()
     folder = datasets_dir() / "wnut17"
     train = read_conll(folder / "wnut17train.conll", "train")[: args.train_sentences]
-    dev = read_conll(folder / "emerging.dev.conll", "validation")
+    dev = read_conll(folder / "emerging.dev.conll", "validation")[: args.dev_sentences]
     test = read_conll(folder / "emerging.test.annotated", "test")
     print(f"wnut17: train {len(train)}, dev {len(dev)}, test {len(test)} sentences", flush=True)
 
@@ -87,6 +90,8 @@ def main() -> None:
         }
     if args.epochs:
         hyperparameters["epochs"] = args.epochs
+    if args.no_trials:
+        hyperparameters["learning_rate_trials"] = []
     start = time.monotonic()
     session = TrainingSession(
         train + dev,

@@ -346,6 +346,76 @@ def test_fewshot_is_for_classification_only(ner):
         )
 
 
+def _many(bank):
+    """24 training examples per label (full fine-tuning under auto), validation and test kept."""
+    examples, labels = bank
+    train = [Example(text=f"{e.text} #{k}", label=e.label, split="train") for e in examples for k in range(3)]
+    return train + [e for e in examples if e.split != "train"], labels
+
+
+def test_auto_tries_learning_rates_on_small_data_and_keeps_the_best(bank, monkeypatch):
+    examples, labels = _many(bank)
+    session = classifier_session(examples, labels, hyperparameters={"max_length": 32})
+    plan = session.plan
+    assert plan.hyperparameters["learning_rate_trials"] == [1e-4, 5e-5, 2e-4]
+    assert "tries learning rates 0.0001, 5e-05, 0.0002 on the validation split" in plan.reason
+    assert "up to 3x the training time" in plan.reason
+    # A learning rate chosen by the user, or a list of trials, is taken as it is.
+    assert (
+        "learning_rate_trials"
+        not in classifier_session(
+            examples, labels, hyperparameters={"learning_rate": 3e-5}
+        ).plan.hyperparameters
+    )
+
+    scores = {1e-4: 0.70, 5e-5: 0.60, 2e-4: 0.80}
+
+    def fake_training(model, rows):
+        rate = session.plan.hyperparameters["learning_rate"]
+        model.head.bias.data.fill_(rate)  # marks which trial's model is kept
+        yield session._progress("training", step=1, total_steps=2, eta_seconds=1.0, loss=0.5)
+        return {"best_val_metric": scores[rate], "best_epoch": 1, "epochs_run": 1, "history": [{"loss": 0.5}]}
+
+    monkeypatch.setattr(session, "_train_gradient", fake_training)
+    events = list(session.run())
+    info = session.trained.train_info
+    assert [t["learning_rate"] for t in info["learning_rate_trials"]] == [1e-4, 5e-5, 2e-4]
+    assert [t["val_metric"] for t in info["learning_rate_trials"]] == [0.70, 0.60, 0.80]
+    assert session.trained.hyperparameters["learning_rate"] == 2e-4
+    assert float(session.trained.model.head.bias[0].detach()) == pytest.approx(2e-4)
+    messages = [e["message"] for e in events if e["message"]]
+    assert "learning-rate trial 3 of 3: 0.0002 reached validation accuracy 0.800" in messages
+    assert any(
+        m.startswith("keeping learning rate 0.0002 (validation accuracy 0.800) of 3 tried") for m in messages
+    )
+    # Steps count across the trials, so a progress bar never runs backwards.
+    steps = [(e["step"], e["total_steps"]) for e in events if e["phase"] == "training" and e["total_steps"]]
+    assert (1, 6) in steps and (5, 6) in steps
+
+
+def test_learning_rate_trials_stop_when_the_time_budget_would_not_allow_another(bank, monkeypatch):
+    examples, labels = _many(bank)
+    session = TrainingSession(
+        examples,
+        task="classification",
+        labels=labels,
+        base_model_dir=default_base_model_dir(),
+        hyperparameters={"max_length": 32},
+        time_budget_seconds=1.0,
+    )
+
+    def slow_training(model, rows):
+        time.sleep(0.5)
+        yield from ()
+        return {"best_val_metric": 0.5, "best_epoch": 1, "epochs_run": 1, "history": [{"loss": 0.5}]}
+
+    monkeypatch.setattr(session, "_train_gradient", slow_training)
+    events = list(session.run())
+    assert len(session.trained.train_info["learning_rate_trials"]) == 1
+    assert session.trained.hyperparameters["learning_rate"] == 1e-4
+    assert any((e["message"] or "").startswith("learning-rate trials stopped after 1 of 3") for e in events)
+
+
 def test_class_weighting_turns_on_for_imbalance(bank):
     examples, labels = bank
     skewed = [e for e in examples if e.label != labels[0] or e.split != "train"][:-1]

@@ -60,6 +60,16 @@ def _bool(v):
     return None if isinstance(v, bool) else "must be true or false"
 
 
+def _rates(v):
+    if (
+        isinstance(v, list)
+        and len(v) <= 5
+        and all(isinstance(x, (int, float)) and not isinstance(x, bool) and 1e-7 <= x <= 1.0 for x in v)
+    ):
+        return None
+    return "must be a list of at most 5 learning rates, each between 1e-07 and 1 (empty: no trials)"
+
+
 def _modules(v):
     if isinstance(v, list) and v and all(isinstance(x, str) and x for x in v):
         return None
@@ -88,6 +98,7 @@ HYPERPARAMETERS = {
     "lora_target_modules": _modules,
     "num_threads": _num(1, 512, integer=True),
     "pairs_per_example": _num(2, 200, integer=True),
+    "learning_rate_trials": _rates,
 }
 
 
@@ -101,6 +112,7 @@ METHOD_ONLY = {
     "lora_dropout": ("lora",),
     "lora_target_modules": ("lora",),
     "pairs_per_example": ("fewshot",),
+    "learning_rate_trials": ("full", "lora"),
 }
 
 
@@ -301,6 +313,19 @@ def extraction_small_data(train_size: int) -> dict:
         "early_stopping_patience": 3,
         "freeze_embeddings": True,
     }
+
+
+# auto tries learning rates on the validation split when fine-tuning at most this many examples:
+# each trial is a whole training run (early stopping included), so trials cost up to 3x the time.
+TRIALS_MAX_TRAIN_SIZE = 2000
+TRIAL_FACTORS = (1.0, 0.5, 2.0)  # the default first: it is kept if the time budget ends the trials
+
+
+def learning_rate_trials(hp: dict, *, train_size: int, validation_size: int) -> list[float]:
+    """The rates auto tries (the default, half and double it), or [] when it should not try any."""
+    if not validation_size or train_size > TRIALS_MAX_TRAIN_SIZE:
+        return []
+    return [float(f"{hp['learning_rate'] * f:.3g}") for f in TRIAL_FACTORS]
 
 
 def default_hyperparameters(

@@ -118,6 +118,7 @@ def _train_evaluate_register(job: TrainingJob) -> None:
         method=job.method,
         hyperparameters=job.hyperparameters,
         base_model_id=base.id,
+        time_budget_seconds=max(deadline - time.time(), 0.0),
     )
     plan = session.plan
     if not owned(job).update(
