@@ -16,8 +16,10 @@ METHODS = ("full", "lora", "head", "fewshot")
 HEAD_MAX_AVG_PER_LABEL = 8
 HEAD_MAX_TRAIN_SIZE = 100
 # For classification, auto picks "fewshot" up to this many examples per label on average (or below
-# HEAD_MAX_TRAIN_SIZE examples in all): on banking77 with 8 per label it beats a linear head on the
-# frozen base by a wide margin (docs/benchmarks.md), and with more data plain fine-tuning catches up.
+# HEAD_MAX_TRAIN_SIZE examples in all). On banking77 with 8 per label it beats a linear head on the
+# frozen base (docs/benchmarks.md); SetFit's paper finds its lead over plain fine-tuning shrinking
+# as examples grow towards 64 per label, and up to 16 the pair budget below keeps one pass within
+# a few minutes on 2 cores.
 FEWSHOT_MAX_AVG_PER_LABEL = 16
 # Sentence pairs per training example, at most: 20 (as SetFit's 20 iterations, halved), fewer on
 # larger sets so that the contrastive pass stays near this many pairs (a few minutes on 2 cores).
