@@ -21,6 +21,7 @@ from torch.nn import functional as F
 
 from ..basemodels import TaskModel
 from ..encoding import encode_texts, length_chunks, pad
+from .data import bucketed_batches
 from .gradient import VAL_METRIC, adamw
 
 EMBED_CHUNK = 64
@@ -90,13 +91,13 @@ class FewShotTraining:
             "for contrastive fine-tuning",
         )
         model.train()
+        # Pairs of similar length share a batch (padding is most of the cost of short texts).
+        pair_lengths = [max(len(ids_of[i]), len(ids_of[j])) for i, j, _ in pairs]
         for epoch in range(1, epochs + 1):
-            if epoch > 1:
-                rng.shuffle(pairs)
             running, count = 0.0, 0
-            for k in range(0, len(pairs), bs):
+            for indices in bucketed_batches(pair_lengths, bs, rng):
                 t0 = time.monotonic()
-                batch = pairs[k : k + bs]
+                batch = [pairs[k] for k in indices]
                 # Both sides of every pair in one forward pass.
                 ids, mask = pad([ids_of[i] for i, _, _ in batch] + [ids_of[j] for _, j, _ in batch], pad_id)
                 emb = model.features(ids, mask)
