@@ -298,10 +298,11 @@ def test_early_stopping_says_why_and_which_epoch_it_keeps(bank):
 def test_auto_plan_explains_choice(bank):
     examples, labels = bank
     few = classifier_session(examples, labels)
-    assert few.plan.method == "fewshot" and "8 labels with 8 training examples each" in few.plan.reason
-    assert "fine-tuned on pairs of texts" in few.plan.reason and "up to 16 per label" in few.plan.reason
-    assert few.plan.hyperparameters["pairs_per_example"] == 20
-    # Over 16 examples per label, full fine-tuning.
+    assert few.plan.method == "head" and "8 labels with 8 training examples each" in few.plan.reason
+    assert "a linear head is trained on the frozen base model" in few.plan.reason
+    fewshot = classifier_session(examples, labels, method="fewshot").plan
+    assert fewshot.method == "fewshot" and "contrastive few-shot fine-tuning" in fewshot.reason
+    assert fewshot.hyperparameters["pairs_per_example"] == 20 and fewshot.hyperparameters["epochs"] == 1
     many = [Example(text=f"{e.text} #{k}", label=e.label, split="train") for e in examples for k in range(3)]
     plan = classifier_session(many, labels).plan
     assert plan.method == "full" and "full fine-tuning" in plan.reason

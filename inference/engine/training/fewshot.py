@@ -1,13 +1,13 @@
 """The ``fewshot`` method, in the style of SetFit (Tunstall et al. 2022): contrastive sentence-pair
-fine-tuning of the encoder, then a logistic-regression head fitted on the tuned embeddings.
+fine-tuning of the encoder, then a linear head trained on the tuned embeddings.
 
 1. Pairs: every training example is paired ``pairs_per_example`` times, half with a random example
    of its own label (target cosine similarity 1) and half with one of another label (target 0).
 2. The encoder learns to put same-label texts close together: mean-pooled embeddings of both sides,
    loss = squared difference between their cosine similarity and the target (one pass by default).
-3. A multinomial logistic regression is fitted on the tuned embeddings of the training examples and
-   its weights become the linear head of an ordinary task model. The result is a whole fine-tuned
-   encoder plus a head, saved and served exactly like a ``full`` version (ONNX int8 included).
+3. The linear (softmax) head is trained on the tuned embeddings as the ``head`` method trains its
+   own. The result is a whole fine-tuned encoder plus a head, saved and served exactly like a
+   ``full`` version (ONNX int8 included).
 """
 
 from __future__ import annotations
@@ -20,11 +20,28 @@ import torch
 from torch.nn import functional as F
 
 from ..basemodels import TaskModel
-from ..encoding import encode_texts, length_chunks, pad
+from ..encoding import pad
 from .data import bucketed_batches
-from .gradient import VAL_METRIC, adamw
+from .gradient import adamw
 
-EMBED_CHUNK = 64
+HEAD_KEYS = (
+    "learning_rate",
+    "epochs",
+    "batch_size",
+    "warmup_ratio",
+    "weight_decay",
+    "dropout",
+    "max_grad_norm",
+    "early_stopping_patience",
+)
+
+
+def head_hyperparameters(train_size: int) -> dict:
+    """What the head of a fewshot model trains with: the head method's defaults."""
+    from .plan import default_hyperparameters
+
+    hp = default_hyperparameters("head", "classification", train_size, [], 1.0)
+    return {k: hp[k] for k in HEAD_KEYS}
 
 
 def contrastive_pairs(labels: list[str], per_example: int, seed: int) -> list[tuple[int, int, float]]:
@@ -51,15 +68,6 @@ def contrastive_pairs(labels: list[str], per_example: int, seed: int) -> list[tu
 
 class FewShotTraining:
     """Mixin of TrainingSession: the contrastive loop and the head fit, for classification."""
-
-    def _embed(self, model: TaskModel, segments: list) -> torch.Tensor:
-        pad_id = self.tokenizer.pad_token_id or 0
-        out = torch.zeros((len(segments), model.head.in_features))
-        with torch.inference_mode():
-            for chunk in length_chunks([len(s.input_ids) for s in segments], EMBED_CHUNK):
-                ids, mask = pad([segments[i].input_ids for i in chunk], pad_id)
-                out[chunk] = model.features(ids, mask)
-        return out
 
     def _train_fewshot(self, model: TaskModel, rows: list):
         hp = self.plan.hyperparameters
@@ -131,58 +139,22 @@ class FewShotTraining:
         yield self._progress(
             "training",
             loss=history[-1]["loss"],
-            message="fitting the classifier head on the tuned embeddings",
+            message="training the classifier head on the tuned embeddings",
         )
-        t0 = time.monotonic()
-        x = self._embed(model, encode_texts(self.tokenizer, [ex.text for ex in self.train], hp["max_length"]))
-        self._fit_head(model, x, [r[1] for r in rows])
-        head_seconds = time.monotonic() - t0
-        info = {
-            "epochs_run": epochs,
-            "best_epoch": epochs,
-            "best_val_metric": None,
-            "val_metric_name": VAL_METRIC[self.task],
-            "stopped_early": False,
-            "examples_per_second": round(2 * seen / train_seconds, 1) if train_seconds else None,
-            "training_seconds": round(train_seconds + head_seconds, 2),
-            "validation_seconds": 0.0,
-            "pairs": len(pairs),
-            "history": history,
-        }
-        if self.validation:
-            t0 = time.monotonic()
-            metric, _ = yield from self._validate(model, {"loss": history[-1]["loss"]})
-            model.eval()
-            info["validation_seconds"] = round(time.monotonic() - t0, 2)
-            info["best_val_metric"] = history[-1]["val_metric"] = metric
-            yield self._progress(
-                "validating",
-                val_metric=metric,
-                message=f"classifier head fitted: validation accuracy {metric:.3f}",
-            )
+        # The head trains as the head method's does (a linear softmax layer on cached features, AdamW
+        # at 1e-2, early stopping on validation when there is one), on the tuned encoder's embeddings.
+        for p in model.encoder.parameters():
+            p.requires_grad_(False)
+        contrastive = self.plan.hyperparameters
+        self.plan.hyperparameters = {**contrastive, **head_hyperparameters(len(rows))}
+        try:
+            info = yield from self._train_head(model, rows)
+        finally:
+            self.plan.hyperparameters = contrastive
+        info.update(
+            contrastive_epochs=epochs,
+            contrastive_seconds=round(train_seconds, 2),
+            pairs=len(pairs),
+            contrastive_history=history,
+        )
         return info
-
-    def _fit_head(self, model: TaskModel, x: torch.Tensor, targets: list[int]) -> None:
-        """Multinomial logistic regression (L2, C=1, as SetFit) on ``x``, copied into the linear head so
-        that softmax(head(x)) equals its predicted probabilities."""
-        from sklearn.linear_model import LogisticRegression
-
-        hp = self.plan.hyperparameters
-        clf = LogisticRegression(
-            max_iter=1000,
-            class_weight="balanced" if hp["class_weighting"] else None,
-            random_state=hp["seed"],
-        )
-        clf.fit(x.numpy(), targets)
-        coef = torch.as_tensor(clf.coef_, dtype=torch.float32)
-        intercept = torch.as_tensor(clf.intercept_, dtype=torch.float32)
-        if coef.shape[0] == 1:  # two classes: sklearn keeps one logit, for its second class
-            coef = torch.cat([torch.zeros_like(coef), coef])
-            intercept = torch.cat([torch.zeros_like(intercept), intercept])
-        weight = torch.zeros_like(model.head.weight)
-        bias = torch.full_like(model.head.bias, -1e4)  # a label absent from training is never predicted
-        for row, cls in enumerate(clf.classes_.tolist()):
-            weight[cls], bias[cls] = coef[row], intercept[row]
-        with torch.no_grad():
-            model.head.weight.copy_(weight)
-            model.head.bias.copy_(bias)
