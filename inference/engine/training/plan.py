@@ -15,12 +15,12 @@ METHODS = ("full", "lora", "head", "fewshot")
 # auto picks "head" below these: with a handful of examples per label, fine-tuning 22M weights overfits.
 HEAD_MAX_AVG_PER_LABEL = 8
 HEAD_MAX_TRAIN_SIZE = 100
-# auto does not pick "fewshot": on banking77 with 8 texts per label it scored 0.809 on the official
-# test set against 0.826 for a linear head on the frozen base (docs/benchmarks.md), in 200 times the
-# training time. It stays available by name.
+# auto does not pick "fewshot": on banking77 with 8 texts per label it scored 0.809 to 0.820 on the
+# official test set against 0.826 for a linear head on the frozen base (docs/benchmarks.md), in 10 to
+# 200 times the training time. It stays available by name.
 # Sentence pairs per training example, at most: 20 (as SetFit's 20 iterations, halved), fewer on
-# larger sets so that the contrastive pass stays near this many pairs (12,320 pairs, 770 steps: 31
-# minutes on a loaded 2-core machine, docs/benchmarks.md).
+# larger sets so that the contrastive pass stays near this many pairs (about 0.3 s per step of 16
+# pairs on 2 cores: 770 steps for 616 texts, docs/benchmarks.md).
 FEWSHOT_PAIRS_PER_EXAMPLE = 20
 FEWSHOT_PAIR_BUDGET = 12800
 MAX_LENGTH_CAP = 256
