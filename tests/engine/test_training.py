@@ -334,6 +334,8 @@ def test_fewshot_pairs_each_example_with_its_own_label_and_others():
         assert i != j and (labels[i] == labels[j]) == (target == 1.0)
     assert sum(t for i, _, t in pairs if labels[i] == "a") == 2 * 3  # half of each example's pairs
     assert all(t == 0.0 for i, _, t in pairs if labels[i] == "c")
+    with pytest.raises(ValueError, match="at least two labels"):
+        contrastive_pairs(["a", "a"], 4, seed=1)
 
 
 def test_fewshot_is_for_classification_only(ner):

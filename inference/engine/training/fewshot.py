@@ -51,6 +51,8 @@ def contrastive_pairs(labels: list[str], per_example: int, seed: int) -> list[tu
     by_label: dict[str, list[int]] = {}
     for i, lab in enumerate(labels):
         by_label.setdefault(lab, []).append(i)
+    if len(by_label) < 2:
+        raise ValueError("method fewshot needs training examples of at least two labels")
     pairs: list[tuple[int, int, float]] = []
     for i, lab in enumerate(labels):
         same = [j for j in by_label[lab] if j != i]
