@@ -27,7 +27,7 @@ class TrainingJobSerializer(serializers.Serializer):
     dataset_version = serializers.IntegerField(source="dataset_version.number")
     model = serializers.CharField(source="model_name")
     base_model = serializers.CharField(source="base_model_id")
-    method = serializers.CharField(help_text="As requested: auto, full, lora or head.")
+    method = serializers.CharField(help_text="As requested: auto, full, lora, head or fewshot.")
     resolved_method = serializers.CharField(allow_blank=True, help_text="The method the worker chose.")
     method_reason = serializers.CharField(allow_blank=True)
     hyperparameters = serializers.JSONField(help_text="As requested.")

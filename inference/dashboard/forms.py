@@ -20,6 +20,7 @@ METHOD_CHOICES = [
                 "full": "Full fine-tuning",
                 "lora": "LoRA adapter",
                 "head": "Classifier head only (fastest)",
+                "fewshot": "Few-shot (pairs fine-tuning, then a head; small classification sets)",
             }.get(m, m),
         )
         for m in METHODS

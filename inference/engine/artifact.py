@@ -1,7 +1,7 @@
 """Model artifacts: a directory of safetensors files plus ``manifest.json`` with a sha256 per file.
 
 Layout by method (every file is listed in the manifest; nothing else in the directory is trusted):
-  full: config.json + model.safetensors (fine-tuned encoder) + head.safetensors + tokenizer files
+  full, fewshot: config.json + model.safetensors (fine-tuned encoder) + head.safetensors + tokenizer files
   lora: adapter_config.json + adapter_model.safetensors + head.safetensors + tokenizer files
   head: head.safetensors only (the frozen base is loaded from the base model directory at serving time)
 A ``runtime`` entry (name, agreement, latency) says how the version is served; a ``full`` version
@@ -20,7 +20,7 @@ from pathlib import Path
 from safetensors.torch import save_file
 
 from .basemodels import fingerprint, sha256_file
-from .types import TrainedModel
+from .types import WHOLE_MODEL_METHODS, TrainedModel
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -86,7 +86,7 @@ def save(
 
     save_file(_contiguous(model.head.state_dict()), str(root / HEAD_FILE))
     written.append(HEAD_FILE)
-    if trained.method == "full":
+    if trained.method in WHOLE_MODEL_METHODS:
         model.encoder.config.to_json_file(str(root / CONFIG_FILE))
         save_file(_contiguous(model.encoder.state_dict()), str(root / MODEL_FILE))
         written += [CONFIG_FILE, MODEL_FILE]
@@ -103,7 +103,7 @@ def save(
         if not (root / name).is_file():
             raise ArtifactError(f"extra file {name} is not in {directory}")
         written.append(name)
-    if trained.method in ("full", "lora"):
+    if trained.method in (*WHOLE_MODEL_METHODS, "lora"):
         for name in trained.tokenizer.save_pretrained(str(root)):
             written.append(os.path.relpath(name, root))
 

@@ -9,6 +9,8 @@ if TYPE_CHECKING:
     from torch import nn
 
 TASKS = ("classification", "multilabel", "extraction")
+# Training methods whose artifact holds the whole fine-tuned encoder (saved, exported and served alike).
+WHOLE_MODEL_METHODS = ("full", "fewshot")
 SPLITS = ("train", "validation", "test")
 
 

@@ -26,7 +26,7 @@ class TrainingJob(models.Model):
     )
     model_name = models.SlugField(max_length=100)
     base_model_id = models.CharField(max_length=64)
-    method = models.CharField(max_length=10, default="auto")  # as requested: auto | full | lora | head
+    method = models.CharField(max_length=10, default="auto")  # as requested: auto or one of METHODS
     resolved_method = models.CharField(max_length=10, blank=True)
     method_reason = models.TextField(blank=True)
     hyperparameters = models.JSONField(default=dict, blank=True)  # as requested

@@ -46,7 +46,7 @@ def chosen(bank, onnx_cache, tmp_path_factory):
     """Per method: (predictor, info, artifact dir) of the runtime chosen for the standard tiny models."""
     examples, _ = bank
     out = {}
-    for method in ("full", "head"):
+    for method in ("full", "head", "fewshot"):
         directory = tmp_path_factory.mktemp(f"chosen-{method}")
         model = trained(f"cls-{method}")
         predictor, info = runtime_choice.choose_runtime(
@@ -57,7 +57,7 @@ def chosen(bank, onnx_cache, tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize("method", ["full", "head"])
+@pytest.mark.parametrize("method", ["full", "head", "fewshot"])
 def test_chosen_runtime_is_recorded_and_the_loaded_artifact_answers_like_evaluation(
     bank, onnx_cache, chosen, method
 ):
@@ -70,15 +70,19 @@ def test_chosen_runtime_is_recorded_and_the_loaded_artifact_answers_like_evaluat
     assert set(info["latency_ms"]) == {"torch", "onnx", "onnx-int8"}
     manifest = artifact.load_manifest(str(directory))
     assert manifest["runtime"]["name"] == info["name"]
-    if method == "full":
+    if method in ("full", "fewshot"):  # a fewshot version is a whole fine-tuned model, like full
         assert set(manifest["files"]) & {"model.onnx", "model.int8.onnx"} == {info["file"]}
+        assert {"model.safetensors", "config.json", "tokenizer.json"} <= set(manifest["files"])
     artifact.verify(str(directory))
     loaded = loading.load(str(directory), onnx_cache_dir=onnx_cache)
     assert isinstance(loaded, OnnxPredictor) and loaded.runtime == info["name"]
     test = texts_of(examples, "test") + texts_of(examples, "validation")
     assert loaded.predict(test) == predictor.predict(test)  # same graph, same answers, scores too
-    # An artifact can always be served by torch too (the fallback).
-    assert loading.load(str(directory), runtime="torch").runtime == "torch"
+    # An artifact can always be served by torch too (the fallback), with the labels it had at evaluation.
+    by_torch = loading.load(str(directory), runtime="torch")
+    assert by_torch.runtime == "torch"
+    evaluated = predictor_from_trained(trained(f"cls-{method}")).predict(test)
+    assert [a["label"] for a in by_torch.predict(test)] == [a["label"] for a in evaluated]
     if method == "head":  # fp32 ONNX of the shared encoder: exactly torch's labels
         _assert_like_torch(
             loading.load(str(directory), runtime="onnx", onnx_cache_dir=onnx_cache), method, test

@@ -78,6 +78,7 @@ RECIPES = {
     "cls-full": ("classification", "full", {"epochs": 1, "max_length": 32}),
     "cls-lora": ("classification", "lora", {"epochs": 1, "max_length": 32}),
     "cls-head": ("classification", "head", {"max_length": 32}),
+    "cls-fewshot": ("classification", "fewshot", {"max_length": 32, "pairs_per_example": 4}),
     "ner-full": ("extraction", "full", {"epochs": 2, "max_length": 64, "learning_rate": 3e-4}),
 }
 
@@ -145,7 +146,7 @@ def run_all(session: TrainingSession) -> list[dict]:
     return events
 
 
-@pytest.mark.parametrize("method", ["full", "lora", "head"])
+@pytest.mark.parametrize("method", ["full", "lora", "head", "fewshot"])
 def test_each_method_trains_and_reports(bank, method):
     _, labels = bank
     session, events = _trained(f"cls-{method}")
@@ -186,6 +187,45 @@ def test_extraction_trains(ner, method):
     assert events[-1]["phase"] == "done" and events[-1]["val_metric_name"] == "f1"
     assert session.trained.labels == WNUT_TYPES
     assert session.trained.model.head.out_features == 1 + 2 * len(WNUT_TYPES)
+
+
+def test_extraction_defaults_scale_with_the_number_of_sentences():
+    from inference.engine.training.plan import default_hyperparameters
+
+    def plan(sentences):
+        return default_hyperparameters("full", "extraction", sentences, [20] * sentences, 1.0)
+
+    small, medium, large = plan(300), plan(1000), plan(3000)
+    assert (small["batch_size"], small["learning_rate"], small["early_stopping_patience"]) == (8, 3e-4, 3)
+    assert (medium["batch_size"], medium["learning_rate"]) == (16, 2e-4)
+    assert (large["batch_size"], large["learning_rate"], large["epochs"]) == (32, 1e-4, 7)
+    # About 600 optimiser steps: more epochs on fewer sentences, warm-up over the first tenth.
+    assert small["epochs"] == 16 and medium["epochs"] == 10 and plan(100)["epochs"] == 20
+    assert small["warmup_ratio"] == 0.1 and small["freeze_embeddings"] is True
+    # Classification keeps its defaults whatever its size.
+    assert default_hyperparameters("full", "classification", 300, [20] * 300, 1.0)["batch_size"] == 32
+
+
+def test_extraction_epochs_that_find_no_entity_never_end_the_run_early(ner, monkeypatch):
+    session = TrainingSession(
+        ner,
+        task="extraction",
+        labels=WNUT_TYPES,
+        base_model_dir=default_base_model_dir(),
+        method="full",
+        hyperparameters={"epochs": 5, "batch_size": 64, "max_length": 32, "early_stopping_patience": 1},
+    )
+    scores = iter([0.0, 0.0, 0.0, 0.3, 0.2])
+
+    def validate(model, epoch_state):
+        yield from ()
+        return next(scores), None
+
+    monkeypatch.setattr(session, "_validate", validate)
+    list(session.run())
+    info = session.trained.train_info
+    # Three epochs without an entity used none of the patience of 1: epoch 4 found some and is kept.
+    assert info["best_epoch"] == 4 and info["epochs_run"] == 5 and info["best_val_metric"] == 0.3
 
 
 def test_extraction_accepts_bio_tag_labels(ner):
@@ -258,8 +298,12 @@ def test_early_stopping_says_why_and_which_epoch_it_keeps(bank):
 def test_auto_plan_explains_choice(bank):
     examples, labels = bank
     few = classifier_session(examples, labels)
-    assert few.plan.method == "head" and "8 labels" in few.plan.reason
-    many = [Example(text=f"{e.text} #{k}", label=e.label, split="train") for e in examples for k in range(2)]
+    assert few.plan.method == "head" and "8 labels with 8 training examples each" in few.plan.reason
+    assert "a linear head is trained on the frozen base model" in few.plan.reason
+    fewshot = classifier_session(examples, labels, method="fewshot").plan
+    assert fewshot.method == "fewshot" and "contrastive few-shot fine-tuning" in fewshot.reason
+    assert fewshot.hyperparameters["pairs_per_example"] == 20 and fewshot.hyperparameters["epochs"] == 1
+    many = [Example(text=f"{e.text} #{k}", label=e.label, split="train") for e in examples for k in range(3)]
     plan = classifier_session(many, labels).plan
     assert plan.method == "full" and "full fine-tuning" in plan.reason
     hp = plan.hyperparameters
@@ -278,6 +322,101 @@ def test_auto_plan_explains_choice(bank):
         assert key in hp
     assert hp["max_length"] % 8 == 0 and 16 <= hp["max_length"] <= 256
     assert hp["freeze_embeddings"] is True and hp["class_weighting"] is False
+
+
+def test_fewshot_pairs_each_example_with_its_own_label_and_others():
+    from inference.engine.training.fewshot import contrastive_pairs
+
+    labels = ["a"] * 3 + ["b"] * 3 + ["c"]  # "c" has no partner of its own label
+    pairs = contrastive_pairs(labels, 4, seed=1)
+    assert len(pairs) == 4 * len(labels) and pairs == contrastive_pairs(labels, 4, seed=1)
+    for i, j, target in pairs:
+        assert i != j and (labels[i] == labels[j]) == (target == 1.0)
+    assert sum(t for i, _, t in pairs if labels[i] == "a") == 2 * 3  # half of each example's pairs
+    assert all(t == 0.0 for i, _, t in pairs if labels[i] == "c")
+    with pytest.raises(ValueError, match="at least two labels"):
+        contrastive_pairs(["a", "a"], 4, seed=1)
+
+
+def test_fewshot_is_for_classification_only(ner):
+    with pytest.raises(ValueError, match="method fewshot trains classification only, not extraction"):
+        TrainingSession(
+            ner,
+            task="extraction",
+            labels=WNUT_TYPES,
+            base_model_dir=default_base_model_dir(),
+            method="fewshot",
+        )
+
+
+def _many(bank):
+    """24 training examples per label (full fine-tuning under auto), validation and test kept."""
+    examples, labels = bank
+    train = [Example(text=f"{e.text} #{k}", label=e.label, split="train") for e in examples for k in range(3)]
+    return train + [e for e in examples if e.split != "train"], labels
+
+
+def test_auto_tries_learning_rates_on_small_data_and_keeps_the_best(bank, monkeypatch):
+    examples, labels = _many(bank)
+    session = classifier_session(examples, labels, hyperparameters={"max_length": 32})
+    plan = session.plan
+    assert plan.hyperparameters["learning_rate_trials"] == [1e-4, 5e-5, 2e-4]
+    assert "tries learning rates 0.0001, 5e-05, 0.0002 on the validation split" in plan.reason
+    assert "up to 3x the training time" in plan.reason
+    # A learning rate chosen by the user, or a list of trials, is taken as it is.
+    assert (
+        "learning_rate_trials"
+        not in classifier_session(
+            examples, labels, hyperparameters={"learning_rate": 3e-5}
+        ).plan.hyperparameters
+    )
+
+    scores = {1e-4: 0.70, 5e-5: 0.60, 2e-4: 0.80}
+
+    def fake_training(model, rows):
+        rate = session.plan.hyperparameters["learning_rate"]
+        model.head.bias.data.fill_(rate)  # marks which trial's model is kept
+        yield session._progress("training", step=1, total_steps=2, eta_seconds=1.0, loss=0.5)
+        return {"best_val_metric": scores[rate], "best_epoch": 1, "epochs_run": 1, "history": [{"loss": 0.5}]}
+
+    monkeypatch.setattr(session, "_train_gradient", fake_training)
+    events = list(session.run())
+    info = session.trained.train_info
+    assert [t["learning_rate"] for t in info["learning_rate_trials"]] == [1e-4, 5e-5, 2e-4]
+    assert [t["val_metric"] for t in info["learning_rate_trials"]] == [0.70, 0.60, 0.80]
+    assert session.trained.hyperparameters["learning_rate"] == 2e-4
+    assert float(session.trained.model.head.bias[0].detach()) == pytest.approx(2e-4)
+    messages = [e["message"] for e in events if e["message"]]
+    assert "learning-rate trial 3 of 3: 0.0002 reached validation accuracy 0.800" in messages
+    assert any(
+        m.startswith("keeping learning rate 0.0002 (validation accuracy 0.800) of 3 tried") for m in messages
+    )
+    # Steps count across the trials, so a progress bar never runs backwards.
+    steps = [(e["step"], e["total_steps"]) for e in events if e["phase"] == "training" and e["total_steps"]]
+    assert (1, 6) in steps and (5, 6) in steps
+
+
+def test_learning_rate_trials_stop_when_the_time_budget_would_not_allow_another(bank, monkeypatch):
+    examples, labels = _many(bank)
+    session = TrainingSession(
+        examples,
+        task="classification",
+        labels=labels,
+        base_model_dir=default_base_model_dir(),
+        hyperparameters={"max_length": 32},
+        time_budget_seconds=1.0,
+    )
+
+    def slow_training(model, rows):
+        time.sleep(0.5)
+        yield from ()
+        return {"best_val_metric": 0.5, "best_epoch": 1, "epochs_run": 1, "history": [{"loss": 0.5}]}
+
+    monkeypatch.setattr(session, "_train_gradient", slow_training)
+    events = list(session.run())
+    assert len(session.trained.train_info["learning_rate_trials"]) == 1
+    assert session.trained.hyperparameters["learning_rate"] == 1e-4
+    assert any((e["message"] or "").startswith("learning-rate trials stopped after 1 of 3") for e in events)
 
 
 def test_class_weighting_turns_on_for_imbalance(bank):
@@ -375,20 +514,25 @@ def test_knobs_the_requested_method_does_not_use_are_refused_field_by_field(bank
         )
     assert refused.value.as_details() == {
         "lora_r": "applies to method lora only, not head",
-        "freeze_layers": "applies to method full only, not head",
+        "freeze_layers": "applies to method full or fewshot only, not head",
     }
     assert "lora_r=64 applies to method lora only, not head" in str(refused.value)
-    with pytest.raises(HyperparameterError, match="freeze_embeddings=False applies to method full only"):
+    with pytest.raises(
+        HyperparameterError, match="freeze_embeddings=False applies to method full or fewshot only"
+    ):
         validate_hyperparameters({"freeze_embeddings": False}, method="lora")
     assert validate_hyperparameters({"lora_r": 4}, method="lora") == {"lora_r": 4}
     # Under auto the method is not known yet: the plan decides (see the next test).
     assert validate_hyperparameters({"lora_r": 4}, method="auto") == {"lora_r": 4}
 
 
-def test_auto_leaves_out_knobs_its_method_does_not_use_and_says_so(bank):
-    examples, labels = bank
-    plan = classifier_session(
-        examples, labels, hyperparameters={"lora_r": 64, "freeze_layers": 2, "warmup_ratio": 0.2}
+def test_auto_leaves_out_knobs_its_method_does_not_use_and_says_so(ner):
+    plan = TrainingSession(
+        ner,
+        task="extraction",
+        labels=WNUT_TYPES,
+        base_model_dir=default_base_model_dir(),
+        hyperparameters={"lora_r": 64, "freeze_layers": 2, "warmup_ratio": 0.2},
     ).plan
     assert plan.method == "head"
     hp = plan.hyperparameters
@@ -396,10 +540,10 @@ def test_auto_leaves_out_knobs_its_method_does_not_use_and_says_so(bank):
     assert hp["warmup_ratio"] == 0.2
     assert plan.ignored == {
         "lora_r": "applies to method lora only",
-        "freeze_layers": "applies to method full only",
+        "freeze_layers": "applies to method full or fewshot only",
     }
     assert "; ignored lora_r: applies to method lora only" in plan.reason
-    assert "; ignored freeze_layers: applies to method full only" in plan.reason
+    assert "; ignored freeze_layers: applies to method full or fewshot only" in plan.reason
     assert plan.as_dict()["ignored"] == plan.ignored
 
 

@@ -93,7 +93,7 @@ class ArtifactToLoad:
         }
 
     def own_tokenizer(self):
-        """The tokenizer saved with the version (``full`` and ``lora``)."""
+        """The tokenizer saved with the version (``full``, ``fewshot`` and ``lora``)."""
         return basemodels.load_tokenizer(str(self.path(TOKENIZER_FILE).parent))
 
     def head_state(self) -> dict:
@@ -181,6 +181,10 @@ LOADERS: dict[tuple[str, str], Callable[[ArtifactToLoad], Predictor]] = {
     ("onnx", "head"): functools.partial(_onnx_head, int8=False),
     ("onnx-int8", "head"): functools.partial(_onnx_head, int8=True),
     # No ("onnx", "lora"): a merged graph would be a whole private model per tenant.
+    # A fewshot version is a whole fine-tuned encoder plus a head, like full.
+    ("torch", "fewshot"): _torch_full,
+    ("onnx", "fewshot"): functools.partial(_onnx_full, int8=False),
+    ("onnx-int8", "fewshot"): functools.partial(_onnx_full, int8=True),
 }
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..export import MODEL_FP32, MODEL_INT8, export_task_model, quantize
-from ..types import TrainedModel
+from ..types import WHOLE_MODEL_METHODS, TrainedModel
 from .onnx_predictor import OnnxPredictor
 from .predictor import Predictor, param_bytes
 from .sessions import int8_session, session
@@ -79,7 +79,7 @@ def choose_runtime(
 ) -> tuple[Predictor, dict]:
     """Pick how a trained model will be served and return (predictor, info) for that runtime.
 
-    ``full``: export the task graph into ``directory`` (``model.onnx``), quantise it
+    ``full`` and ``fewshot``: export the task graph into ``directory`` (``model.onnx``), quantise it
     (``model.int8.onnx``) and keep only the chosen file. ``head``: the shared base encoder graph
     (from ``cache_dir``) plus the version's head. ``lora``: torch on the shared base (a merged graph
     would be a whole private model per tenant). int8 is chosen only when its answers equal fp32's on
@@ -98,7 +98,7 @@ def choose_runtime(
         "agreement": {},
         "latency_ms": {},
     }
-    if trained.method not in ("full", "head"):
+    if trained.method not in (*WHOLE_MODEL_METHODS, "head"):
         info["reason"] = "LoRA adapters are served by torch on the process-wide shared base model"
         return torch_predictor, info
     if not texts:
@@ -137,7 +137,7 @@ def choose_runtime(
             f"int8 agreed with fp32 on only {int8_vs_fp32:.1%} of validation (< {required:.1%})",
         )
     info["name"], info["reason"] = chosen.runtime, reason
-    if trained.method == "full":
+    if trained.method in WHOLE_MODEL_METHODS:
         keep = {"onnx": MODEL_FP32, "onnx-int8": MODEL_INT8}.get(chosen.runtime)
         _discard(directory, tuple(f for f in (MODEL_FP32, MODEL_INT8) if f != keep))
         info["file"] = keep
@@ -167,7 +167,7 @@ def _onnx_candidates(trained: TrainedModel, directory: Path, cache_dir) -> dict[
     }
     model = trained.model
     out: dict[str, OnnxPredictor] = {}
-    if trained.method == "full":
+    if trained.method in WHOLE_MODEL_METHODS:
         fp32 = export_task_model(model, directory / MODEL_FP32)
         int8 = quantize(fp32, directory / MODEL_INT8)
         output = "token_logits" if model.token_level else "logits"

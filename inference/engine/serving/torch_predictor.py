@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..basemodels import TaskModel
-from ..types import TrainedModel
+from ..types import WHOLE_MODEL_METHODS, TrainedModel
 from .predictor import Predictor, param_bytes
 
 
@@ -36,7 +36,7 @@ class TorchPredictor(Predictor):
 
 def private_param_bytes(model: TaskModel, method: str) -> int:
     """Bytes of the parameters specific to one trained model: all of them for full, else adapter + head."""
-    if method == "full":
+    if method in WHOLE_MODEL_METHODS:
         return param_bytes(list(model.parameters()) + list(model.buffers()))
     own = [p for n, p in model.named_parameters() if n.startswith("head.") or "lora_" in n]
     return param_bytes(own)

@@ -111,7 +111,9 @@ class GradientTraining:
                 if metric > best[0]:
                     snapshot = {n: p.detach().clone() for n, p in trainable}
                     best, stale = (metric, snapshot, epoch, threshold), 0
-                else:
+                elif not (self.task == "extraction" and best[0] <= 0.0):
+                    # An extraction model often finds no entity for its first epochs (F1 0): those
+                    # do not use up the patience, so a later epoch that finds some is still reached.
                     stale += 1
             history.append(entry)
             yield self._progress(

@@ -15,9 +15,10 @@ from ..device import TrainingDevice, resolve_device
 from ..encoding import tag_names
 from ..metrics import best_threshold, extraction_metrics, gold_tags
 from ..serving.torch_predictor import TorchPredictor
-from ..types import TASKS, Example, TrainedModel
+from ..types import TASKS, WHOLE_MODEL_METHODS, Example, TrainedModel
 from ..words import spans_to_tags, tags_to_spans
 from .data import IGNORE, class_weights, encode_examples, token_lengths
+from .fewshot import FewShotTraining
 from .gradient import VAL_METRIC, GradientTraining
 from .head import HeadTraining
 from .plan import (
@@ -27,6 +28,7 @@ from .plan import (
     freeze_layers_problem,
     imbalance_ratio,
     inapplicable,
+    learning_rate_trials,
     validate_hyperparameters,
 )
 from .progress import TrainingProgress
@@ -73,7 +75,7 @@ def freeze_lowest_layers(encoder: nn.Module, count: int) -> int:
     return count
 
 
-class TrainingSession(GradientTraining, HeadTraining):
+class TrainingSession(GradientTraining, HeadTraining, FewShotTraining):
     """Resolve a plan at construction; ``run()`` trains, yielding progress dicts, and sets ``trained``."""
 
     def __init__(
@@ -87,6 +89,7 @@ class TrainingSession(GradientTraining, HeadTraining):
         hyperparameters: dict | None = None,
         base_model_id: str = basemodels.DEFAULT_BASE_MODEL_ID,
         device: str | TrainingDevice = "auto",
+        time_budget_seconds: float | None = None,
     ):
         if task not in TASKS:
             raise ValueError(f"unknown task {task!r}: choose one of {', '.join(TASKS)}")
@@ -127,6 +130,22 @@ class TrainingSession(GradientTraining, HeadTraining):
         ignored = inapplicable(overrides, chosen)
         hp.update({k: v for k, v in overrides.items() if k not in ignored})
         reason += "".join(f"; ignored {name}: {why}" for name, why in ignored.items())
+        if (
+            method == "auto"
+            and chosen == "full"
+            and not {"learning_rate", "learning_rate_trials"} & set(overrides)
+        ):
+            trials = learning_rate_trials(
+                hp, train_size=len(self.train), validation_size=len(self.validation)
+            )
+            if trials:
+                hp["learning_rate_trials"] = trials
+                reason += (
+                    f"; tries learning rates {', '.join(f'{r:g}' for r in trials)} on the validation split "
+                    f"and keeps the best (each trial is a whole training run: up to {len(trials)}x the "
+                    "training time, fewer trials when the time budget would not allow them)"
+                )
+        self.time_budget_seconds = time_budget_seconds
         self.plan = TrainingPlan(
             method=chosen, reason=reason, hyperparameters=hp, ignored=ignored, device=self.device.as_dict()
         )
@@ -181,13 +200,16 @@ class TrainingSession(GradientTraining, HeadTraining):
             torch.set_num_threads(hp["num_threads"])
             torch.manual_seed(hp["seed"])
             yield self._progress("loading", message=f"loading the base model; plan: {self.plan.reason}")
-            model = self._build_model()
-            if self.device.is_cuda:
-                model.to(self.device.device)
+            trials = hp.get("learning_rate_trials") or []
+            model = None if trials and self.validation else self._placed(self._build_model())
             rows = encode_examples(self.train, self.task, self.labels, self.tokenizer, hp["max_length"])
             yield self._progress("loading", message=f"{len(self.train)} training examples encoded")
-            if self.plan.method == "head":
+            if model is None:
+                model, info = yield from self._learning_rate_trials(rows, trials, started)
+            elif self.plan.method == "head":
                 info = yield from self._train_head(model, rows)
+            elif self.plan.method == "fewshot":
+                info = yield from self._train_fewshot(model, rows)
             else:
                 info = yield from self._train_gradient(model, rows)
             if self.device.is_cuda:
@@ -228,12 +250,70 @@ class TrainingSession(GradientTraining, HeadTraining):
         finally:
             torch.set_num_threads(previous_threads)
 
+    def _learning_rate_trials(self, rows: list, rates: list[float], started: float):
+        """Train once per learning rate (the default first), keep the model with the best validation
+        score. A trial is skipped when, at the pace so far, it would use more than half of the time
+        budget left (export and evaluation still need the rest)."""
+        hp = self.plan.hyperparameters
+        name = VAL_METRIC[self.task].replace("_", " ")
+        results: list[dict] = []
+        best = None
+        for k, rate in enumerate(rates):
+            if k and self.time_budget_seconds:
+                spent = time.monotonic() - started
+                if spent / k > (self.time_budget_seconds - spent) / 2:
+                    yield self._progress(
+                        "validating",
+                        message=f"learning-rate trials stopped after {k} of {len(rates)}: another would "
+                        f"take about {spent / k:.0f} s of the {self.time_budget_seconds - spent:.0f} s left",
+                    )
+                    break
+            hp["learning_rate"] = rate
+            torch.manual_seed(hp["seed"])
+            model = self._placed(self._build_model())
+            t0 = time.monotonic()
+            yield self._progress("training", message=f"learning-rate trial {k + 1} of {len(rates)}: {rate:g}")
+            info = yield from _offset_steps(self._train_gradient(model, rows), k, len(rates))
+            score = info["best_val_metric"]
+            results.append(
+                {
+                    "learning_rate": rate,
+                    "val_metric": score,
+                    "best_epoch": info["best_epoch"],
+                    "epochs_run": info["epochs_run"],
+                    "seconds": round(time.monotonic() - t0, 1),
+                }
+            )
+            yield self._progress(
+                "validating",
+                message=f"learning-rate trial {k + 1} of {len(rates)}: {rate:g} reached validation {name} "
+                f"{score if score is not None else float('nan'):.3f}",
+            )
+            if best is None or (score is not None and (best[0] is None or score > best[0])):
+                best = (score, rate, model, info)
+        score, rate, model, info = best
+        hp["learning_rate"] = rate
+        info["learning_rate_trials"] = results
+        yield self._progress(
+            "validating",
+            val_metric=score,
+            message=f"keeping learning rate {rate:g} (validation {name} "
+            f"{score if score is not None else float('nan'):.3f}) of {len(results)} tried",
+        )
+        return model, info
+
+    def _placed(self, model: TaskModel) -> TaskModel:
+        """The model on the training device (on the CPU: untouched, the same ops as ever)."""
+        if self.device.is_cuda:
+            model.to(self.device.device)
+        return model
+
     def _build_model(self) -> TaskModel:
         hp, method = self.plan.hyperparameters, self.plan.method
         encoder = basemodels.load_encoder(self.base_model_dir)
         outputs = len(tag_names(self.labels)) if self.task == "extraction" else len(self.labels)
         model = TaskModel(encoder, outputs, token_level=self.task == "extraction", dropout=hp["dropout"])
-        if method == "full":
+        if method in WHOLE_MODEL_METHODS:
             if hp["freeze_embeddings"]:
                 # The 11.7M-weight word-embedding matrix is half the model; freezing it makes AdamW 4x cheaper.
                 encoder.get_input_embeddings().weight.requires_grad_(False)
@@ -318,3 +398,23 @@ class TrainingSession(GradientTraining, HeadTraining):
             )
         model.train()
         return self._metric(parts if self.task == "extraction" else torch.cat(parts))
+
+
+def _offset_steps(steps, trial: int, trials: int):
+    """A trial's progress as part of all trials: steps counted across them, ETA for those left."""
+    try:
+        while True:
+            try:
+                event = next(steps)
+            except StopIteration as done:
+                return done.value
+            total = event["total_steps"]
+            if total:
+                eta = event["eta_seconds"] or 0.0
+                per_step = eta / max(total - event["step"], 1)
+                event["eta_seconds"] = round(eta + per_step * total * (trials - trial - 1), 1)
+                event["step"] += trial * total
+                event["total_steps"] = total * trials
+            yield event
+    finally:
+        steps.close()

@@ -276,6 +276,7 @@ def _train_evaluate_register(job: TrainingJob) -> None:
         hyperparameters=job.hyperparameters,
         base_model_id=base.id,
         device=device,
+        time_budget_seconds=max(deadline - time.time(), 0.0),
     )
     plan = session.plan
     if not _retrying(
