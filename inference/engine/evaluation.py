@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from seqeval.scheme import IOB2, Entities
 
 from .baseline import NAMES as BASELINE_NAMES
 from .baseline import train_baseline
@@ -212,8 +213,6 @@ def _missed_spurious(test: list[Example], gold: list[list[str]], pred: list[list
 
 def _word_entities(offsets: list[tuple[int, int]], tags: list[str]) -> set[tuple[int, int, str]]:
     """(start, end, type) of each entity seqeval's strict IOB2 mode finds in ``tags``, in characters."""
-    from seqeval.scheme import IOB2, Entities
-
     if not tags:
         return set()
     return {(offsets[e.start][0], offsets[e.end - 1][1], e.tag) for e in Entities([tags], IOB2).entities[0]}

@@ -91,6 +91,7 @@ def best_threshold(gold: list[list[str]], scores: np.ndarray, labels: list[str])
 
 def extraction_metrics(gold_tags: list[list[str]], pred_tags: list[list[str]]) -> dict:
     """Entity-level precision/recall/F1 with seqeval in strict IOB2 mode, overall and per type."""
+    # seqeval.metrics pulls in scikit-learn (about half a second): only extraction tasks pay for it.
     from seqeval.metrics import classification_report
     from seqeval.scheme import IOB2
 

@@ -224,7 +224,7 @@ class TrainingSession(GradientTraining, HeadTraining):
                 encoder.get_input_embeddings().weight.requires_grad_(False)
             freeze_lowest_layers(encoder, hp.get("freeze_layers", 0))
         elif method == "lora":
-            from peft import LoraConfig, inject_adapter_in_model
+            from peft import LoraConfig, inject_adapter_in_model  # seconds to import: LoRA runs only
 
             config = LoraConfig(
                 r=hp["lora_r"],
