@@ -1,9 +1,11 @@
+"""The API tests' client, and the checks every error response must pass."""
+
 from __future__ import annotations
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from .factories import raw_key
+from tests.factories import raw_key
 
 
 class ApiClient:
@@ -42,3 +44,15 @@ def api(client, tenant_a):
 def csv_file(rows, header=("text", "label"), name="data.csv") -> SimpleUploadedFile:
     lines = [",".join(header)] + [",".join(row) for row in rows]
     return SimpleUploadedFile(name, ("\n".join(lines) + "\n").encode(), content_type="text/csv")
+
+
+def error_of(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.content[:500]
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "details", "request_id"}
+    assert body["error"]["request_id"] == response["X-Request-ID"]  # the id to quote to support
+    assert body["error"]["code"] == code
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    return body["error"]
