@@ -19,6 +19,7 @@ from seqeval.scheme import IOB2, Entities
 from .baseline import NAMES as BASELINE_NAMES
 from .baseline import train_baseline
 from .metrics import (
+    HEADLINE_METRIC,
     best_threshold,
     classification_metrics,
     extraction_metrics,
@@ -29,7 +30,6 @@ from .metrics import (
 from .types import Example
 from .words import word_offsets
 
-HEADLINE = {"classification": "accuracy", "multilabel": "micro_f1", "extraction": "f1"}
 MAX_MISCLASSIFIED = 200
 MAX_MISSED = 100
 LATENCY_SAMPLES = 20
@@ -101,7 +101,7 @@ def _baseline(task, labels, train, validation, test) -> dict | None:
             pred = [[lab for lab, s in zip(labels, row, strict=True) if s >= threshold] for row in scores]
             m = multilabel_metrics([ex.labels or [] for ex in test], pred, labels)
             main = {k: m[k] for k in ("micro_f1", "macro_f1", "subset_accuracy")} | {"threshold": threshold}
-    name = HEADLINE[task]
+    name = HEADLINE_METRIC[task]
     return {"name": BASELINE_NAMES[task], "headline": {"name": name, "value": m[name]}, **main}
 
 
@@ -177,7 +177,7 @@ def evaluate(
         result["threshold"] = predictor.threshold
     else:
         raise ValueError(f"unknown task {task!r}")
-    name = HEADLINE[task]
+    name = HEADLINE_METRIC[task]
     result["headline"] = {"name": name, "value": result[name]}
     stop()
     baseline = _stoppable(

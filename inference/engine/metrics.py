@@ -14,6 +14,9 @@ import numpy as np
 from .types import Example, Span
 from .words import spans_to_tags, word_offsets
 
+# The figure that judges a model of each task: training scores the validation split with it (and
+# stops early on it), evaluation reports it on the test split as the version's headline.
+HEADLINE_METRIC = {"classification": "accuracy", "multilabel": "micro_f1", "extraction": "f1"}
 THRESHOLD_GRID = [round(0.05 * k, 2) for k in range(1, 20)]
 
 

@@ -12,12 +12,12 @@ from torch.nn import functional as F
 from .. import basemodels
 from ..basemodels import TaskModel
 from ..encoding import tag_names
-from ..metrics import best_threshold, extraction_metrics, gold_tags
+from ..metrics import HEADLINE_METRIC, best_threshold, extraction_metrics, gold_tags
 from ..serving.torch_predictor import TorchPredictor
 from ..types import TASKS, Example, TrainedModel
 from ..words import spans_to_tags, tags_to_spans
 from .data import IGNORE, class_weights, encode_examples, token_lengths
-from .gradient import VAL_METRIC, GradientTraining
+from .gradient import GradientTraining
 from .head import HeadTraining
 from .plan import (
     TrainingPlan,
@@ -151,7 +151,7 @@ class TrainingSession(GradientTraining, HeadTraining):
             "total_steps": 0,
             "loss": None,
             "val_metric": None,
-            "val_metric_name": VAL_METRIC[self.task],
+            "val_metric_name": HEADLINE_METRIC[self.task],
             "examples_per_second": None,
             "eta_seconds": None,
             "message": None,
