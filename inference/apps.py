@@ -7,6 +7,7 @@ class InferenceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Imported once the app registry is ready: the receivers' module imports the models.
         from . import signals
 
         signals.connect()

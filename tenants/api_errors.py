@@ -16,6 +16,7 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpResponsePermanentRedirect
 from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
+from django.views.defaults import page_not_found, server_error
 from rest_framework import exceptions
 from rest_framework.response import Response
 
@@ -146,14 +147,10 @@ def json_not_found(request, exception=None):
     """404 handler: JSON for API paths, Django's page elsewhere."""
     if request.path.startswith("/api/"):
         return error_response("not_found", "No such API endpoint.")
-    from django.views.defaults import page_not_found
-
     return page_not_found(request, exception)
 
 
 def json_server_error(request):
     if request.path.startswith("/api/"):
         return error_response("internal_error", "Something went wrong on our side.")
-    from django.views.defaults import server_error
-
     return server_error(request)

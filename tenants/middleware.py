@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 
+from django.conf import settings
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
 from django_tenants.middleware.main import TenantMainMiddleware
@@ -110,8 +111,6 @@ class TenantHostMiddleware(TenantMainMiddleware):
         return response
 
     def get_tenant(self, domain_model, hostname):
-        from django.conf import settings
-
         if hostname not in settings.SCALPEL_PUBLIC_HOSTS:
             return super().get_tenant(domain_model, hostname)
         tenant = self._public.get(hostname)

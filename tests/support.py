@@ -1,13 +1,23 @@
-"""Helpers for tests that run other processes against the test database."""
+"""Helpers shared by test folders: other processes against the test database (a Celery worker, a web
+server), waiting for them, and slices of the shared datasets."""
 
 from __future__ import annotations
 
+import csv
+import io
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
+from collections import defaultdict
 from pathlib import Path
+
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 REPO = Path(__file__).resolve().parents[1]
 # The password of the users tests make with a role (the ``workspace_user`` fixture).
@@ -27,6 +37,38 @@ def shared_dataset(relative: str) -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def banking77_slice(labels: int = 6, per_label: int = 20) -> bytes:
+    """A CSV (header text,category) with the first ``per_label`` rows of the first ``labels`` intents."""
+    rows: dict[str, list[str]] = defaultdict(list)
+    with (DATASETS / "banking77" / "train.csv").open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            wanted = row["category"] in rows or len(rows) < labels
+            if wanted and len(rows[row["category"]]) < per_label:
+                rows[row["category"]].append(row["text"])
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["text", "category"])
+    for label, texts in rows.items():
+        for text in texts:
+            writer.writerow([text, label])
+    return out.getvalue().encode()
+
+
+def wnut17_slice(sentences: int = 80) -> bytes:
+    """The first ``sentences`` sentences of the WNUT-17 training file, as CoNLL."""
+    blocks, current = [], []
+    # Sentence breaks in this file are empty lines or lines holding only a tab.
+    for line in (DATASETS / "wnut17" / "wnut17train.conll").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            current.append(line)
+        elif current:
+            blocks.append("\n".join(current))
+            current = []
+            if len(blocks) == sentences:
+                break
+    return ("\n\n".join(blocks) + "\n").encode()
 
 
 def worker_database_url() -> str:
@@ -76,8 +118,6 @@ def purge_broker() -> None:
 
 
 def stop_worker(proc, *, sig: int = 15, timeout: float = 20) -> None:
-    import signal
-
     if proc.poll() is None:
         try:
             os.killpg(proc.pid, sig)
@@ -108,3 +148,102 @@ def wait_for(predicate, timeout: float = 60, interval: float = 0.2, message: str
             )
         time.sleep(interval)
     raise AssertionError(f"Timed out after {timeout}s waiting for {message}\n{worker_log_tail()}")
+
+
+# ---- a real web server process on the test database, for browser tests (like start_worker) ----
+
+WEB_LOG = REPO / ".scalpel-test-web.log"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_web_server(timeout: float = 60) -> tuple[subprocess.Popen, int]:
+    from django.conf import settings
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": worker_database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "PYTHONUNBUFFERED": "1",
+    }
+    log = open(WEB_LOG, "ab")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    proc._scalpel_log = log
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"The web server exited with code {proc.returncode}; see {WEB_LOG}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return proc, port
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.2)
+    stop_web_server(proc)
+    raise AssertionError(f"The web server did not answer within {timeout}s; see {WEB_LOG}")
+
+
+def stop_web_server(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        except ProcessLookupError:
+            pass
+    proc._scalpel_log.close()
+
+
+class ApiClient:
+    """Django's test client speaking JSON (or multipart) to /api/v1 with a Bearer key."""
+
+    def __init__(self, client, key: str | None = None):
+        self.client, self.key = client, key
+
+    def call(
+        self, method: str, path: str, body=None, *, key: str | None = None, multipart: bool = False, **extra
+    ):
+        key = key if key is not None else self.key
+        if key:
+            extra["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+        url = path if path.startswith("/") else f"/api/v1/{path}"
+        send = getattr(self.client, method.lower())
+        if multipart:
+            return send(url, body or {}, **extra)
+        if body is None:
+            return send(url, **extra)
+        return send(url, body, content_type="application/json", **extra)
+
+    def get(self, path, **kwargs):
+        return self.call("GET", path, **kwargs)
+
+    def post(self, path, body=None, **kwargs):
+        return self.call("POST", path, body, **kwargs)
+
+
+def csv_file(rows, header=("text", "label"), name="data.csv") -> SimpleUploadedFile:
+    lines = [",".join(header)] + [",".join(row) for row in rows]
+    return SimpleUploadedFile(name, ("\n".join(lines) + "\n").encode(), content_type="text/csv")
+
+
+def error_of(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.content[:500]
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "details", "request_id"}
+    assert body["error"]["request_id"] == response["X-Request-ID"]  # the id to quote to support
+    assert body["error"]["code"] == code
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    return body["error"]

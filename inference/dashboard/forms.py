@@ -8,6 +8,7 @@ from core.exceptions import ApplicationError
 from inference.engine.training.plan import METHODS
 from inference.forms import EVALUATE_ON_CHOICES, DatasetUploadOptionsForm, TimeBudgetFieldMixin
 from inference.models.datasets import TASK_CHOICES
+from inference.selectors.datasets import dataset_list
 from inference.services.training import MODEL_NAME_HELP
 from tenants.models import ApiKey, BaseModel
 
@@ -54,8 +55,6 @@ class DatasetUploadForm(DatasetUploadOptionsForm):
 
 
 def _dataset_choices():
-    from inference.selectors.datasets import dataset_list
-
     return [(d.name, d.name) for d in dataset_list()]
 
 

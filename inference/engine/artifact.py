@@ -91,7 +91,7 @@ def save(
         save_file(_contiguous(model.encoder.state_dict()), str(root / MODEL_FILE))
         written += [CONFIG_FILE, MODEL_FILE]
     elif trained.method == "lora":
-        from peft import get_peft_model_state_dict
+        from peft import get_peft_model_state_dict  # seconds to import: LoRA artifacts only
 
         adapter = get_peft_model_state_dict(model.encoder)
         save_file(_contiguous(adapter), str(root / ADAPTER_FILE))

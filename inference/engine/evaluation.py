@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from seqeval.scheme import IOB2, Entities
 
 from .baseline import NAMES as BASELINE_NAMES
 from .baseline import train_baseline
@@ -30,6 +31,7 @@ from .confidence import (
     small_test_warning,
 )
 from .metrics import (
+    HEADLINE_METRIC,
     best_threshold,
     classification_metrics,
     extraction_metrics,
@@ -40,7 +42,6 @@ from .metrics import (
 from .types import Example
 from .words import word_offsets
 
-HEADLINE = {"classification": "accuracy", "multilabel": "micro_f1", "extraction": "f1"}
 MAX_MISCLASSIFIED = 200
 MAX_MISSED = 100
 LATENCY_SAMPLES = 20
@@ -112,7 +113,7 @@ def _baseline(task, labels, train, validation, test) -> dict | None:
             pred = [[lab for lab, s in zip(labels, row, strict=True) if s >= threshold] for row in scores]
             m = multilabel_metrics([ex.labels or [] for ex in test], pred, labels)
             main = {k: m[k] for k in ("micro_f1", "macro_f1", "subset_accuracy")} | {"threshold": threshold}
-    name = HEADLINE[task]
+    name = HEADLINE_METRIC[task]
     return {"name": BASELINE_NAMES[task], "headline": {"name": name, "value": m[name]}, **main}
 
 
@@ -194,7 +195,7 @@ def evaluate(
         )
     else:
         raise ValueError(f"unknown task {task!r}")
-    name = HEADLINE[task]
+    name = HEADLINE_METRIC[task]
     result["headline"] = {"name": name, "value": result[name]}
     result.update(_uncertainty(task, name, outcomes, test, gold))
     stop()
@@ -254,8 +255,6 @@ def _missed_spurious(test: list[Example], gold: list[list[str]], pred: list[list
 
 def _word_entities(offsets: list[tuple[int, int]], tags: list[str]) -> set[tuple[int, int, str]]:
     """(start, end, type) of each entity seqeval's strict IOB2 mode finds in ``tags``, in characters."""
-    from seqeval.scheme import IOB2, Entities
-
     if not tags:
         return set()
     return {(offsets[e.start][0], offsets[e.end - 1][1], e.tag) for e in Entities([tags], IOB2).entities[0]}

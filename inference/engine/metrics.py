@@ -14,6 +14,9 @@ import numpy as np
 from .types import Example, Span
 from .words import spans_to_tags, word_offsets
 
+# The figure that judges a model of each task: training scores the validation split with it (and
+# stops early on it), evaluation reports it on the test split as the version's headline.
+HEADLINE_METRIC = {"classification": "accuracy", "multilabel": "micro_f1", "extraction": "f1"}
 THRESHOLD_GRID = [round(0.05 * k, 2) for k in range(1, 20)]
 
 
@@ -91,6 +94,7 @@ def best_threshold(gold: list[list[str]], scores: np.ndarray, labels: list[str])
 
 def extraction_metrics(gold_tags: list[list[str]], pred_tags: list[list[str]]) -> dict:
     """Entity-level precision/recall/F1 with seqeval in strict IOB2 mode, overall and per type."""
+    # seqeval.metrics pulls in scikit-learn (about half a second): only extraction tasks pay for it.
     from seqeval.metrics import classification_report
     from seqeval.scheme import IOB2
 

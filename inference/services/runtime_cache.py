@@ -13,13 +13,16 @@ per-version bytes, and ``stats()`` adds the process's resident memory.
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import connection
 
 from core import metrics
 from core.exceptions import ApplicationError
@@ -29,6 +32,10 @@ from inference.engine.serving import loading, sessions, shared
 from inference.models import ModelVersion
 from inference.selectors.base_models import base_model_dir
 from tenants.selectors import base_model_get
+
+from .registry import local_artifact_dir, manifest_checksum
+
+logger = logging.getLogger("scalpel.serving")
 
 
 @dataclass
@@ -94,8 +101,6 @@ class RuntimeCache:
             return entry.predictor
 
     def _load(self, version: ModelVersion) -> CachedRuntime:
-        from .registry import local_artifact_dir, manifest_checksum
-
         started = time.perf_counter()
         # Every way the files can fail (missing, unreadable, tampered, a base model that changed)
         # is one answer to the client, with no server path in it; the detail goes to the log.
@@ -116,13 +121,8 @@ class RuntimeCache:
                 onnx_cache_dir=str(settings.SCALPEL_ONNX_CACHE_DIR),
             )
         except (artifact.ArtifactError, OSError, ValueError, KeyError) as exc:
-            import logging
-            import uuid
-
-            from django.db import connection
-
             incident = uuid.uuid4().hex[:12]
-            logging.getLogger("scalpel.serving").error(
+            logger.error(
                 "Version cannot be served, incident %s (tenant=%s model_version=%s id=%s path=%s): %s",
                 incident,
                 connection.schema_name,

@@ -63,15 +63,14 @@ class UsageBuffer:
                 atexit.register(self.flush)
 
     def _loop(self) -> None:
-        from django.db import connection as thread_connection
-
+        # ``connection`` is a per-thread proxy: here it is this thread's own connection.
         while True:
             time.sleep(max(settings.SCALPEL_USAGE_FLUSH_SECONDS, 0.05))
             try:
                 self.flush()
             except Exception:  # noqa: BLE001 - counts are kept; retried on the next tick
                 logger.exception("usage flush failed; will retry")
-                thread_connection.close()
+                connection.close()
 
     def flush(self) -> int:
         with self._lock:
@@ -80,9 +79,7 @@ class UsageBuffer:
             return 0
         rows = [(t, k, p, d, r, n) for (t, k, p, d), (r, n) in pending.items()]
         try:
-            from django.db import connection as db
-
-            with db.cursor() as cursor:
+            with connection.cursor() as cursor:
                 cursor.executemany(_USAGE_UPSERT_MANY, rows)
         except Exception:
             with self._lock:  # put the counts back so that nothing is lost

@@ -7,25 +7,15 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from inference.models import Dataset, DatasetVersion, TrainingJob
+from inference.models import DatasetVersion, TrainingJob
+from tests.factories import DatasetVersionFactory, TrainingJobFactory
 
 
 @pytest.fixture
 def a_dataset_version(tenant_a) -> DatasetVersion:
     """An empty dataset version in tenant A's schema (jobs and model versions point at one)."""
     with schema_context(tenant_a.schema_name):
-        dataset = Dataset.objects.create(name="ops-metrics", task="classification")
-        return DatasetVersion.objects.create(
-            dataset=dataset,
-            number=1,
-            content_hash="0" * 64,
-            row_count=0,
-            split_counts={},
-            label_counts={},
-            labels=["a", "b"],
-            split_config={},
-            report={},
-        )
+        return DatasetVersionFactory(dataset__name="ops-metrics", labels=["a", "b"])
 
 
 @pytest.fixture
@@ -35,10 +25,9 @@ def make_job(tenant_a, a_dataset_version):
     def make(status: str, seconds: float | None = None) -> TrainingJob:
         now = timezone.now()
         with schema_context(tenant_a.schema_name):
-            return TrainingJob.objects.create(
+            return TrainingJobFactory(
                 dataset_version=a_dataset_version,
                 model_name="ops",
-                base_model_id="minilm-l6",
                 status=status,
                 started_at=None if seconds is None else now - timezone.timedelta(seconds=seconds),
                 finished_at=None if seconds is None else now,

@@ -13,11 +13,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from console import metrics as console_metrics
 from inference.engine.batching import MicroBatcher
-from inference.models import Model, ModelVersion
 from inference.services import runtime_cache as rc
 from inference.services import serving
 from tenants import workers
 from tenants.services import api_key_create
+from tests.factories import ModelVersionFactory
 
 
 def scrape(client, **extra) -> dict:
@@ -93,10 +93,8 @@ def test_predictions_and_the_runtime_cache_are_counted(client, tenant_a, a_datas
     )
     monkeypatch.setattr(serving, "runtime_cache", lambda: cache)
     with schema_context(tenant_a.schema_name):
-        model = Model.objects.create(name="metered", task="classification")
-        ModelVersion.objects.create(
-            model=model,
-            number=1,
+        ModelVersionFactory(
+            model__name="metered",
             artifact_path="x",
             artifact_checksum="c" * 64,
             labels=["a"],

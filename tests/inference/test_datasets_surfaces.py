@@ -11,7 +11,7 @@ from django.test import Client
 
 from inference.models import Dataset, DatasetUpload, DatasetVersion
 from inference.services.datasets import dataset_upload
-from tests.api.factories import raw_key
+from tests.factories import raw_key
 
 ALPHA = "alpha.localhost"
 CSV = b"text,label,fold\n" + b"".join(

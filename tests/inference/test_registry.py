@@ -9,33 +9,21 @@ from django.core.files.storage import default_storage
 from django.db import connection
 
 from core.exceptions import ApplicationError
-from inference.models import AliasChange, Dataset, DatasetVersion, Model, ModelVersion, TrainingJob
+from inference.models import AliasChange, Model, ModelVersion
 from inference.services import registry
 from tenants.error_bodies import status_of
-
-
-def make_version(
-    model: Model, number: int, value: float, *, prefix: str | None = None, baseline: float | None = 0.5
-) -> ModelVersion:
-    dataset, _ = Dataset.objects.get_or_create(name="d", defaults={"task": model.task})
-    dv, _ = DatasetVersion.objects.get_or_create(dataset=dataset, number=1, defaults={"content_hash": "h"})
-    tenant_prefix = f"tenants/{connection.tenant.pk}/models/{model.name}/v{number}"
-    return ModelVersion.objects.create(
-        model=model, number=number, artifact_path=prefix or tenant_prefix, artifact_checksum=f"c{number}",
-        metrics={"headline": {"name": "accuracy", "value": value}}, headline_metric="accuracy",
-        headline_value=value, baseline_value=baseline, dataset_version=dv, dataset_hash="h", base_model_id="minilm-l6", method="full",
-    )  # fmt: skip
+from tests.factories import ModelFactory, ModelVersionFactory, TrainingJobFactory, tenant_model_version
 
 
 @pytest.fixture
 def model(tenant_a):
     connection.set_tenant(tenant_a)
-    return Model.objects.create(name="router", task="classification")
+    return ModelFactory(name="router")
 
 
 def test_a_worse_version_cannot_be_promoted_by_accident(model, settings):
     settings.SCALPEL_PROMOTION_MAX_REGRESSION = 0.02
-    v1, v2 = make_version(model, 1, 0.92), make_version(model, 2, 0.85)
+    v1, v2 = tenant_model_version(model, 1, 0.92), tenant_model_version(model, 2, 0.85)
     registry.model_version_promote(version=v1, actor="ana")
     with pytest.raises(ApplicationError) as refused:
         registry.model_version_promote(version=v2, actor="ana")
@@ -51,13 +39,13 @@ def test_a_worse_version_cannot_be_promoted_by_accident(model, settings):
 def test_a_version_below_the_minimum_metric_is_refused(model, settings):
     settings.SCALPEL_PROMOTION_MIN_METRIC = 0.8
     with pytest.raises(ApplicationError, match="below the required minimum 0.800"):
-        registry.model_version_promote(version=make_version(model, 1, 0.5))
+        registry.model_version_promote(version=tenant_model_version(model, 1, 0.5))
     # Staging has no gate: it is where doubtful versions are tried.
-    registry.model_version_promote(version=make_version(model, 2, 0.5), alias="staging")
+    registry.model_version_promote(version=tenant_model_version(model, 2, 0.5), alias="staging")
 
 
 def test_rollback_returns_to_the_previous_version_and_is_recorded(model):
-    v1, v2, v3 = (make_version(model, n, 0.9 + n / 100) for n in (1, 2, 3))
+    v1, v2, v3 = (tenant_model_version(model, n, 0.9 + n / 100) for n in (1, 2, 3))
     registry.model_version_promote(version=v1, actor="ana")
     registry.model_version_promote(version=v2, actor="ana")
     registry.model_version_promote(version=v3, actor="bo")
@@ -72,7 +60,7 @@ def test_rollback_returns_to_the_previous_version_and_is_recorded(model):
 
 
 def test_rollback_with_nothing_before_says_so(model):
-    registry.model_version_promote(version=make_version(model, 1, 0.9))
+    registry.model_version_promote(version=tenant_model_version(model, 1, 0.9))
     with pytest.raises(ApplicationError, match="no earlier version"):
         registry.model_rollback(model=model)
     with pytest.raises(ApplicationError, match="no staging version"):
@@ -84,7 +72,7 @@ def test_a_version_in_use_cannot_be_deleted_and_others_lose_their_files(model, s
     from django.core.files.storage import default_storage
 
     settings.MEDIA_ROOT = tmp_path
-    v1, v2 = make_version(model, 1, 0.9), make_version(model, 2, 0.9)
+    v1, v2 = tenant_model_version(model, 1, 0.9), tenant_model_version(model, 2, 0.9)
     v2.artifact_manifest = {"files": {"head.safetensors": "x"}}
     v2.save()
     default_storage.save(f"{v2.artifact_path}/head.safetensors", ContentFile(b"weights"))
@@ -101,14 +89,16 @@ def test_a_version_in_use_cannot_be_deleted_and_others_lose_their_files(model, s
 
 
 def test_a_version_row_pointing_at_another_tenants_files_is_refused(model, tenant_b):
-    foreign = make_version(model, 1, 0.9, prefix=f"tenants/{tenant_b.pk}/models/router/v1")
+    foreign = ModelVersionFactory(
+        model=model, number=1, artifact_path=f"tenants/{tenant_b.pk}/models/router/v1"
+    )
     with pytest.raises(ApplicationError) as refused:
         registry.local_artifact_dir(foreign)
     assert status_of(refused.value) == 404
 
 
 def test_another_tenant_sees_none_of_these_versions(model, tenant_b):
-    make_version(model, 1, 0.9)
+    tenant_model_version(model, 1, 0.9)
     connection.set_tenant(tenant_b)
     assert not Model.objects.filter(name="router").exists()
     assert ModelVersion.objects.count() == 0
@@ -127,7 +117,7 @@ def roll_back_and_check_plan(model: Model) -> ModelVersion:
 
 
 def test_repeated_rollbacks_walk_back_through_promotions_until_there_is_nothing_earlier(model):
-    v1, v2, v3 = (make_version(model, n, 0.9 + n / 100) for n in (1, 2, 3))
+    v1, v2, v3 = (tenant_model_version(model, n, 0.9 + n / 100) for n in (1, 2, 3))
     for version in (v1, v2, v3):
         registry.model_version_promote(version=version, actor="ana")
 
@@ -142,7 +132,7 @@ def test_repeated_rollbacks_walk_back_through_promotions_until_there_is_nothing_
 
 
 def test_after_one_rollback_to_the_first_promotion_a_second_one_says_there_is_nothing_earlier(model):
-    v1, v2 = make_version(model, 1, 0.90), make_version(model, 2, 0.91)
+    v1, v2 = tenant_model_version(model, 1, 0.90), tenant_model_version(model, 2, 0.91)
     registry.model_version_promote(version=v1, actor="ana")
     registry.model_version_promote(version=v2, actor="ana")
 
@@ -155,7 +145,7 @@ def test_after_one_rollback_to_the_first_promotion_a_second_one_says_there_is_no
 
 
 def test_rollbacks_after_a_version_was_promoted_twice_end_instead_of_going_round(model):
-    v1, v2 = make_version(model, 1, 0.90), make_version(model, 2, 0.90)
+    v1, v2 = tenant_model_version(model, 1, 0.90), tenant_model_version(model, 2, 0.90)
     for version in (v1, v2, v1):
         registry.model_version_promote(version=version, actor="ana")
 
@@ -165,7 +155,7 @@ def test_rollbacks_after_a_version_was_promoted_twice_end_instead_of_going_round
 
 
 def test_promoting_after_a_rollback_starts_a_new_branch_of_history(model):
-    v1, v2, v3 = (make_version(model, n, 0.9) for n in (1, 2, 3))
+    v1, v2, v3 = (tenant_model_version(model, n, 0.9) for n in (1, 2, 3))
     registry.model_version_promote(version=v1)
     registry.model_version_promote(version=v2)
     roll_back_and_check_plan(model)  # back on v1
@@ -176,7 +166,7 @@ def test_promoting_after_a_rollback_starts_a_new_branch_of_history(model):
 
 
 def test_rollback_passes_over_a_deleted_earlier_version_and_says_so(model):
-    v1, v2, v3 = (make_version(model, n, 0.9) for n in (1, 2, 3))
+    v1, v2, v3 = (tenant_model_version(model, n, 0.9) for n in (1, 2, 3))
     for version in (v1, v2, v3):
         registry.model_version_promote(version=version)
     registry.model_version_delete(version=v2)
@@ -188,7 +178,7 @@ def test_rollback_passes_over_a_deleted_earlier_version_and_says_so(model):
 
 
 def test_rollback_with_every_earlier_version_deleted_names_them(model):
-    v1, v2 = make_version(model, 1, 0.9), make_version(model, 2, 0.9)
+    v1, v2 = tenant_model_version(model, 1, 0.9), tenant_model_version(model, 2, 0.9)
     registry.model_version_promote(version=v1)
     registry.model_version_promote(version=v2)
     registry.model_version_delete(version=v1)
@@ -204,9 +194,7 @@ def test_rollback_with_every_earlier_version_deleted_names_them(model):
 
 def create_from_job(model_name: str, tmp_path, n: int) -> ModelVersion:
     """A version registered the way the worker registers one, from an artifact directory."""
-    dataset, _ = Dataset.objects.get_or_create(name="d", defaults={"task": "classification"})
-    dv, _ = DatasetVersion.objects.get_or_create(dataset=dataset, number=1, defaults={"content_hash": "h"})
-    job = TrainingJob.objects.create(dataset_version=dv, model_name=model_name, base_model_id="minilm-l6")
+    job = TrainingJobFactory(model_name=model_name)
     artifact = tmp_path / f"artifact-{n}"
     artifact.mkdir()
     (artifact / "head.safetensors").write_bytes(b"weights %d" % n)
@@ -236,7 +224,7 @@ def test_deleting_the_newest_version_does_not_free_its_number(model, settings, t
 
 def test_the_counter_also_steps_over_versions_written_without_it(model, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-    make_version(model, 4, 0.9)  # as old data or a fixture would, leaving the counter at 0
+    tenant_model_version(model, 4, 0.9)  # as old data or a fixture would, leaving the counter at 0
 
     assert create_from_job("router", tmp_path, 1).number == 5
 
@@ -245,13 +233,13 @@ def test_the_migration_starts_each_counter_at_the_highest_number_used(model):
     from django.apps import apps
 
     migration = importlib.import_module("inference.migrations.0002_model_last_version_number")
-    make_version(model, 1, 0.9)
-    make_version(model, 3, 0.9)
+    tenant_model_version(model, 1, 0.9)
+    tenant_model_version(model, 3, 0.9)
     # v5 was deleted before the counter existed; the alias history still mentions it.
     AliasChange.objects.create(
         model=model, alias="production", from_version=5, to_version=3, action="rollback"
     )
-    empty = Model.objects.create(name="empty", task="classification")
+    empty = ModelFactory(name="empty")
 
     migration.set_counters(apps, None)
 
@@ -280,7 +268,7 @@ def test_deleting_a_model_removes_every_versions_files(
 
 
 def test_a_model_an_alias_points_into_cannot_be_deleted(model):
-    v1 = make_version(model, 1, 0.9)
+    v1 = tenant_model_version(model, 1, 0.9)
     registry.model_version_promote(version=v1)
 
     with pytest.raises(ApplicationError, match="v1 is its production version") as refused:

@@ -12,8 +12,7 @@ from inference.admin.training import progress_text
 from inference.models import Model, ModelVersion, TrainingJob
 from inference.services import registry
 from inference.services.datasets import dataset_upload
-
-from .test_registry import make_version
+from tests.factories import ModelFactory, tenant_model_version
 
 ALPHA = "alpha.localhost"
 LABELS = ["card_arrival", "change_pin", "lost_card"]
@@ -33,7 +32,7 @@ def alpha_admin(client, tenant_a, settings, tmp_path):
 
 
 def version_with_files(model: Model, number: int, *, metrics: dict | None = None) -> ModelVersion:
-    version = make_version(model, number, 0.9)
+    version = tenant_model_version(model, number)
     version.artifact_manifest = {"files": {"head.safetensors": "x"}}
     if metrics is not None:
         version.metrics = metrics
@@ -57,7 +56,7 @@ def page(response) -> str:
 def test_deleting_a_model_in_the_admin_removes_its_version_files(
     alpha_admin, django_capture_on_commit_callbacks
 ):
-    model = Model.objects.create(name="router", task="classification")
+    model = ModelFactory(name="router")
     v1, v2 = version_with_files(model, 1), version_with_files(model, 2)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -71,7 +70,7 @@ def test_deleting_a_model_in_the_admin_removes_its_version_files(
 
 
 def test_a_model_with_an_aliased_version_is_not_deleted_and_the_admin_says_why(alpha_admin):
-    model = Model.objects.create(name="router", task="classification")
+    model = ModelFactory(name="router")
     v1 = version_with_files(model, 1)
     registry.model_version_promote(version=v1)
 
@@ -91,7 +90,7 @@ def test_a_model_with_an_aliased_version_is_not_deleted_and_the_admin_says_why(a
 def test_taking_the_alias_off_in_the_admin_lets_a_retired_model_be_deleted(
     alpha_admin, django_capture_on_commit_callbacks
 ):
-    model = Model.objects.create(name="router", task="classification")
+    model = ModelFactory(name="router")
     v1 = version_with_files(model, 1)
     registry.model_version_promote(version=v1)
 
@@ -121,7 +120,7 @@ def test_taking_the_alias_off_in_the_admin_lets_a_retired_model_be_deleted(
 def test_delete_selected_models_deletes_the_free_ones_with_their_files_and_refuses_the_rest(
     alpha_admin, django_capture_on_commit_callbacks
 ):
-    free, serving = (Model.objects.create(name=n, task="classification") for n in ("old", "router"))
+    free, serving = (ModelFactory(name=n) for n in ("old", "router"))
     free_version, serving_version = version_with_files(free, 1), version_with_files(serving, 1)
     registry.model_version_promote(version=serving_version)
     selected = {"action": "delete_selected", "_selected_action": [free.pk, serving.pk]}
@@ -144,7 +143,7 @@ def test_delete_selected_models_deletes_the_free_ones_with_their_files_and_refus
 
 
 def test_deleting_an_aliased_version_is_refused_with_the_services_reason(alpha_admin):
-    model = Model.objects.create(name="router", task="classification")
+    model = ModelFactory(name="router")
     v1 = version_with_files(model, 1)
     registry.model_version_promote(version=v1)
 
@@ -159,7 +158,7 @@ def test_deleting_an_aliased_version_is_refused_with_the_services_reason(alpha_a
 
 
 def test_delete_selected_versions_goes_through_the_service(alpha_admin, django_capture_on_commit_callbacks):
-    model = Model.objects.create(name="router", task="classification")
+    model = ModelFactory(name="router")
     v1, v2 = version_with_files(model, 1), version_with_files(model, 2)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -190,7 +189,7 @@ def classification_metrics(labels: list[str]) -> dict:
 
 
 def test_the_version_page_shows_the_confusion_matrix_and_links_to_compare(alpha_admin):
-    model = Model.objects.create(name="router", task="classification")
+    model = ModelFactory(name="router")
     v1 = version_with_files(model, 1)
     v2 = version_with_files(model, 2, metrics=classification_metrics(LABELS))
 
@@ -203,7 +202,7 @@ def test_the_version_page_shows_the_confusion_matrix_and_links_to_compare(alpha_
 
 
 def test_a_large_confusion_matrix_keeps_the_labels_with_the_most_mistakes(alpha_admin):
-    model = Model.objects.create(name="router", task="classification")
+    model = ModelFactory(name="router")
     labels = [f"label_{i:02d}" for i in range(40)]
     version = version_with_files(model, 1, metrics=classification_metrics(labels))
 
@@ -214,7 +213,7 @@ def test_a_large_confusion_matrix_keeps_the_labels_with_the_most_mistakes(alpha_
 
 
 def test_compare_with_one_version_offers_the_others_and_two_versions_compare(alpha_admin):
-    model = Model.objects.create(name="router", task="classification")
+    model = ModelFactory(name="router")
     v1, v2 = version_with_files(model, 1), version_with_files(model, 2)
 
     chooser = page(alpha_admin.get(f"/admin/inference/modelversion/compare/?v={v2.pk}", HTTP_HOST=ALPHA))
@@ -224,7 +223,7 @@ def test_compare_with_one_version_offers_the_others_and_two_versions_compare(alp
 
 
 def test_the_compare_action_opens_the_comparison_of_two_selected_versions(alpha_admin):
-    model = Model.objects.create(name="router", task="classification")
+    model = ModelFactory(name="router")
     v1, v2 = version_with_files(model, 1), version_with_files(model, 2)
 
     response = alpha_admin.post(
@@ -312,7 +311,7 @@ def test_the_version_page_shows_the_interval_and_the_small_test_warning(alpha_ad
 
 def test_promotion_refused_by_the_gate_says_why_and_the_override_asks_for_a_reason(alpha_admin):
     model = Model.objects.create(name="router", task="classification")
-    weak = make_version(model, 1, 0.55, baseline=0.6)
+    weak = tenant_model_version(model, 1, 0.55, baseline=0.6)
     selected = {"_selected_action": [weak.pk]}
 
     refused = alpha_admin.post(

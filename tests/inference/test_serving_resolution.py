@@ -9,7 +9,7 @@ from core.exceptions import ApplicationError, NotFound
 from inference.models import Model, ModelAlias
 from inference.services import serving
 from tenants.error_bodies import status_of
-from tests.api.factories import dataset_with_version, model_version
+from tests.factories import ModelFactory, dataset_with_version, model_version
 
 
 @pytest.fixture
@@ -17,7 +17,7 @@ def unpromoted(tenant_a):
     """A model with versions 1 and 2 and no alias."""
     with schema_context(tenant_a.schema_name):
         data = dataset_with_version("resolution-data")
-        model = Model.objects.create(name="resolution", task="classification")
+        model = ModelFactory(name="resolution")
         model_version(model, 1, data), model_version(model, 2, data)
     return tenant_a
 
@@ -40,7 +40,7 @@ def test_a_promoted_version_answers_by_default_and_by_name(unpromoted):
 
 def test_a_model_without_versions_is_not_ready_whatever_version_is_asked(tenant_a):
     with schema_context(tenant_a.schema_name):
-        Model.objects.create(name="untrained", task="classification")
+        ModelFactory(name="untrained")
         for ref in (None, "production", 3, "staging"):
             with pytest.raises(ApplicationError) as caught:
                 serving.predict(model_name="untrained", inputs=["hello"], version=ref)

@@ -15,7 +15,7 @@ from inference.engine.training.plan import TrainingPlan
 from inference.models import TrainingJob
 from inference.services.training import claim, queue, run
 from tenants.models import BaseModel
-from tests.api.factories import dataset_with_version
+from tests.factories import dataset_with_version
 
 
 class _PlannedSession:

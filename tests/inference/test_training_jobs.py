@@ -14,8 +14,8 @@ from inference.models import TrainingJob
 from inference.selectors.datasets import dataset_version_to_examples
 from inference.services.datasets import dataset_upload
 from inference.services.training import claim, sweep, training_job_cancel, training_job_start
-from tests.inference.training_support import banking77_slice, wnut17_slice
-from tests.support import purge_broker, start_worker, stop_worker, wait_for
+from tests.factories import TrainingJobFactory
+from tests.support import banking77_slice, purge_broker, start_worker, stop_worker, wait_for, wnut17_slice
 
 pytestmark = pytest.mark.slow
 
@@ -201,14 +201,10 @@ def test_a_sigkilled_workers_job_is_recovered_and_completes(live_tenant, setting
 def test_a_job_whose_worker_keeps_dying_fails_with_a_readable_reason(tenant_a, settings):
     from django.utils import timezone
 
-    from inference.models import Dataset, DatasetVersion
-
     connection.set_tenant(tenant_a)
-    dataset = Dataset.objects.create(name="d", task="classification")
-    version = DatasetVersion.objects.create(dataset=dataset, number=1, content_hash="x")
-    job = TrainingJob.objects.create(
-        dataset_version=version, model_name="m", base_model_id="minilm-l6", status="running",
-        attempts=settings.SCALPEL_JOB_MAX_ATTEMPTS, worker="w1", heartbeat_at=timezone.now() - timezone.timedelta(hours=1),
+    job = TrainingJobFactory(
+        model_name="m", status="running", attempts=settings.SCALPEL_JOB_MAX_ATTEMPTS, worker="w1",
+        heartbeat_at=timezone.now() - timezone.timedelta(hours=1),
     )  # fmt: skip
     assert sweep.recover_stalled_jobs() == [(job.pk, "failed")]
     job.refresh_from_db()
@@ -217,12 +213,9 @@ def test_a_job_whose_worker_keeps_dying_fails_with_a_readable_reason(tenant_a, s
 
 
 def test_a_second_delivery_of_the_same_job_does_nothing(tenant_a):
-    from inference.models import Dataset, DatasetVersion
 
     connection.set_tenant(tenant_a)
-    dataset = Dataset.objects.create(name="d", task="classification")
-    version = DatasetVersion.objects.create(dataset=dataset, number=1, content_hash="x")
-    job = TrainingJob.objects.create(dataset_version=version, model_name="m", base_model_id="minilm-l6")
+    job = TrainingJobFactory(model_name="m")
     assert claim.training_job_claim(job.pk) is True
     assert claim.training_job_claim(job.pk) is False
     job.refresh_from_db()

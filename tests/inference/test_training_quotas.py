@@ -13,7 +13,7 @@ from core.exceptions import ApplicationError
 from inference.models import TrainingJob
 from inference.selectors.quotas import quota_usage
 from inference.services.training import training_job_cancel, training_job_start
-from tests.api.factories import dataset_with_version
+from tests.factories import dataset_with_version
 from tests.support import purge_broker
 
 

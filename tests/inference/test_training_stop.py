@@ -23,7 +23,7 @@ from inference.engine.types import Example
 from inference.models import ModelVersion, TrainingJob
 from inference.services.training import claim, run, sweep, training_job_cancel
 from inference.services.training.heartbeat import Heartbeat
-from tests.api.factories import dataset_with_version
+from tests.factories import TrainingJobFactory, dataset_with_version
 from tests.support import wait_for
 
 TEST_TEXTS = EVAL_CHUNK * 8
@@ -73,9 +73,7 @@ def claimed_job(tenant_a, monkeypatch):
     """A running job of tenant A whose training is a stand-in; evaluation runs for real on a slow predictor."""
     connection.set_tenant(tenant_a)
     version = dataset_with_version("stop-data")
-    job = TrainingJob.objects.create(
-        dataset_version=version, model_name="stopper", base_model_id="minilm-l6", method="head"
-    )
+    job = TrainingJobFactory(dataset_version=version, model_name="stopper", method="head")
     assert claim.training_job_claim(job.pk)
     monkeypatch.setattr(run, "TrainingSession", _FakeSession)
     monkeypatch.setattr(run, "dataset_version_to_examples", _examples)
@@ -131,10 +129,9 @@ def test_the_sweep_cancels_a_stalled_job_whose_cancel_was_requested(
 ):
     connection.set_tenant(tenant_a)
     version = dataset_with_version("stalled-data")
-    job = TrainingJob.objects.create(
-        dataset_version=version, model_name="m", base_model_id="minilm-l6", status="running",
-        attempts=1, worker="w1", cancel_requested=True,
-        heartbeat_at=timezone.now() - timezone.timedelta(hours=1),
+    job = TrainingJobFactory(
+        dataset_version=version, model_name="m", status="running", attempts=1, worker="w1",
+        cancel_requested=True, heartbeat_at=timezone.now() - timezone.timedelta(hours=1),
     )  # fmt: skip
     with django_capture_on_commit_callbacks() as enqueued:
         assert sweep.recover_stalled_jobs() == [(job.pk, "cancelled")]
@@ -236,10 +233,9 @@ def test_a_heartbeat_that_fails_once_keeps_beating(live_db, monkeypatch):
     connection.set_tenant(tenant)
     version = dataset_with_version(f"heartbeat-{uuid.uuid4().hex[:8]}")
     stale = timezone.now() - timezone.timedelta(hours=1)
-    job = TrainingJob.objects.create(
-        dataset_version=version, model_name="m", base_model_id="minilm-l6", status="running",
-        attempts=1, worker="w1", heartbeat_at=stale,
-    )  # fmt: skip
+    job = TrainingJobFactory(
+        dataset_version=version, model_name="m", status="running", attempts=1, worker="w1", heartbeat_at=stale
+    )
     outcomes: list[str] = []
     beat = Heartbeat.beat
 

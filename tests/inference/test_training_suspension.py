@@ -16,7 +16,7 @@ from inference.models import ModelVersion, TrainingJob
 from inference.services.training import claim, run
 from tenants.models import Tenant
 from tenants.services import tenant_suspend
-from tests.api.factories import dataset_with_version
+from tests.factories import dataset_with_version
 
 
 def _suspend_by_sql(tenant) -> None:

@@ -13,8 +13,7 @@ from inference.services.training import training_job_cancel, training_job_start
 from tenants import services
 from tenants.actors import Actor
 from tenants.models import AuditEntry
-from tests.api.factories import model_version
-from tests.dashboard.factories import csv_bytes
+from tests.factories import ModelFactory, csv_bytes, model_version
 
 ADMIN = Actor(kind="user", name="ana@alpha.example", role="admin", ip="192.0.2.10")
 OPERATOR = Actor(kind="operator", name="ops", ip="192.0.2.99")
@@ -31,9 +30,8 @@ def test_a_workspaces_changes_are_each_recorded_once_with_who_where_and_what(ten
         dataset_version_export(version=version, fmt="csv", actor=ADMIN)
         job = training_job_start(dataset="tickets", model_name="triage", actor=ADMIN)
         training_job_cancel(job=job, actor=ADMIN)
-        from inference.models import Model
 
-        model = Model.objects.create(name="triage", task="classification")
+        model = ModelFactory(name="triage")
         v1, v2 = model_version(model, 1, version, value=0.97), model_version(model, 2, version, value=0.5)
         registry.model_version_promote(version=v1, actor=ADMIN)
         registry.model_version_promote(

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from core.json_limits import MAX_JSON_DEPTH, json_too_deep
-from tests.api.factories import raw_key, tenant_objects
+from tests.factories import raw_key, tenant_objects
 
 
 def _nested(depth: int) -> str:

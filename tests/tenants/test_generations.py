@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from tenants import generations
 from tenants.models import ApiKey, Tenant
-from tests.api.conftest import ApiClient
-from tests.api.factories import key_of, raw_key
+from tests.factories import key_of, raw_key
+from tests.support import ApiClient
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from django_tenants.utils import schema_context, tenant_context
 
 from inference.models import Dataset
 from tenants.models import ApiKey
-from tests.api.factories import key_of, raw_key, tenant_objects
+from tests.factories import key_of, raw_key, tenant_objects
 
 HOST = "alpha.localhost"
 # Sent to every page.

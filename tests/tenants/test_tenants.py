@@ -197,20 +197,12 @@ def test_operator_sees_every_tenants_jobs_and_the_queues(db, client, tenant_a, t
     from django.contrib.auth import get_user_model
     from django_tenants.utils import tenant_context
 
-    from inference.models import Dataset, DatasetVersion, TrainingJob
+    from tests.factories import TrainingJobFactory
 
     with tenant_context(tenant_a):
-        dv = DatasetVersion.objects.create(
-            dataset=Dataset.objects.create(name="d", task="classification"), number=1
-        )
-        TrainingJob.objects.create(dataset_version=dv, model_name="alpha-model", base_model_id="minilm-l6")
+        TrainingJobFactory(model_name="alpha-model")
     with tenant_context(tenant_b):
-        dv = DatasetVersion.objects.create(
-            dataset=Dataset.objects.create(name="d", task="classification"), number=1
-        )
-        TrainingJob.objects.create(
-            dataset_version=dv, model_name="beta-model", base_model_id="minilm-l6", status="failed"
-        )
+        TrainingJobFactory(model_name="beta-model", status="failed")
     get_user_model().objects.create_superuser(username="op", password="op-pass")
     client.login(username="op", password="op-pass")
     page = client.get("/admin/operations/").content.decode()

@@ -14,10 +14,13 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 from config import embedded, env
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+
+from console import bootstrap
 
 
 class Command(BaseCommand):
@@ -73,8 +76,6 @@ class Command(BaseCommand):
         self.started_services = embedded.start()
         for line in embedded.status():
             self.stdout.write("  " + line.line())
-
-        from console import bootstrap
 
         self.stdout.write("Migrating schemas and setting up the platform…")
         creds = bootstrap.bootstrap(demo=demo)
@@ -158,8 +159,6 @@ class Command(BaseCommand):
             sys.stdout.flush()
 
     def _wait_ready(self, port: int) -> None:
-        import urllib.request
-
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:

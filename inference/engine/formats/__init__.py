@@ -13,7 +13,6 @@ from .common import (
     cap_errors,
     default_label_column,
 )
-from .detect import detect_format
 from .encoding import decode
 from .reading import parse
 
@@ -26,6 +25,5 @@ __all__ = [
     "cap_errors",
     "decode",
     "default_label_column",
-    "detect_format",
     "parse",
 ]

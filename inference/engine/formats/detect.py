@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 from .common import _lines
-from .encoding import decode
 
 _TAG = re.compile(r"O|[BI]-\S+")
 # For extraction a file of "word tag" lines is CoNLL even when its tags are not valid BIO
@@ -14,13 +13,8 @@ _LOOSE_TAG = re.compile(r"[Oo]|[BIESLUbiesluo]-\S+")
 _CSV_DELIMITERS = (",", "\t", ";", "|")
 
 
-def detect_format(data: bytes, task: str | None = None) -> str:
-    """Guess the format of ``data`` from its content: ``csv``, ``tsv``, ``jsonl`` or ``conll``."""
-    text, _, _ = decode(data)
-    return _detect(text or "", task)
-
-
-def _detect(text: str, task: str | None = None) -> str:
+def detect_format(text: str, task: str | None = None) -> str:
+    """Guess the format of a decoded file from its content: ``csv``, ``tsv``, ``jsonl`` or ``conll``."""
     sample = [line for line in _lines(text[:65536]) if line.strip()][:200]
     if not sample:
         return "csv"

@@ -6,7 +6,7 @@ from ..types import TASKS, RowError
 from .common import FORMATS, ParseOptions, ParseResult, _TooManyRows, _unlisted_error
 from .conll import _ConllReader
 from .delimited import _DelimitedReader
-from .detect import _detect
+from .detect import detect_format
 from .encoding import decode_upload, encoding_warning
 from .jsonl import _JsonlReader
 
@@ -35,7 +35,7 @@ def parse(data: bytes, options: ParseOptions) -> ParseResult:
         result.errors.append(RowError(None, "empty_file", "The file is empty."))
         return result
 
-    result.format = options.format or _detect(text, options.task)
+    result.format = options.format or detect_format(text, options.task)
     parser = _Parser(options, result)
     try:
         if result.format in ("csv", "tsv"):

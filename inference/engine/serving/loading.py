@@ -193,7 +193,7 @@ def runtime_to_serve(manifest: dict, requested: str | None, directory: str) -> s
     chosen = requested or (manifest.get("runtime") or {}).get("name") or "torch"
     if chosen not in ONNX_RUNTIMES:
         return "torch"  # torch serves every method, so a runtime this engine does not know falls back to it
-    try:
+    try:  # only whether it is installed: an ONNX runtime is optional
         import onnxruntime  # noqa: F401
     except ImportError:
         logger.warning("onnxruntime is not installed: serving %s with torch", directory)

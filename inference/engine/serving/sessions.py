@@ -29,6 +29,7 @@ def session(path: str | Path, threads: int | None = None):
     The pool's threads never spin waiting for work, which would take the cores from the web threads
     that feed them.
     """
+    # onnxruntime is optional (torch serves every artifact without it): imported only when used.
     import onnxruntime as ort
 
     options = ort.SessionOptions()

@@ -9,9 +9,8 @@ import time
 import torch
 
 from ..basemodels import TaskModel
+from ..metrics import HEADLINE_METRIC
 from .data import bucketed_batches, collate
-
-VAL_METRIC = {"classification": "accuracy", "multilabel": "micro_f1", "extraction": "f1"}
 
 
 class GradientTraining:
@@ -139,7 +138,7 @@ class GradientTraining:
             "epochs_run": epoch,
             "best_epoch": best[2] or epoch,
             "best_val_metric": best[0] if best[1] is not None else None,
-            "val_metric_name": VAL_METRIC[self.task],
+            "val_metric_name": HEADLINE_METRIC[self.task],
             "stopped_early": epoch < epochs,
             "examples_per_second": round(seen / train_seconds, 1) if train_seconds else None,
             "training_seconds": round(train_seconds, 2),
@@ -157,13 +156,13 @@ def epoch_message(task: str, epoch: int, epochs: int, entry: dict, *, best_epoch
     """
     text = f"epoch {epoch} of {epochs}: training loss {entry['loss']:.3f}"
     if entry["val_metric"] is not None:
-        text += f", validation {VAL_METRIC[task].replace('_', ' ')} {entry['val_metric']:.3f}"
+        text += f", validation {HEADLINE_METRIC[task].replace('_', ' ')} {entry['val_metric']:.3f}"
         text += " (best so far)" if best_epoch == epoch else f" (best: epoch {best_epoch})"
     return text
 
 
 def early_stop_message(task: str, stale: int, best_epoch: int, best_metric: float) -> str:
-    name = VAL_METRIC[task].replace("_", " ")
+    name = HEADLINE_METRIC[task].replace("_", " ")
     return (
         f"Stopping early: validation {name} has not improved for {stale} epoch{'s' if stale > 1 else ''}; "
         f"keeping epoch {best_epoch} ({name} {best_metric:.3f})."

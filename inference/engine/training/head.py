@@ -11,11 +11,11 @@ from torch.nn import functional as F
 
 from ..basemodels import TaskModel
 from ..encoding import encode_texts, encode_words, length_chunks, pad, tag_names
-from ..metrics import gold_tags
+from ..metrics import HEADLINE_METRIC, gold_tags
 from ..types import Example
 from ..words import word_offsets
 from .data import collate, encode_examples, example_words
-from .gradient import VAL_METRIC, adamw, early_stop_message
+from .gradient import adamw, early_stop_message
 
 FEATURE_CHUNK = 64
 
@@ -165,7 +165,7 @@ class HeadTraining:
             "epochs_run": epoch,
             "best_epoch": best[2] or epoch,
             "best_val_metric": best[0][0] if best[1] is not None else None,
-            "val_metric_name": VAL_METRIC[self.task],
+            "val_metric_name": HEADLINE_METRIC[self.task],
             "stopped_early": epoch < epochs,
             "examples_per_second": round(seen / max(time.monotonic() - t_start, 1e-6), 1),
             "history": history,

@@ -197,6 +197,8 @@ _LORA_LAYER_TYPES = ("Linear", "Embedding", "Conv1d", "Conv2d", "Conv1D")
 @functools.lru_cache(maxsize=16)
 def base_layer_names(base_model_dir: str) -> tuple[str, ...]:
     """Names of the base encoder's layers LoRA can adapt, from its config alone (no weights loaded)."""
+    # Imported on use: this module loads before ``basemodels``, which sets the offline variables
+    # that must be in place before transformers is first imported.
     import torch
     from transformers import AutoConfig, AutoModel
 
@@ -209,7 +211,7 @@ def base_layer_names(base_model_dir: str) -> tuple[str, ...]:
 @functools.lru_cache(maxsize=16)
 def base_layer_count(base_model_dir: str) -> int:
     """How many transformer layers the base encoder has, from its config alone."""
-    from transformers import AutoConfig
+    from transformers import AutoConfig  # on use, after ``basemodels`` (see base_layer_names)
 
     config = AutoConfig.from_pretrained(str(base_model_dir), local_files_only=True)
     return int(getattr(config, "num_hidden_layers", 0))

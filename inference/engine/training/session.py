@@ -13,13 +13,13 @@ from .. import basemodels
 from ..basemodels import TaskModel
 from ..device import TrainingDevice, resolve_device
 from ..encoding import tag_names
-from ..metrics import best_threshold, extraction_metrics, gold_tags
+from ..metrics import HEADLINE_METRIC, best_threshold, extraction_metrics, gold_tags
 from ..serving.torch_predictor import TorchPredictor
 from ..types import TASKS, WHOLE_MODEL_METHODS, Example, TrainedModel
 from ..words import spans_to_tags, tags_to_spans
 from .data import IGNORE, class_weights, encode_examples, token_lengths
 from .fewshot import FewShotTraining
-from .gradient import VAL_METRIC, GradientTraining
+from .gradient import GradientTraining
 from .head import HeadTraining
 from .plan import (
     TrainingPlan,
@@ -178,7 +178,7 @@ class TrainingSession(GradientTraining, HeadTraining, FewShotTraining):
             "total_steps": 0,
             "loss": None,
             "val_metric": None,
-            "val_metric_name": VAL_METRIC[self.task],
+            "val_metric_name": HEADLINE_METRIC[self.task],
             "examples_per_second": None,
             "eta_seconds": None,
             "message": None,
@@ -255,7 +255,7 @@ class TrainingSession(GradientTraining, HeadTraining, FewShotTraining):
         score. A trial is skipped when, at the pace so far, it would use more than half of the time
         budget left (export and evaluation still need the rest)."""
         hp = self.plan.hyperparameters
-        name = VAL_METRIC[self.task].replace("_", " ")
+        name = HEADLINE_METRIC[self.task].replace("_", " ")
         results: list[dict] = []
         best = None
         for k, rate in enumerate(rates):
@@ -319,7 +319,7 @@ class TrainingSession(GradientTraining, HeadTraining, FewShotTraining):
                 encoder.get_input_embeddings().weight.requires_grad_(False)
             freeze_lowest_layers(encoder, hp.get("freeze_layers", 0))
         elif method == "lora":
-            from peft import LoraConfig, inject_adapter_in_model
+            from peft import LoraConfig, inject_adapter_in_model  # seconds to import: LoRA runs only
 
             config = LoraConfig(
                 r=hp["lora_r"],

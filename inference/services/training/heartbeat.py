@@ -11,6 +11,7 @@ import contextlib
 import logging
 import threading
 
+from django.db import connection
 from django.utils import timezone
 
 from inference.models import TrainingJob
@@ -31,9 +32,8 @@ class Heartbeat(threading.Thread):
         self.stop_event = threading.Event()
 
     def run(self):
-        from django.db import connection as thread_connection
-
-        thread_connection.set_tenant(self.tenant)
+        # ``connection`` is a per-thread proxy: here it is this thread's own connection.
+        connection.set_tenant(self.tenant)
         try:
             while not self.stop_event.wait(HEARTBEAT_SECONDS):
                 try:
@@ -45,10 +45,10 @@ class Heartbeat(threading.Thread):
                         "heartbeat of training job %s failed; retrying", self.job.pk, exc_info=True
                     )
                     with contextlib.suppress(Exception):
-                        thread_connection.close()
+                        connection.close()
         finally:
             with contextlib.suppress(Exception):
-                thread_connection.close()
+                connection.close()
 
     def beat(self) -> None:
         owned(self.job).update(heartbeat_at=timezone.now())

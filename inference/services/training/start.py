@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from pathlib import Path
 
 from django.conf import settings
@@ -48,8 +49,6 @@ CONCURRENT_QUOTA_RETRY_SECONDS = 60
 
 
 def _check_model_name(name: str) -> None:
-    import re
-
     if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,99}", name):
         raise ApplicationError(f"'{name}' is not a valid model name. {MODEL_NAME_HELP}")
 

@@ -8,7 +8,7 @@ from django_tenants.utils import tenant_context
 
 from inference.models import DatasetVersion, ModelAlias, TrainingJob
 from tenants.models import ApiKey, AuditEntry
-from tests.api.factories import tenant_objects
+from tests.factories import tenant_objects
 from tests.support import ROLE_PASSWORD
 
 HOST = "alpha.localhost"

@@ -10,7 +10,7 @@ from django_tenants.utils import tenant_context
 
 from inference.models import DatasetVersion, ModelAlias, TrainingJob
 from tenants.models import ApiKey, AuditEntry
-from tests.api.factories import raw_key, tenant_objects
+from tests.factories import raw_key, tenant_objects
 
 CSV = b"text,label\n" + b"".join(f"row {i} good,pos\nrow {i} bad,neg\n".encode() for i in range(10))
 

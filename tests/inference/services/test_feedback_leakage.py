@@ -9,7 +9,7 @@ from django_tenants.utils import tenant_context
 from inference.models import Example, Feedback, Model
 from inference.services.datasets import dataset_upload
 from inference.services.feedback import feedback_apply
-from tests.api.factories import raw_key
+from tests.factories import raw_key
 
 HOST = "alpha.localhost"
 TEST_TEXT = "Where is my new card?"

@@ -20,8 +20,8 @@ from tenants import services
 from tenants.models import ApiKey, AuditEntry, Domain, IdempotencyRecord, Tenant, UsageDay
 from tenants.redis_client import request_path_redis
 from tenants.selectors import tenant_get
-from tests.api.conftest import ApiClient
-from tests.api.factories import model_version, raw_key
+from tests.factories import model_version, raw_key
+from tests.support import ApiClient
 
 CSV = b"text,label\n" + b"".join(f"good {i},pos\nbad {i},neg\n".encode() for i in range(10))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.api.factories import tenant_objects
+from tests.factories import tenant_objects
 
 
 def test_the_quotas_page_shows_limits_and_current_use(signed_in, tenant_a):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django_tenants.utils import tenant_context
 
 from inference.models import TrainingJob
-from tests.api.factories import dataset_with_version
+from tests.factories import dataset_with_version
 
 
 def test_start_training_with_a_daily_quota_of_zero_explains_the_refusal(signed_in, tenant_a):

@@ -12,8 +12,7 @@ from inference.models import TrainingJob
 from inference.selectors.datasets import dataset_version_to_examples
 from inference.services.datasets import dataset_upload
 from inference.services.training import training_job_start
-from tests.inference.training_support import banking77_slice
-from tests.support import wait_for
+from tests.support import banking77_slice, wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ from django_tenants.utils import tenant_context
 from inference.models import Model, ModelVersion, TrainingJob
 from inference.services.datasets import dataset_upload
 from tenants.models import BaseModel
-from tests.api.factories import raw_key
+from tests.factories import raw_key
 from tests.support import ROLE_PASSWORD
 
 HOST = "alpha.localhost"
@@ -208,7 +208,7 @@ def test_a_method_the_data_cannot_take_is_refused(post_job, tenant_a, monkeypatc
 
 
 def test_the_pages_say_which_rows_judge_the_model(post_job, signed_in, tenant_a):
-    from tests.api.factories import model_version
+    from tests.factories import model_version
 
     version = _upload(tenant_a, "train-only", {"a": 40, "b": 40})
     job = post_job({"dataset": "train-only"}).json()

@@ -11,15 +11,7 @@ from inference.engine.serving import loading
 from inference.engine.serving.torch_predictor import predictor_from_trained
 from inference.engine.words import word_offsets
 
-try:  # the dataset helpers live beside the training tests
-    from .test_training import WNUT_TYPES, bank_examples, ner_examples, trained
-except ImportError:
-    from test_training import WNUT_TYPES, bank_examples, ner_examples, trained
-
-
-@pytest.fixture(scope="module")
-def bank():
-    return bank_examples()
+from .conftest import WNUT_TYPES, ner_examples, trained
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +36,8 @@ def test_save_load_predict_identical(bank, trained_cls, tmp_path, method):
 
 def test_private_memory_is_smallest_for_head(trained_cls, tmp_path):
     sizes = {}
-    for method, trained in trained_cls.items():
-        artifact.save(trained, str(tmp_path / method))
+    for method, model in trained_cls.items():
+        artifact.save(model, str(tmp_path / method))
         sizes[method] = loading.load(str(tmp_path / method)).memory_bytes()
     assert sizes["head"] < sizes["lora"] < sizes["full"]
     assert sizes["lora"] < 2_000_000 and sizes["full"] > 50_000_000

@@ -214,10 +214,10 @@ def _banking77_metrics(version, labels: list[str]) -> dict:
     """An evaluation of 77 labels with realistic mistakes (the worker's shape), without training 77 labels."""
     import random
 
-    from . import factories
+    from tests import factories
 
     rng = random.Random(7)
-    m = factories.metrics(0.87, labels)
+    m = factories.evaluation_metrics(0.87, labels)
     n = len(labels)
     matrix = [[0] * n for _ in range(n)]
     for i in range(n):
@@ -259,7 +259,7 @@ def test_evaluation_pages_explain_many_labels_and_extraction(
     labels = json.loads(categories.read_text())
     sentences = source.read_text(encoding="utf-8").split("\n\n")[:400]
     with tenant_context(live_tenant):
-        from . import factories
+        from tests import factories
 
         intents = dataset_upload(
             name="intents", file=factories.csv_bytes(), filename="intents.csv", task="classification",

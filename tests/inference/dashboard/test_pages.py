@@ -11,8 +11,8 @@ from django_tenants.utils import tenant_context
 from inference.models import TrainingJob
 from tenants.models import ApiKey, UsageDay
 from tenants.services import api_key_create
+from tests import factories
 
-from . import factories
 from .conftest import ALPHA, BETA, login
 
 STATIC_PAGES = [
@@ -301,7 +301,7 @@ def test_version_page_calls_out_weak_labels_and_mistakes(alpha_client, populated
 
 def test_heatmap_of_many_labels_shows_the_most_confused(alpha_client, tenant_a, populated):
     labels = [f"label_{i:02d}" for i in range(77)]
-    m = factories.metrics(0.8, labels)
+    m = factories.evaluation_metrics(0.8, labels)
     m["confusion_matrix"]["matrix"][5][9] = 7
     with tenant_context(tenant_a):
         populated["v2"].metrics = m

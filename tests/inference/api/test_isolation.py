@@ -11,9 +11,8 @@ from django_tenants.utils import schema_context
 from inference.models import Dataset, DatasetVersion, Feedback, TrainingJob
 from tenants import services
 from tenants.models import ApiKey
-
-from .conftest import ApiClient, csv_file
-from .factories import ALL_SCOPES, raw_key, tenant_objects
+from tests.factories import ALL_SCOPES, raw_key, tenant_objects
+from tests.support import ApiClient, csv_file
 
 
 def _upload_body(_objects):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from inference.engine.splits import assign_splits, label_counts, split_counts
 from inference.engine.types import Example, Span
+from tests.support import REPO
 
 
 def classification(counts: dict[str, int], split: str | None = None) -> list[Example]:
@@ -66,11 +66,10 @@ def test_independent_of_python_hash_seed():
         "ex = [Example(text=f't{i}', labels=[str(i % 7), str(i % 3)]) for i in range(200)]\n"
         "print(''.join(e.split[0] for e in assign_splits(ex, task='multilabel')))\n"
     )
-    root = Path(__file__).resolve().parents[2]
     outputs = {
         subprocess.run(
             [sys.executable, "-c", script],
-            cwd=root,
+            cwd=REPO,
             env={"PYTHONHASHSEED": seed, "PATH": ""},
             capture_output=True,
             text=True,

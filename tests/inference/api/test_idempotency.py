@@ -13,9 +13,8 @@ from django_tenants.utils import schema_context
 from inference.models import DatasetVersion, Feedback, ModelAlias, TrainingJob
 from tenants.models import IdempotencyRecord
 from tenants.services.idempotency import idempotency_purge
-
-from .conftest import ApiClient, csv_file
-from .factories import key_of, raw_key, tenant_objects
+from tests.factories import key_of, raw_key, tenant_objects
+from tests.support import ApiClient, csv_file
 
 ROWS = [(f"good thing {i}", "pos") for i in range(10)] + [(f"bad thing {i}", "neg") for i in range(10)]
 

@@ -10,11 +10,9 @@ import pytest
 from django.core.files.storage import default_storage
 from django_tenants.utils import schema_context
 
-from inference.models import Model
 from inference.storage import tenant_path
-
-from .factories import dataset_with_version, model_version
-from .test_errors import error_of
+from tests.factories import ModelVersionFactory, dataset_with_version
+from tests.support import error_of
 
 
 @pytest.fixture
@@ -22,11 +20,11 @@ def served_version(tenant_a, settings, tmp_path):
     """A model whose only version points at (still empty) files of tenant A, in a throwaway media folder."""
     settings.MEDIA_ROOT = str(tmp_path / "media")
     with schema_context(tenant_a.schema_name):
-        model = Model.objects.create(name="broken-files", task="classification")
-        version = model_version(model, 1, dataset_with_version("broken-files-data"))
-        version.artifact_path = tenant_path("models", model.name, "v1", tenant=tenant_a)
-        version.save(update_fields=["artifact_path"])
-    return version
+        return ModelVersionFactory(
+            model__name="broken-files",
+            dataset_version=dataset_with_version("broken-files-data"),
+            artifact_path=tenant_path("models", "broken-files", "v1", tenant=tenant_a),
+        )
 
 
 def _assert_unavailable(response, caplog) -> None:

@@ -6,8 +6,7 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from inference.engine.confidence import bootstrap_interval, classification_outcomes
-
-from . import factories
+from tests import factories
 
 
 def _with_uncertainty(version, correct: int, n: int = 60):

@@ -12,15 +12,7 @@ from inference.engine.serving import loading, runtime_choice, sessions, shared
 from inference.engine.serving.onnx_predictor import OnnxPredictor
 from inference.engine.serving.torch_predictor import predictor_from_trained
 
-try:  # the dataset helpers live beside the training tests
-    from .test_training import bank_examples, trained
-except ImportError:
-    from test_training import bank_examples, trained
-
-
-@pytest.fixture(scope="module")
-def bank():
-    return bank_examples()
+from .conftest import trained
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from .factories import raw_key, tenant_objects
+from tests.factories import raw_key, tenant_objects
 
 EXAMPLES_PER_OPERATION = 10
 

@@ -73,14 +73,14 @@ def test_database(live_db):
     name = settings.DATABASES["default"]["NAME"]
     if not name.startswith("test_"):
         pytest.fail(
-            f"No test database was set up (using '{name}'): run the browser test with tests/dashboard/test_pages.py."
+            f"No test database was set up (using '{name}'): run the browser test with tests/inference/dashboard/test_pages.py."
         )
 
 
 @pytest.fixture
 def live_server_url(test_database):
     """The platform in a real server process on the test database (pytest-django's live_server would flush it)."""
-    from .live import start_web_server, stop_web_server
+    from tests.support import start_web_server, stop_web_server
 
     proc, port = start_web_server()
     yield f"http://127.0.0.1:{port}", port

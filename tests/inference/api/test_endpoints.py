@@ -14,9 +14,8 @@ from core.exceptions import ApplicationError, NotFound
 from inference.models import DatasetVersion, Feedback, ModelAlias, TrainingJob
 from inference.services.feedback import feedback_apply
 from tenants.models import UsageDay
-
-from .conftest import ApiClient, csv_file
-from .factories import key_of, raw_key, tenant_objects
+from tests.factories import FeedbackFactory, key_of, raw_key, tenant_objects
+from tests.support import ApiClient, csv_file
 
 ROWS = [(f"good thing {i}", "pos") for i in range(10)] + [(f"bad thing {i}", "neg") for i in range(10)]
 
@@ -255,7 +254,7 @@ def test_feedback_is_stored_listed_and_checked(api, objects, tenant_a):
 
 def test_feedback_apply_adds_training_rows_and_marks_them_applied(objects, tenant_a):
     with schema_context(tenant_a.schema_name):
-        extra = Feedback.objects.create(model_name=objects.model, input="truly bad", correct_label="neg")
+        extra = FeedbackFactory(model_name=objects.model, input="truly bad", correct_label="neg")
         version = feedback_apply(feedback_ids=None, dataset_name=objects.dataset, actor="tester")
         assert (version.number, version.source_kind) == (2, "feedback")
         added = version.examples.filter(text__in=["so good", "truly bad"])
@@ -272,7 +271,7 @@ def test_feedback_apply_adds_training_rows_and_marks_them_applied(objects, tenan
 
 def test_feedback_apply_refuses_a_label_the_dataset_does_not_have(objects, tenant_a):
     with schema_context(tenant_a.schema_name):
-        odd = Feedback.objects.create(model_name=objects.model, input="hmm", correct_label="meh")
+        odd = FeedbackFactory(model_name=objects.model, input="hmm", correct_label="meh")
         with pytest.raises(ApplicationError, match="meh are not in the dataset") as caught:
             feedback_apply(feedback_ids=[odd.pk], dataset_name=objects.dataset)
         assert caught.value.details["problems"][0]["feedback_id"] == odd.pk

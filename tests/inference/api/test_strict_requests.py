@@ -7,10 +7,9 @@ from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from inference.models import Model, TrainingJob
-
-from .factories import dataset_with_version, model_version, tenant_objects
-from .test_errors import error_of
+from inference.models import TrainingJob
+from tests.factories import ModelVersionFactory, dataset_with_version, tenant_objects
+from tests.support import error_of
 
 
 @pytest.fixture
@@ -97,10 +96,12 @@ def test_feedback_with_a_label_the_model_does_not_have_is_refused_at_once(api, o
 
 def test_feedback_entities_with_an_unknown_type_are_refused(api, tenant_a):
     with schema_context(tenant_a.schema_name):
-        model = Model.objects.create(name="ner", task="extraction")
-        version = model_version(model, 1, dataset_with_version("tweets", rows=[("x", "person")] * 4))
-        version.labels = ["location", "person"]
-        version.save(update_fields=["labels"])
+        ModelVersionFactory(
+            model__name="ner",
+            model__task="extraction",
+            dataset_version=dataset_with_version("tweets", rows=[("x", "person")] * 4),
+            labels=["location", "person"],
+        )
     entities = [{"start": 0, "end": 3, "label": "person"}, {"start": 4, "end": 8, "label": "planet"}]
     body = {"model": "ner", "input": "Ana Mars", "correct_entities": entities}
     error = error_of(api.post("feedback", body), 400, "validation_failed")

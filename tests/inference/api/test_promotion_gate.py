@@ -8,9 +8,8 @@ from django_tenants.utils import schema_context
 
 from inference.models import AliasChange, Model
 from tenants.models import AuditEntry
-
-from .conftest import ApiClient
-from .factories import model_version, raw_key, tenant_objects
+from tests.factories import model_version, raw_key, tenant_objects
+from tests.support import ApiClient
 
 
 @pytest.fixture

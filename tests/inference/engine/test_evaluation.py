@@ -20,10 +20,7 @@ from inference.engine.training import TrainingSession
 from inference.engine.types import Example, Span
 from inference.engine.words import spans_to_tags, word_offsets
 
-try:  # the dataset helpers live beside the training tests
-    from .test_training import WNUT_TYPES, bank_examples, ner_examples, trained
-except ImportError:
-    from test_training import WNUT_TYPES, bank_examples, ner_examples, trained
+from .conftest import WNUT_TYPES, trained
 
 
 def _train(examples, task, labels, method, hp):
@@ -42,11 +39,6 @@ def _train(examples, task, labels, method, hp):
 
 def _splits(examples):
     return {s: [e for e in examples if e.split == s] for s in ("train", "validation", "test")}
-
-
-@pytest.fixture(scope="module")
-def bank():
-    return bank_examples()
 
 
 def test_classification_report_recomputes(bank):
@@ -149,11 +141,6 @@ def test_multilabel_report_recomputes(bank):
         assert set(p["labels"]) == {lab for lab, s in p["scores"].items() if s >= report["threshold"]}
     assert report["baseline"]["name"] == "tfidf_logreg_one_vs_rest"
     assert report["headline"]["name"] == "micro_f1"
-
-
-@pytest.fixture(scope="module")
-def ner():
-    return ner_examples()
 
 
 def test_extraction_report_recomputes_with_seqeval(ner):

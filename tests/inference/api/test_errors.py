@@ -11,21 +11,8 @@ from django_tenants.utils import schema_context
 
 from inference.models import AliasChange
 from tenants import services
-
-from .conftest import ApiClient
-from .factories import raw_key, tenant_objects
-
-
-def error_of(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content[:500]
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "details", "request_id"}
-    assert body["error"]["request_id"] == response["X-Request-ID"]  # the id to quote to support
-    assert body["error"]["code"] == code
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    return body["error"]
+from tests.factories import raw_key, tenant_objects
+from tests.support import ApiClient, error_of
 
 
 def test_invalid_api_key_401_for_a_malformed_header(client, db):

@@ -9,7 +9,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inference.engine.formats import FORMATS, ParseOptions, detect_format, parse
+from inference.engine.formats import FORMATS, ParseOptions, parse
 from inference.engine.splits import assign_splits
 from inference.engine.types import TASKS
 
@@ -64,7 +64,7 @@ def test_parse_never_raises(data, task, fmt, repair):
         assert ex.text.strip()
         for span in ex.entities or []:
             assert 0 <= span.start < span.end <= len(ex.text)
-    assert detect_format(data) in FORMATS
+    assert result.format in FORMATS
 
 
 # Control characters are left out of texts: a file full of them is rightly rejected as binary. So is

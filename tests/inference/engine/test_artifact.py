@@ -13,10 +13,7 @@ from inference.engine.artifact import ArtifactError
 from inference.engine.basemodels import check_base_model_dir, default_base_model_dir, fingerprint
 from inference.engine.serving import loading
 
-try:  # the dataset helpers live beside the training tests
-    from .test_training import trained
-except ImportError:
-    from test_training import trained
+from .conftest import trained
 
 
 @pytest.fixture(scope="module")

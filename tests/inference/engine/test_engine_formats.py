@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from inference.engine.formats import ParseOptions, detect_format, parse
+from inference.engine.formats import ParseOptions, parse
 from inference.engine.types import Span
 
 
@@ -39,8 +39,8 @@ def jsonl(*rows) -> str:
         (b"", "csv"),
     ],
 )
-def test_detect_format(content, expected):
-    assert detect_format(content) == expected
+def test_the_format_is_detected_from_the_content(content, expected):
+    assert run(content).format == expected
 
 
 def test_semicolon_csv_and_tsv_parse():

@@ -11,9 +11,8 @@ from inference.services import serving
 from inference.services.registry import model_version_promote
 from tenants import generations, services
 from tenants.models import ApiKey
-
-from .conftest import ApiClient
-from .factories import key_of, raw_key, tenant_objects
+from tests.factories import key_of, raw_key, tenant_objects
+from tests.support import ApiClient
 
 
 def test_a_key_revoked_after_use_is_refused_on_its_next_request(client, tenant_a):

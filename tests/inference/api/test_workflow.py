@@ -15,9 +15,7 @@ from django_tenants.utils import schema_context
 from inference.models import DatasetVersion, ModelVersion
 from inference.selectors.datasets import dataset_version_examples
 from tenants.services import api_key_create
-from tests.support import shared_dataset, wait_for
-
-from .conftest import ApiClient
+from tests.support import ApiClient, shared_dataset, wait_for
 
 pytestmark = pytest.mark.slow
 FINAL = ("succeeded", "failed", "cancelled")

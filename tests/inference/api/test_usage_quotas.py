@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.api.factories import tenant_objects
+from tests.factories import tenant_objects
 
 
 def test_usage_answers_each_quota_with_its_current_use_beside_the_rows(api, tenant_a, settings):
