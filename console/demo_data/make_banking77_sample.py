@@ -35,7 +35,11 @@ def main(source: Path) -> None:
     with source.open(newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             text = " ".join(row["text"].split())
-            if row["category"] in by_label and len(text) <= MAX_CHARS and text not in by_label[row["category"]]:
+            if (
+                row["category"] in by_label
+                and len(text) <= MAX_CHARS
+                and text not in by_label[row["category"]]
+            ):
                 by_label[row["category"]].append(text)
     rng = random.Random(SEED)
     with OUT.open("w", newline="", encoding="utf-8") as fh:
