@@ -18,7 +18,7 @@ from inference.services.registry import model_alias_remove
 from tenants.models import AuditEntry
 from tenants.selectors import tenant_get
 from tenants.services.api_keys import api_key_check
-from tests.support import purge_broker
+from tests.support import purge_broker, shared_dataset
 
 
 def demo_jobs():
@@ -210,3 +210,20 @@ def test_demo_reset_puts_the_demo_workspace_back_with_a_new_key(live_db, dev_cre
         if tenant is not None:
             demo.demo_tenant_delete(tenant=tenant)
         purge_broker()  # the reset queued real training messages for a tenant that is gone
+
+
+def test_the_sample_data_is_small_licensed_and_what_its_scripts_write(tmp_path, monkeypatch):
+    from console.demo_data import make_banking77_sample, make_invoice_lines
+
+    files = [p for p in demo.DATA_DIR.iterdir() if p.is_file()]
+    assert sum(p.stat().st_size for p in files) < 200_000
+    assert "CC BY 4.0" in (demo.DATA_DIR / "ATTRIBUTION.md").read_text()
+    assert "synthetic" in (demo.DATA_DIR / "README.md").read_text()
+    monkeypatch.setattr(make_invoice_lines, "OUT", tmp_path / "invoice_lines.jsonl")
+    monkeypatch.setattr(make_banking77_sample, "OUT", tmp_path / "banking77_sample.csv")
+
+    make_invoice_lines.main()
+    make_banking77_sample.main(shared_dataset("banking77/train.csv"))
+
+    for sample in demo.SAMPLES:
+        assert (tmp_path / sample.filename).read_bytes() == (demo.DATA_DIR / sample.filename).read_bytes()
