@@ -27,6 +27,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from console import bootstrap
 from console import demo as console_demo
+from core.exceptions import ApplicationError
 from tenants.selectors import tenant_get
 
 logger = logging.getLogger("scalpel.demo")
@@ -91,7 +92,11 @@ class Command(BaseCommand):
         creds = bootstrap.bootstrap(demo=demo)
         demo_tenant = None
         if demo:
-            demo_tenant, seeded = console_demo.demo_ensure(creds=creds)
+            try:
+                demo_tenant, seeded = console_demo.demo_ensure(creds=creds)
+            except ApplicationError as exc:  # e.g. a demo workspace made before, holding other data
+                self.stderr.write(f"The demo workspace was not seeded: {exc.message}")
+                seeded = False
             if seeded:
                 self.stdout.write(
                     "Seeded the demo workspace: two sample datasets, a model training on each, an API key."
