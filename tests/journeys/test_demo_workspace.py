@@ -17,7 +17,7 @@ import pytest
 
 from .conftest import Process, free_port, processes_env, python, wait_http
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 # Both models train one after the other on the dev training worker; generous for 2 busy cores.
 READY_WITHIN_SECONDS = 900
