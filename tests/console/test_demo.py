@@ -11,7 +11,6 @@ from django.core.management.base import CommandError
 from django_tenants.utils import tenant_context
 
 from console import bootstrap, demo
-from console.management.commands import dev
 from core.exceptions import ApplicationError
 from inference.models import AliasChange, Dataset, ModelAlias, ModelVersion, TrainingJob
 from inference.services.registry import model_alias_remove
@@ -85,34 +84,6 @@ def test_nothing_of_the_demo_runs_in_production(tenant_a, settings):
         call_command("demo_reset")
     with tenant_context(tenant_a):
         assert not Dataset.objects.exists()
-
-
-@pytest.mark.parametrize(
-    ("args", "demo_setting", "production", "expected"),
-    [
-        ([], True, False, True),
-        (["--no-demo"], True, False, False),
-        ([], False, False, False),  # SCALPEL_DEMO=0
-        ([], True, True, False),  # SCALPEL_ENV=production
-    ],
-)
-def test_dev_skips_the_demo_with_no_demo_the_environment_variable_or_in_production(
-    monkeypatch, settings, args, demo_setting, production, expected
-):
-    settings.SCALPEL_DEMO = demo_setting
-    if production:
-        settings.SCALPEL_ENV = "production"
-    asked = {}
-
-    def start(self, *, port, host, demo):
-        asked["demo"] = demo
-
-    monkeypatch.setattr(dev.Command, "_start", start)
-    monkeypatch.setattr(dev.Command, "_wait_ready", lambda self, port: None)
-
-    call_command("dev", *args, "--exit-after-start")
-
-    assert asked["demo"] is expected
 
 
 def test_a_demo_job_that_succeeds_is_promoted_to_production_once(tenant_a):

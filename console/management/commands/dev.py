@@ -171,15 +171,7 @@ class Command(BaseCommand):
             while not stopping.is_set():
                 settled = True
                 try:
-                    tenant = tenant_get(slug=bootstrap.DEMO_SLUG)
-                    if tenant is not None and console_demo.demo_seeded(tenant=tenant):
-                        states = console_demo.demo_advance(tenant=tenant)
-                        for state in states:
-                            self._demo_report(state, say, tenant=tenant, port=port)
-                        settled = all(state.settled for state in states)
-                        if not settled:
-                            say(f"{tenant.pk}-training", "Demo: models are training in the background (a minute "
-                                "or two); the demo workspace's overview shows their progress.")  # fmt: skip
+                    settled = self._demo_check(say, port=port)
                     failing = False
                 except Exception:  # noqa: BLE001 - the demo must never stop the platform
                     if not failing:  # once per run of failures, not every few seconds
@@ -189,6 +181,20 @@ class Command(BaseCommand):
                 stopping.wait(DEMO_POLL_SECONDS if not settled else DEMO_IDLE_POLL_SECONDS)
         finally:
             connection.close()
+
+    def _demo_check(self, say, *, port: int) -> bool:
+        """One look at the demo: promote what succeeded, say what changed. True when nothing is left to wait for."""
+        tenant = tenant_get(slug=bootstrap.DEMO_SLUG)
+        if tenant is None or not console_demo.demo_seeded(tenant=tenant):
+            return True
+        states = console_demo.demo_advance(tenant=tenant)
+        for state in states:
+            self._demo_report(state, say, tenant=tenant, port=port)
+        if all(state.settled for state in states):
+            return True
+        say(f"{tenant.pk}-training", "Demo: models are training in the background (a minute or two); "
+            "the demo workspace's overview shows their progress.")  # fmt: skip
+        return False
 
     def _demo_report(self, state, say, *, tenant, port: int) -> None:
         name, job = state.sample.model, state.job
