@@ -98,7 +98,7 @@ def test_the_demo_models_evaluation_is_a_page_away(first_start, page):
 
     page.goto(site + "/models/banking-intents/v1/")
 
-    assert page.get_by_text("production").first.is_visible()
+    assert page.locator(".tag-good", has_text="production").is_visible()
     assert page.locator(".verdict-number").is_visible()
     assert page.locator(".heatmap").is_visible()
     assert page.get_by_text("How well it does on each label").is_visible()
