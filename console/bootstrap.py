@@ -35,12 +35,12 @@ def _credentials_file():
     return path
 
 
-def _load_credentials() -> dict:
+def credentials_load() -> dict:
     path = _credentials_file()
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def _save_credentials(creds: dict) -> None:
+def credentials_save(creds: dict) -> None:
     path = _credentials_file()
     path.write_text(json.dumps(creds, indent=2))
     path.chmod(0o600)
@@ -117,7 +117,7 @@ def bootstrap(*, demo: bool = True) -> dict:
 
     Idempotent: safe on every start. Returns the credentials to print."""
     platform_setup()
-    creds = _load_credentials()
+    creds = credentials_load()
 
     user_model = get_user_model()
     operator = creds.get("operator") or {"username": "operator", "password": secrets.token_urlsafe(12)}
@@ -151,5 +151,5 @@ def bootstrap(*, demo: bool = True) -> dict:
                         actor="bootstrap",
                     )
         creds["demo"] = demo_creds
-    _save_credentials(creds)
+    credentials_save(creds)
     return creds

@@ -69,6 +69,8 @@ def test_the_wheel_ships_templates_and_static_files_and_finds_them_installed(tmp
     assert len(expected) > 50
     assert not expected - names, f"missing from the wheel: {sorted(expected - names)[:10]}"
     assert "config/settings/base.py" in names and "config/gunicorn.py" in names
+    demo_data = {f"console/demo_data/{name}" for name in ("banking77_sample.csv", "invoice_lines.jsonl")}
+    assert demo_data | {"console/demo_data/LICENSE-banking77", "console/demo_data/ATTRIBUTION.md"} <= names
 
     # Installed = unpacked on the path; run from elsewhere so that nothing comes from the checkout.
     site = tmp_path / "site"

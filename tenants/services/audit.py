@@ -66,6 +66,7 @@ ACTIONS: dict[str, str] = {
     "tenant.deleted": "deleted a workspace",
     "base_model.registered": "registered a base model",
     "console.security_changed": "changed the console's sign-in policy",
+    "demo.seeded": "added the demo's sample data and started training on it",
 }
 
 _CURRENT = object()  # "the tenant whose schema this connection is in"

@@ -12,7 +12,7 @@ from inference.models import TrainingJob
 from inference.selectors.registry import model_aliases, model_list
 from inference.selectors.training import training_job_list
 from inference.services.monitoring import ALERT_WINDOW_DAYS, model_health, stats_flush
-from tenants.selectors import usage_list
+from tenants.selectors import audit_list, usage_list
 
 from .. import charts
 from ..guidance import next_steps
@@ -37,8 +37,24 @@ def overview(request):
             .order_by("-created_at")[:3],
             "volume": charts.daily_columns(per_day, days=7, today=today, slot=64, height=150),
             "alerts": _alerts(),
+            "demo": _demo_note(request.tenant),
         },
     )
+
+
+def _demo_note(tenant) -> dict | None:
+    """What the demo set up in this workspace (`manage.py dev` seeds it once), and whether its
+    models are still training: a newcomer must know the jobs and models they see are samples."""
+    seeded = audit_list(tenant=tenant, action="demo.seeded").first()
+    if seeded is None:
+        return None
+    names = seeded.details.get("models", [])
+    jobs = TrainingJob.objects.filter(model_name__in=names, created_by=seeded.actor)
+    return {
+        "datasets": seeded.details.get("datasets", []),
+        "models": names,
+        "training": jobs.filter(status__in=TrainingJob.ACTIVE).exists(),
+    }
 
 
 def _model_card(model) -> dict:

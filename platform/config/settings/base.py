@@ -216,6 +216,8 @@ SCALPEL_INVITATION_MAX_AGE_DAYS = env.int("SCALPEL_INVITATION_MAX_AGE_DAYS", def
 PASSWORD_RESET_TIMEOUT = env.int("SCALPEL_PASSWORD_RESET_TIMEOUT_SECONDS", default=3 * 3600)
 # A workspace's address in mail sent outside a request (`tenant_user_add` without a password).
 SCALPEL_TENANT_URL = env.str("SCALPEL_TENANT_URL", default="http://{slug}.localhost:8000")
+# `manage.py dev` seeds the demo workspace with sample data and models; 0 skips it (never in production).
+SCALPEL_DEMO = env.bool("SCALPEL_DEMO", default=True)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

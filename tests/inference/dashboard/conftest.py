@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 from django.test import Client
 
@@ -30,35 +27,6 @@ def anonymous_client(tenant_a) -> Client:
 
 
 # ---- browser tests ------------------------------------------------------------------------------
-
-CHROMIUM = os.environ.get("SCALPEL_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic",
-]  # fmt: skip
-
-
-def _require_chromium() -> None:
-    if not Path(CHROMIUM).exists():
-        message = f"Chromium not found at {CHROMIUM} (apt-get install chromium, or set SCALPEL_CHROMIUM)"
-        if os.environ.get("SCALPEL_REQUIRE_BROWSER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    """pytest-playwright has no flag for a custom browser: point it at the system Chromium."""
-    _require_chromium()
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS, "headless": True}
-
-
-@pytest.fixture(scope="session")
-def playwright(playwright):
-    # Playwright's sync API keeps an event loop running in this thread for the rest of the session,
-    # and Django refuses ORM calls while a loop runs; the tests' ORM calls are still synchronous.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    return playwright
 
 
 @pytest.fixture
