@@ -2,10 +2,7 @@
 
     python console/demo_data/make_banking77_sample.py PATH/TO/banking77/train.csv
 
-Eight intents in pairs close in meaning (a new card's arrival and its delivery estimate, a lost card
-and one that does not work, the exchange rate and its charge, a failed and a pending top-up), so
-that a fine-tuned model shows what it reads beyond the words a word-count baseline sees; 60
-questions each: a seeded sample of that intent's
+Eight intents whose meanings do not overlap, 45 questions each: a seeded sample of that intent's
 questions of at most 120 characters (short questions read well in the playground). The same input
 always gives the same file.
 """
@@ -19,15 +16,15 @@ from pathlib import Path
 
 LABELS = [
     "card_arrival",
-    "card_delivery_estimate",
     "lost_or_stolen_card",
-    "card_not_working",
     "exchange_rate",
-    "exchange_charge",
+    "declined_card_payment",
+    "pin_blocked",
+    "cash_withdrawal_charge",
+    "transfer_not_received_by_recipient",
     "top_up_failed",
-    "pending_top_up",
 ]
-PER_LABEL = 60
+PER_LABEL = 45
 MAX_CHARS = 120
 SEED = 77
 OUT = Path(__file__).resolve().parent / "banking77_sample.csv"

@@ -48,7 +48,7 @@ def test_seeding_uploads_both_samples_starts_training_on_each_and_makes_a_predic
         datasets = {d.name: d for d in Dataset.objects.all()}
         banking, invoices = datasets["banking77-sample"], datasets["invoice-lines"]
         assert (banking.task, invoices.task) == ("classification", "extraction")
-        assert banking.versions.get().row_count == 480
+        assert banking.versions.get().row_count == 360
         assert invoices.versions.get().row_count == 300
         assert all(d.versions.get().trainable for d in (banking, invoices))
         jobs = list(demo_jobs())
