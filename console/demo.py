@@ -3,7 +3,8 @@
 ``manage.py dev`` seeds the demo workspace once (``demo_seed``: both sample files uploaded, a
 training job started on each, a predict key made), then keeps calling ``demo_advance`` while it
 runs: each demo job that succeeded is promoted to production through the same service an API
-promotion calls, gate included. Everything is read back from the database each time, so a start
+promotion calls, gate included (a model no worse than its baseline, which on this easy sample data
+can score as well as it, is promoted over the gate with that reason recorded, as an admin would). Everything is read back from the database each time, so a start
 after an interrupted one finishes what is left, and the audit entry ``demo.seeded`` makes sure the
 data is never seeded twice. None of it runs in production.
 """
@@ -182,12 +183,39 @@ def _promote_once(job: TrainingJob) -> str:
             version=version, alias="production", actor=DEMO_ACTOR, note="demo workspace setup"
         )
     except ApplicationError as exc:
-        # The gate decides, for the demo as for anyone: the reason goes to the job's log and the
-        # console, and the version stays where a user can judge it.
+        figures = exc.details if isinstance(exc.details, dict) else {}
+        if exc.code == "quality_gate_failed" and _only_short_of_the_lift(figures):
+            # The sample data is easy: the word-count baseline scores as well as the model, so the
+            # model cannot beat it by the margin the gate asks. It is no worse, so the demo promotes it
+            # the way an admin would, over the gate with the reason recorded in the alias history.
+            value, baseline = figures["value"], figures["baseline"]
+            reason = (
+                f"Demo workspace: on this easy sample data the model ({value:.3f}) equals or beats its "
+                f"baseline ({baseline:.3f}) without the gate's margin; promoted so the demo answers."
+            )
+            model_version_promote(
+                version=version, alias="production", actor=DEMO_ACTOR, override_reason=reason,
+                note="demo workspace setup",
+            )  # fmt: skip
+            job_event(job, reason, level="warning")
+            return ""
+        # Otherwise the gate decides, for the demo as for anyone: the reason goes to the job's log and
+        # the console, and the version stays where a user can judge it.
         logger.warning("demo model %s v%s not promoted: %s", job.model_name, version.number, exc.message)
         job_event(job, NOT_PROMOTED + exc.message, level="warning")
         return exc.message
     return ""
+
+
+def _only_short_of_the_lift(figures: dict) -> bool:
+    """The gate's only objection is a lift over the baseline below its margin (the model is no worse)."""
+    value, baseline = figures.get("value"), figures.get("baseline")
+    if value is None or baseline is None or value < baseline:
+        return False
+    if figures.get("min_value") is not None and value < figures["min_value"]:
+        return False
+    current = figures.get("production_value")
+    return current is None or value >= current - (figures.get("margin") or 0)
 
 
 def demo_key_usable(*, tenant: Tenant, raw_key: str | None) -> bool:

@@ -24,7 +24,7 @@ def demo_jobs():
     return TrainingJob.objects.filter(created_by=str(demo.DEMO_ACTOR)).order_by("model_name")
 
 
-def succeed(job: TrainingJob, *, accuracy: float) -> ModelVersion:
+def succeed(job: TrainingJob, *, accuracy: float, baseline: float = 0.3) -> ModelVersion:
     """The job as a worker leaves it when training went well: succeeded, with its model version."""
     from inference.models import Model
 
@@ -32,7 +32,7 @@ def succeed(job: TrainingJob, *, accuracy: float) -> ModelVersion:
     version = ModelVersion.objects.create(
         model=model, number=1, artifact_path=f"models/{job.model_name}/v1", artifact_checksum="0" * 64,
         labels=job.dataset_version.labels, metrics={"headline": {"name": "accuracy", "value": accuracy}},
-        headline_metric="accuracy", headline_value=accuracy, baseline_value=0.3,
+        headline_metric="accuracy", headline_value=accuracy, baseline_value=baseline,
         dataset_version=job.dataset_version, dataset_hash=job.dataset_version.content_hash,
         base_model_id="minilm-l6", method="full",
     )  # fmt: skip
@@ -198,3 +198,24 @@ def test_the_sample_data_is_small_licensed_and_what_its_scripts_write(tmp_path, 
 
     for sample in demo.SAMPLES:
         assert (tmp_path / sample.filename).read_bytes() == (demo.DATA_DIR / sample.filename).read_bytes()
+
+
+def test_a_demo_model_that_ties_its_baseline_on_the_easy_sample_is_promoted_over_the_gate_saying_why(
+    tenant_a,
+):
+    from inference.models import AliasChange
+
+    demo.demo_seed(tenant=tenant_a)
+    with tenant_context(tenant_a):
+        job = demo_jobs().get(model_name="banking-intents")
+        succeed(job, accuracy=0.972, baseline=0.972)  # as seen on the sample: the gate wants +0.010
+    state = {s.sample.model: s for s in demo.demo_advance(tenant=tenant_a)}["banking-intents"]
+    assert state.production == 1 and not state.refused
+    with tenant_context(tenant_a):
+        change = AliasChange.objects.get(alias="production")
+        assert "equals or beats its baseline (0.972) without the gate's margin" in change.override_reason
+        # A model worse than its baseline is never pushed through.
+        other = demo_jobs().get(model_name="invoice-fields")
+        succeed(other, accuracy=0.5, baseline=0.7)
+    state = {s.sample.model: s for s in demo.demo_advance(tenant=tenant_a)}["invoice-fields"]
+    assert state.production is None and "beats its baseline's 0.700 by -0.200" in state.refused

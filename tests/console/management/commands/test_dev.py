@@ -57,7 +57,7 @@ def succeed(job: TrainingJob) -> None:
     model = Model.objects.create(name=job.model_name, task="classification")
     job.model_version = ModelVersion.objects.create(
         model=model, number=1, artifact_path=f"models/{job.model_name}/v1", artifact_checksum="0" * 64,
-        labels=job.dataset_version.labels, metrics={}, headline_metric="accuracy", headline_value=0.9,
+        labels=job.dataset_version.labels, metrics={}, headline_metric="accuracy", headline_value=0.9, baseline_value=0.5,
         dataset_version=job.dataset_version, dataset_hash=job.dataset_version.content_hash,
         base_model_id="minilm-l6", method="full",
     )  # fmt: skip
