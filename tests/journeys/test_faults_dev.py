@@ -66,15 +66,17 @@ def test_dev_holds_64_clients_restarts_its_web_process_and_stops_training_warm(
                 "dataset": "tickets",
                 "model": "ctrl-c",
                 "method": "full",
-                "hyperparameters": {"epochs": 40},
+                # Long enough to be caught mid-run: no early stop.
+                "hyperparameters": {"epochs": 200, "early_stopping_patience": 0},
             },
             timeout=60,
         )
         assert started.status_code == 201, started.text
         job_url = f"{base}/api/v1/training-jobs/{started.json()['id']}"
         deadline = time.monotonic() + 180
-        while (
-            requests.get(job_url, headers=headers, timeout=30).json()["progress"].get("phase") != "training"
+        while requests.get(job_url, headers=headers, timeout=30).json()["progress"].get("phase") not in (
+            "training",
+            "validating",
         ):
             assert time.monotonic() < deadline and dev.alive(), dev.log()[-3000:]
             time.sleep(0.5)
