@@ -18,13 +18,11 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 
-from celery import current_app
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
-from django_tenants.utils import schema_context
 
 from core.exceptions import ApplicationError, Conflict, NotFound
 from inference.models import BatchPrediction, Model
@@ -36,6 +34,7 @@ from tenants.permissions import permission_check
 from tenants.services import usage_record_texts
 from tenants.services.audit import audit_record
 
+from .messaging import send_after_commit
 from .runtime_cache import runtime_cache
 from .serving import PREDICT_MAX_TOP_K
 from .webhooks import webhook_emit
@@ -183,13 +182,7 @@ def batch_prediction_start(
 
 
 def _enqueue(batch: BatchPrediction) -> None:
-    schema = connection.schema_name
-
-    def send():
-        with schema_context(schema):
-            current_app.send_task(BATCH_PREDICT_TASK, args=[batch.pk])
-
-    transaction.on_commit(send)
+    send_after_commit(BATCH_PREDICT_TASK, [[batch.pk]], what="batch prediction")
 
 
 def batch_prediction_cancel(*, batch: BatchPrediction, actor: Actor | str = "") -> BatchPrediction:

@@ -29,15 +29,16 @@ from urllib.parse import urlsplit
 from celery import current_app
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
-from django_tenants.utils import schema_context
 
 from core.exceptions import ApplicationError
 from inference.models import WebhookDelivery, WebhookEndpoint
 from tenants.actors import Actor, as_actor
 from tenants.permissions import permission_check
 from tenants.services.audit import audit_record
+
+from .messaging import send_after_commit
 
 logger = logging.getLogger("scalpel.webhooks")
 
@@ -146,14 +147,7 @@ def webhook_emit(event: str, data: dict, *, endpoints=None) -> list[WebhookDeliv
         "data": json.loads(json.dumps(data, cls=DjangoJSONEncoder)),
     }
     deliveries = [WebhookDelivery.objects.create(endpoint=e, event=event, payload=payload) for e in targets]
-    schema = connection.schema_name
-
-    def send():
-        for delivery in deliveries:
-            with schema_context(schema):
-                current_app.send_task(WEBHOOK_DELIVER_TASK, args=[delivery.pk])
-
-    transaction.on_commit(send)
+    send_after_commit(WEBHOOK_DELIVER_TASK, [[d.pk] for d in deliveries], what="webhook delivery")
     return deliveries
 
 

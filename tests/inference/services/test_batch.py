@@ -201,3 +201,21 @@ def test_the_dashboard_runs_a_batch_and_offers_its_download(model, signed_in):
     assert b"".join(download.streaming_content).decode().splitlines()[1] == "0,hello,short,0.9,,,"
     refused = member.post("/models/router/batch/", {"file": csv_file("id\n1\n"), "text_column": "text"})
     assert refused.status_code == 400 and "its columns: id" in refused.content.decode()
+
+
+def test_a_broker_outage_when_the_batch_is_sent_still_answers_and_keeps_the_batch(
+    model, client, tenant_a, monkeypatch
+):
+    import redis
+    from celery import current_app
+
+    def broker_down(*args, **kwargs):
+        raise redis.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(current_app, "send_task", broker_down)
+    _, key = api_key_create(tenant=tenant_a, name="k", scopes=["predict", "read"])
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        made = client.post("/api/v1/models/router/batch-predictions", {"file": csv_file("text\nhello\n")},
+                           HTTP_AUTHORIZATION=f"Bearer {key}")  # fmt: skip
+    assert made.status_code == 202, made.content
+    assert BatchPrediction.objects.get().status == "queued"
